@@ -1,0 +1,15 @@
+//! vigil's vocabulary: the types every other crate speaks, with no I/O.
+//!
+//! Parsing lives here so that every front door (HTTP, CLI, tests) validates names, references and digests the
+//! same way: a value of these types is always well-formed.
+
+pub mod digest;
+pub mod name;
+pub mod operation;
+pub mod reference;
+
+pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use name::{NameError, RepoName};
+pub use operation::Operation;
+pub use reference::{Reference, Tag};
+pub mod time;

@@ -1,0 +1,131 @@
+//! The closed set of operations vigil performs. Every HTTP request is classified into exactly one of these in one
+//! place (the protocol router); metrics, authorization and the audit log all key off it.
+
+/// One operation of the registry. Adding a variant forces every `match` (permissions, audit kinds) to decide
+/// what it means, which is the point of keeping the set closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `GET /v2/`
+    CheckApiVersion,
+    /// `GET /v2/_catalog`
+    ListCatalog,
+    /// `GET /v2/<name>/tags/list`
+    ListTags,
+    GetManifest,
+    HeadManifest,
+    PutManifest,
+    /// `DELETE /v2/<name>/manifests/<digest>`
+    DeleteManifest,
+    /// `DELETE /v2/<name>/manifests/<tag>`
+    DeleteTag,
+    GetBlob,
+    HeadBlob,
+    DeleteBlob,
+    /// `POST /v2/<name>/blobs/uploads/` opening a session.
+    StartUpload,
+    /// `POST ...?digest=` with the whole blob in the body.
+    UploadBlobMonolithic,
+    /// `POST ...?mount=&from=`
+    MountBlob,
+    PatchUpload,
+    CompleteUpload,
+    GetUploadStatus,
+    CancelUpload,
+    ListReferrers,
+    /// Liveness probe.
+    Health,
+    /// Prometheus scrape.
+    Metrics,
+    /// Garbage collection removing one unreferenced blob (background or `vigil gc`).
+    CollectBlob,
+    /// Anything the router could not classify (answered 404/405 in the protocol's format).
+    Unknown,
+}
+
+impl Operation {
+    pub const ALL: &'static [Operation] = &[
+        Operation::CheckApiVersion,
+        Operation::ListCatalog,
+        Operation::ListTags,
+        Operation::GetManifest,
+        Operation::HeadManifest,
+        Operation::PutManifest,
+        Operation::DeleteManifest,
+        Operation::DeleteTag,
+        Operation::GetBlob,
+        Operation::HeadBlob,
+        Operation::DeleteBlob,
+        Operation::StartUpload,
+        Operation::UploadBlobMonolithic,
+        Operation::MountBlob,
+        Operation::PatchUpload,
+        Operation::CompleteUpload,
+        Operation::GetUploadStatus,
+        Operation::CancelUpload,
+        Operation::ListReferrers,
+        Operation::Health,
+        Operation::Metrics,
+        Operation::CollectBlob,
+        Operation::Unknown,
+    ];
+
+    /// The stable name used in metrics labels and audit records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::CheckApiVersion => "CheckApiVersion",
+            Operation::ListCatalog => "ListCatalog",
+            Operation::ListTags => "ListTags",
+            Operation::GetManifest => "GetManifest",
+            Operation::HeadManifest => "HeadManifest",
+            Operation::PutManifest => "PutManifest",
+            Operation::DeleteManifest => "DeleteManifest",
+            Operation::DeleteTag => "DeleteTag",
+            Operation::GetBlob => "GetBlob",
+            Operation::HeadBlob => "HeadBlob",
+            Operation::DeleteBlob => "DeleteBlob",
+            Operation::StartUpload => "StartUpload",
+            Operation::UploadBlobMonolithic => "UploadBlobMonolithic",
+            Operation::MountBlob => "MountBlob",
+            Operation::PatchUpload => "PatchUpload",
+            Operation::CompleteUpload => "CompleteUpload",
+            Operation::GetUploadStatus => "GetUploadStatus",
+            Operation::CancelUpload => "CancelUpload",
+            Operation::ListReferrers => "ListReferrers",
+            Operation::Health => "Health",
+            Operation::Metrics => "Metrics",
+            Operation::CollectBlob => "CollectBlob",
+            Operation::Unknown => "Unknown",
+        }
+    }
+
+    /// Whether the operation can change stored state (and so must commit its journal record with the change).
+    pub fn is_mutation(self) -> bool {
+        matches!(
+            self,
+            Operation::PutManifest
+                | Operation::DeleteManifest
+                | Operation::DeleteTag
+                | Operation::DeleteBlob
+                | Operation::StartUpload
+                | Operation::UploadBlobMonolithic
+                | Operation::MountBlob
+                | Operation::PatchUpload
+                | Operation::CompleteUpload
+                | Operation::CancelUpload
+                | Operation::CollectBlob
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = Operation::ALL.iter().map(|o| o.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Operation::ALL.len());
+    }
+}

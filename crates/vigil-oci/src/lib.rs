@@ -1,0 +1,139 @@
+//! The OCI Distribution Specification v1.1, served over axum.
+//!
+//! One catch-all route hands every `/v2` request to [`route::classify`], which yields the [`Operation`] and the
+//! parsed arguments; handlers in [`blobs`], [`uploads`], [`manifests`] and [`listing`] do the work through the
+//! storage ports. The operation is attached to every response (as an extension) for the layers around this one:
+//! metrics now, authorization and the audit record next.
+
+pub mod blobs;
+pub mod error;
+mod http;
+pub mod journal;
+pub mod listing;
+pub mod manifest;
+pub mod manifests;
+pub mod route;
+pub mod uploads;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use vigil_core::Operation;
+use vigil_store::{Applied, BlobStore, JournalEvent, MetadataStore, Mutation, StoreResult};
+
+use crate::error::{OciError, OciResult};
+use crate::route::Route;
+
+/// Registry behaviour that configuration decides.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// Externally visible base URL (no trailing slash) for `Location` headers; relative locations when `None`.
+    pub public_url: Option<String>,
+    /// Largest manifest accepted, in bytes.
+    pub max_manifest_bytes: usize,
+    /// Largest blob accepted, in bytes; unlimited when `None`.
+    pub max_blob_bytes: Option<u64>,
+    /// Upload sessions untouched for this long are expired.
+    pub upload_expiry: Duration,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            public_url: None,
+            max_manifest_bytes: 4 * 1024 * 1024,
+            max_blob_bytes: None,
+            upload_expiry: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Shared state of the registry handlers.
+#[derive(Clone)]
+pub struct Registry {
+    pub(crate) meta: Arc<dyn MetadataStore>,
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    pub(crate) config: Arc<RegistryConfig>,
+    pub(crate) uploads: Arc<uploads::UploadStates>,
+}
+
+impl Registry {
+    pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, config: RegistryConfig) -> Self {
+        Registry { meta, blobs, config: Arc::new(config), uploads: Arc::default() }
+    }
+
+    /// Commits a mutation with its events in a task of its own: once started, a client disconnect cannot stop
+    /// it halfway, and the caller learns the outcome if it is still there.
+    pub(crate) async fn commit(&self, m: Mutation, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<(Applied, Vec<u64>)> {
+        let meta = self.meta.clone();
+        tokio::spawn(async move { meta.apply(m, events).await })
+            .await
+            .unwrap_or_else(|e| Err(vigil_store::StoreError::Backend(format!("commit task failed: {e}"))))
+    }
+
+    pub(crate) fn location(&self, path: &str) -> String {
+        format!("{}{path}", self.config.public_url.as_deref().unwrap_or(""))
+    }
+
+    /// Expires upload sessions that were not touched within the configured expiry. Returns how many.
+    pub async fn expire_uploads(&self) -> OciResult<usize> {
+        uploads::expire(self).await
+    }
+}
+
+/// The `/v2` router.
+pub fn router(registry: Registry) -> Router {
+    Router::new()
+        .route("/v2", any(dispatch))
+        .route("/v2/", any(dispatch))
+        .route("/v2/{*rest}", any(dispatch))
+        .with_state(registry)
+}
+
+async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
+    let classified = route::classify(req.method(), req.uri().path(), req.uri().query());
+    let operation = classified.operation;
+    let result = match classified.route {
+        Ok(route) => handle(&reg, operation, route, req).await,
+        Err(e) => Err(e),
+    };
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    resp.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+    resp.extensions_mut().insert(operation);
+    resp
+}
+
+async fn handle(reg: &Registry, op: Operation, route: Route, req: Request) -> OciResult<Response> {
+    match (op, route) {
+        (Operation::CheckApiVersion, _) => Ok(axum::Json(serde_json::json!({})).into_response()),
+        (Operation::ListCatalog, _) => listing::catalog(reg, req.uri().query()).await,
+        (Operation::ListTags, Route::Tags { repo }) => listing::tags(reg, &repo, req.uri().query()).await,
+        (Operation::ListReferrers, Route::Referrers { repo, digest }) => {
+            listing::referrers(reg, &repo, &digest, req.uri().query()).await
+        }
+        (Operation::GetManifest | Operation::HeadManifest, Route::Manifest { repo, reference }) => {
+            manifests::get(reg, &repo, &reference, op == Operation::HeadManifest).await
+        }
+        (Operation::PutManifest, Route::Manifest { repo, reference }) => manifests::put(reg, repo, reference, req).await,
+        (Operation::DeleteManifest | Operation::DeleteTag, Route::Manifest { repo, reference }) => {
+            manifests::delete(reg, repo, reference).await
+        }
+        (Operation::GetBlob | Operation::HeadBlob, Route::Blob { repo, digest }) => {
+            blobs::get(reg, &repo, &digest, req.headers(), op == Operation::HeadBlob).await
+        }
+        (Operation::DeleteBlob, Route::Blob { repo, digest }) => blobs::delete(reg, repo, digest).await,
+        (Operation::StartUpload | Operation::UploadBlobMonolithic | Operation::MountBlob, Route::Uploads { repo }) => {
+            uploads::post(reg, op, repo, req).await
+        }
+        (Operation::GetUploadStatus, Route::Upload { repo, id }) => uploads::status(reg, &repo, &id).await,
+        (Operation::PatchUpload, Route::Upload { repo, id }) => uploads::patch(reg, &repo, &id, req).await,
+        (Operation::CompleteUpload, Route::Upload { repo, id }) => uploads::complete(reg, repo, &id, req).await,
+        (Operation::CancelUpload, Route::Upload { repo, id }) => uploads::cancel(reg, &repo, &id).await,
+        (op, route) => Err(OciError::internal("router", format!("operation {op:?} paired with route {route:?}"))),
+    }
+}

@@ -1,0 +1,112 @@
+//! Manifest get, put and delete.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::Response;
+use vigil_core::{Algorithm, Digest, Operation, Reference, RepoName};
+use vigil_store::{Applied, Mutation, NewManifest, StoreError};
+
+use crate::error::{ErrorCode, OciError, OciResult};
+use crate::http::{header_str, response};
+use crate::journal::RegistryEvent;
+use crate::{manifest, Registry};
+
+fn unknown(repo: &RepoName, reference: &Reference) -> OciError {
+    OciError::new(ErrorCode::ManifestUnknown, format!("manifest {reference} is not in {repo}"))
+}
+
+pub async fn get(reg: &Registry, repo: &RepoName, reference: &Reference, head_only: bool) -> OciResult<Response> {
+    let record = match reference {
+        Reference::Tag(t) => reg.meta.manifest_by_tag(repo, t).await?,
+        Reference::Digest(d) => reg.meta.manifest_by_digest(repo, d).await?,
+    }
+    .ok_or_else(|| unknown(repo, reference))?;
+    let hdrs = [
+        ("content-type", record.media_type.clone()),
+        ("docker-content-digest", record.digest.to_string()),
+        ("etag", format!("\"{}\"", record.digest)),
+        ("content-length", record.content.len().to_string()),
+    ];
+    let body = if head_only { Body::empty() } else { Body::from(record.content) };
+    Ok(response(StatusCode::OK, &hdrs, body))
+}
+
+pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Request) -> OciResult<Response> {
+    let content_type = header_str(req.headers(), "content-type").map(str::to_owned);
+    let max = reg.config.max_manifest_bytes;
+    let body = axum::body::to_bytes(req.into_body(), max).await.map_err(|e| {
+        let too_big = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_big {
+            OciError::new(ErrorCode::SizeInvalid, format!("manifest exceeds the limit of {max} bytes"))
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+        } else {
+            OciError::new(ErrorCode::ManifestInvalid, format!("could not read the manifest body: {e}"))
+        }
+    })?;
+    let parsed = manifest::parse(content_type.as_deref(), &body)?;
+    let (digest, tag) = match &reference {
+        Reference::Digest(d) => {
+            let actual = Digest::of(d.algorithm(), &body);
+            if &actual != d {
+                return Err(OciError::new(ErrorCode::DigestInvalid, "manifest body does not match the digest in the URL")
+                    .with_detail(serde_json::json!({ "expected": d.to_string(), "actual": actual.to_string() })));
+            }
+            (actual, None)
+        }
+        Reference::Tag(t) => (Digest::of(Algorithm::Sha256, &body), Some(t.clone())),
+    };
+    let mut event = RegistryEvent::new(Operation::PutManifest, &repo)
+        .digest(&digest)
+        .size(body.len() as u64)
+        .media_type(&parsed.media_type);
+    if let Some(t) = &tag {
+        event = event.tag(t);
+    }
+    let subject = parsed.subject.clone();
+    let new = NewManifest {
+        digest: digest.clone(),
+        media_type: parsed.media_type,
+        content: body,
+        blobs: parsed.blobs,
+        manifests: parsed.manifests,
+        subject: parsed.subject,
+        artifact_type: parsed.artifact_type,
+        annotations: parsed.annotations,
+    };
+    let (_, seqs) = reg.commit(Mutation::PutManifest { repo: repo.clone(), manifest: new, tag }, vec![event.boxed()]).await?;
+    let mut hdrs = vec![
+        ("location", reg.location(&format!("/v2/{repo}/manifests/{digest}"))),
+        ("docker-content-digest", digest.to_string()),
+        ("content-length", "0".to_owned()),
+    ];
+    if let Some(s) = subject {
+        hdrs.push(("oci-subject", s.to_string()));
+    }
+    if let Some(seq) = seqs.first() {
+        hdrs.push(("vigil-audit-seq", seq.to_string()));
+    }
+    Ok(response(StatusCode::CREATED, &hdrs, Body::empty()))
+}
+
+pub async fn delete(reg: &Registry, repo: RepoName, reference: Reference) -> OciResult<Response> {
+    let (mutation, event) = match &reference {
+        Reference::Digest(d) => (
+            Mutation::DeleteManifest { repo: repo.clone(), digest: d.clone() },
+            RegistryEvent::new(Operation::DeleteManifest, &repo).digest(d),
+        ),
+        Reference::Tag(t) => (
+            Mutation::DeleteTag { repo: repo.clone(), tag: t.clone() },
+            RegistryEvent::new(Operation::DeleteTag, &repo).tag(t),
+        ),
+    };
+    match reg.commit(mutation, vec![event.boxed()]).await {
+        Ok((Applied::Manifest { .. } | Applied::Done, _)) => {
+            Ok(response(StatusCode::ACCEPTED, &[("content-length", "0".into())], Body::empty()))
+        }
+        Ok((other, _)) => Err(OciError::internal("delete manifest", format!("unexpected result {other:?}"))),
+        Err(StoreError::NotFound(_)) => Err(unknown(&repo, &reference)),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,26 @@
+//! Storage ports and their embedded adapters.
+//!
+//! Two small traits hide every backend from the protocol code:
+//! - [`MetadataStore`]: repositories, blobs links, manifests, tags, referrers, upload sessions and the journal.
+//!   Every state change is a [`Mutation`] committed in one transaction *together with* the journal events that
+//!   describe it; the journal's sequence numbers are assigned inside that transaction, so they are gapless and in
+//!   commit order whoever writes (server, CLI, later several replicas on one PostgreSQL).
+//! - [`BlobStore`]: content-addressed bytes and the staging area for uploads.
+//!
+//! Only the binary's composition root names an adapter ([`sqlite::SqliteStore`], [`fs::FsBlobStore`]).
+
+pub mod blob;
+pub mod fs;
+pub mod meta;
+pub mod sqlite;
+
+pub use blob::{BlobRead, BlobStore, ByteStream};
+pub use meta::*;
+
+/// Milliseconds since the Unix epoch: the one clock format stored in metadata.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

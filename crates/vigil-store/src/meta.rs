@@ -1,0 +1,163 @@
+//! The metadata/journal store port.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use vigil_core::{Digest, RepoName, Tag};
+
+/// A blob as a repository holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+/// A stored manifest with its exact bytes (manifests are capped in size, so they live in the metadata store).
+#[derive(Debug, Clone)]
+pub struct ManifestRecord {
+    pub digest: Digest,
+    pub media_type: String,
+    pub content: Bytes,
+    pub subject: Option<Digest>,
+}
+
+/// A manifest to store, with everything the protocol layer extracted from it.
+#[derive(Debug, Clone)]
+pub struct NewManifest {
+    pub digest: Digest,
+    pub media_type: String,
+    pub content: Bytes,
+    /// Blobs it references (layers, config): each must be linked to the repository.
+    pub blobs: Vec<Digest>,
+    /// Manifests it references (an index's children): each must exist in the repository.
+    pub manifests: Vec<Digest>,
+    /// OCI 1.1 `subject`: may name a manifest that does not exist (yet).
+    pub subject: Option<Digest>,
+    /// `artifactType`, else the config media type of an image manifest (what the referrers API reports).
+    pub artifact_type: Option<String>,
+    /// `annotations` as a JSON object text, reported verbatim by the referrers API.
+    pub annotations: Option<String>,
+}
+
+/// One entry of the referrers list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub artifact_type: Option<String>,
+    pub annotations: Option<String>,
+}
+
+/// An upload session: durable, so it survives a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSession {
+    pub id: String,
+    pub repo: RepoName,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// A journal record under construction. The store assigns the sequence number and timestamp inside the
+/// transaction that commits the change, then asks the event for its canonical bytes.
+pub trait JournalEvent: Send + Sync {
+    fn encode(&self, seq: u64, ts_ms: i64) -> Vec<u8>;
+}
+
+/// A committed journal record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalRecord {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub bytes: Vec<u8>,
+}
+
+/// Every state change the registry makes. A mutation and its events commit together or not at all.
+#[derive(Debug, Clone)]
+pub enum Mutation {
+    /// Records a new upload session.
+    OpenUpload { session: UploadSession },
+    /// Marks that an upload's bytes are about to be moved into place under `digest`, so that a concurrent garbage
+    /// collection leaves that digest alone.
+    FinishingUpload { id: String, digest: Digest },
+    /// Drops an upload session (cancelled or expired).
+    CloseUpload { id: String },
+    /// Records a blob and links it to `repo`; also closes `upload` if given.
+    LinkBlob { repo: RepoName, blob: BlobInfo, upload: Option<String> },
+    /// Links a blob that `from` holds to `repo` (cross-repository mount). Fails with `NotFound` if `from` lacks it.
+    MountBlob { repo: RepoName, from: RepoName, digest: Digest },
+    /// Removes a blob's link to `repo`.
+    UnlinkBlob { repo: RepoName, digest: Digest },
+    /// Stores a manifest (checking its references inside the transaction) and points `tag` at it.
+    PutManifest { repo: RepoName, manifest: NewManifest, tag: Option<Tag> },
+    DeleteTag { repo: RepoName, tag: Tag },
+    /// Deletes a manifest and every tag that points at it.
+    DeleteManifest { repo: RepoName, digest: Digest },
+    /// Garbage collection: forgets a blob that no manifest references, no upload is finishing and nobody linked
+    /// since `linked_before_ms`. Applies as `Collected(false)` when any of that no longer holds.
+    CollectBlob { digest: Digest, linked_before_ms: i64 },
+}
+
+/// What a committed mutation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    Done,
+    /// The blob that was linked or mounted.
+    Linked(BlobInfo),
+    /// Tags a manifest delete removed with it, and the tag a put moved away from another digest.
+    Manifest { previous_tag_target: Option<Digest>, removed_tags: Vec<Tag> },
+    Collected(bool),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("manifest references blobs this repository does not hold: {0:?}")]
+    MissingBlobs(Vec<Digest>),
+    #[error("manifest references manifests this repository does not hold: {0:?}")]
+    MissingManifests(Vec<Digest>),
+    #[error("storage backend: {0}")]
+    Backend(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Metadata and journal. Reads are plain queries; every write goes through [`MetadataStore::apply`].
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Commits `mutation` and `events` in one transaction, assigning the events consecutive sequence numbers.
+    /// Returns what was done and the assigned sequence numbers. Callers run this in a task of its own so that a
+    /// client disconnect cannot cancel it halfway (the transaction is all or nothing regardless).
+    async fn apply(&self, mutation: Mutation, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<(Applied, Vec<u64>)>;
+
+    /// Appends events that describe no state change (reads, denials, configuration loaded).
+    async fn append_events(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<Vec<u64>>;
+
+    async fn repository_exists(&self, repo: &RepoName) -> StoreResult<bool>;
+    /// Repository names in lexical order, strictly after `after`.
+    async fn catalog(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>>;
+    /// Tags of `repo` in lexical order, strictly after `after`.
+    async fn tags(&self, repo: &RepoName, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>>;
+    /// A blob, only if `repo` holds it.
+    async fn blob(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<BlobInfo>>;
+    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<ManifestRecord>>;
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> StoreResult<Option<ManifestRecord>>;
+    async fn referrers(&self, repo: &RepoName, subject: &Digest) -> StoreResult<Vec<Referrer>>;
+    async fn upload(&self, id: &str) -> StoreResult<Option<UploadSession>>;
+    /// Upload sessions not touched since `before_ms`.
+    async fn stale_uploads(&self, before_ms: i64) -> StoreResult<Vec<UploadSession>>;
+    /// Records that an upload session was used now (extends its expiry).
+    async fn touch_upload(&self, id: &str) -> StoreResult<()>;
+    /// Blobs that no manifest references and that nobody linked since `linked_before_ms`.
+    async fn collectable_blobs(&self, linked_before_ms: i64) -> StoreResult<Vec<BlobInfo>>;
+    /// Whether a blob is recorded or an upload is finishing it (garbage collection's last check).
+    async fn blob_wanted(&self, digest: &Digest) -> StoreResult<bool>;
+    /// Journal records with `seq >= from`, in order.
+    async fn journal(&self, from: u64, limit: usize) -> StoreResult<Vec<JournalRecord>>;
+}

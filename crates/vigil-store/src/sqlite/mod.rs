@@ -1,0 +1,243 @@
+//! Metadata/journal store on SQLite (the embedded default).
+//!
+//! Durability: WAL with `synchronous = FULL`, so a commit is fsynced before `apply` returns. Writers are
+//! serialized: in this process through a one-connection write pool, across processes (the CLI while the server
+//! runs) through `BEGIN IMMEDIATE` and SQLite's lock. That serialization is what makes journal sequence numbers
+//! gapless and in commit order: each transaction reads `MAX(seq)` while holding the write lock.
+
+mod migrate;
+mod write;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Row;
+use vigil_core::{Digest, RepoName, Tag};
+
+use crate::meta::*;
+
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+fn parse_digest(s: &str) -> StoreResult<Digest> {
+    Digest::from_str(s).map_err(|e| StoreError::Backend(format!("corrupt digest in metadata: {e}")))
+}
+
+fn parse_repo(s: &str) -> StoreResult<RepoName> {
+    RepoName::from_str(s).map_err(|e| StoreError::Backend(format!("corrupt repository name in metadata: {e}")))
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating if needed) the database at `path`.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-16000");
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        migrate::run(&mut *write.acquire().await?).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(1)
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(SqliteStore { read, write })
+    }
+
+    async fn manifest_where(&self, repo: &RepoName, sql: &str, key: &str) -> StoreResult<Option<ManifestRecord>> {
+        let row = sqlx::query(sql).bind(repo.as_str()).bind(key).fetch_optional(&self.read).await?;
+        row.map(|r| {
+            Ok(ManifestRecord {
+                digest: parse_digest(r.get("digest"))?,
+                media_type: r.get("media_type"),
+                content: Bytes::from(r.get::<Vec<u8>, _>("content")),
+                subject: r.get::<Option<&str>, _>("subject").map(parse_digest).transpose()?,
+            })
+        })
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn apply(&self, mutation: Mutation, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<(Applied, Vec<u64>)> {
+        let mut conn = self.write.acquire().await?;
+        write::begin(&mut conn).await?;
+        let result = async {
+            let applied = write::mutate(&mut conn, mutation).await?;
+            let seqs = write::append(&mut conn, &events).await?;
+            Ok((applied, seqs))
+        }
+        .await;
+        write::finish(&mut conn, result).await
+    }
+
+    async fn append_events(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<Vec<u64>> {
+        let mut conn = self.write.acquire().await?;
+        write::begin(&mut conn).await?;
+        let result = write::append(&mut conn, &events).await;
+        write::finish(&mut conn, result).await
+    }
+
+    async fn repository_exists(&self, repo: &RepoName) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 FROM repositories WHERE name = ?")
+            .bind(repo.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn catalog(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query_scalar("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
+            .bind(after.unwrap_or(""))
+            .bind(limit as i64)
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows)
+    }
+
+    async fn tags(&self, repo: &RepoName, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query_scalar(
+            "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repo_id
+             WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?",
+        )
+        .bind(repo.as_str())
+        .bind(after.unwrap_or(""))
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows)
+    }
+
+    async fn blob(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<BlobInfo>> {
+        let size: Option<i64> = sqlx::query_scalar(
+            "SELECT b.size FROM repo_blobs rb JOIN repositories r ON r.id = rb.repo_id JOIN blobs b ON b.digest = rb.digest
+             WHERE r.name = ? AND rb.digest = ?",
+        )
+        .bind(repo.as_str())
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(size.map(|s| BlobInfo { digest: digest.clone(), size: s as u64 }))
+    }
+
+    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<ManifestRecord>> {
+        self.manifest_where(
+            repo,
+            "SELECT m.digest, m.media_type, m.content, m.subject FROM manifests m JOIN repositories r ON r.id = m.repo_id
+             WHERE r.name = ? AND m.digest = ?",
+            &digest.to_string(),
+        )
+        .await
+    }
+
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> StoreResult<Option<ManifestRecord>> {
+        self.manifest_where(
+            repo,
+            "SELECT m.digest, m.media_type, m.content, m.subject FROM tags t JOIN repositories r ON r.id = t.repo_id
+             JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest WHERE r.name = ? AND t.name = ?",
+            tag.as_str(),
+        )
+        .await
+    }
+
+    async fn referrers(&self, repo: &RepoName, subject: &Digest) -> StoreResult<Vec<Referrer>> {
+        let rows = sqlx::query(
+            "SELECT m.digest, m.media_type, length(m.content) AS size, m.artifact_type, m.annotations
+             FROM manifests m JOIN repositories r ON r.id = m.repo_id
+             WHERE r.name = ? AND m.subject = ? ORDER BY m.created_at, m.digest",
+        )
+        .bind(repo.as_str())
+        .bind(subject.to_string())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Referrer {
+                    digest: parse_digest(r.get("digest"))?,
+                    media_type: r.get("media_type"),
+                    size: r.get::<i64, _>("size") as u64,
+                    artifact_type: r.get("artifact_type"),
+                    annotations: r.get("annotations"),
+                })
+            })
+            .collect()
+    }
+
+    async fn upload(&self, id: &str) -> StoreResult<Option<UploadSession>> {
+        let row = sqlx::query("SELECT id, repo, created_at, updated_at FROM uploads WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    async fn stale_uploads(&self, before_ms: i64) -> StoreResult<Vec<UploadSession>> {
+        let rows = sqlx::query("SELECT id, repo, created_at, updated_at FROM uploads WHERE updated_at < ?")
+            .bind(before_ms)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn touch_upload(&self, id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE uploads SET updated_at = ? WHERE id = ?")
+            .bind(crate::now_ms())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn collectable_blobs(&self, linked_before_ms: i64) -> StoreResult<Vec<BlobInfo>> {
+        let rows = sqlx::query(&format!("SELECT b.digest, b.size FROM blobs b WHERE {}", write::COLLECTABLE))
+            .bind(linked_before_ms)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| Ok(BlobInfo { digest: parse_digest(r.get("digest"))?, size: r.get::<i64, _>("size") as u64 }))
+            .collect()
+    }
+
+    async fn blob_wanted(&self, digest: &Digest) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM blobs WHERE digest = ?1)
+                OR EXISTS (SELECT 1 FROM uploads WHERE finishing_digest = ?1)",
+        )
+        .bind(digest.to_string())
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn journal(&self, from: u64, limit: usize) -> StoreResult<Vec<JournalRecord>> {
+        let rows = sqlx::query("SELECT seq, ts, event FROM journal WHERE seq >= ? ORDER BY seq LIMIT ?")
+            .bind(from as i64)
+            .bind(limit as i64)
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| JournalRecord { seq: r.get::<i64, _>("seq") as u64, ts_ms: r.get("ts"), bytes: r.get("event") })
+            .collect())
+    }
+}
+
+fn session_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<UploadSession> {
+    Ok(UploadSession {
+        id: r.get("id"),
+        repo: parse_repo(r.get("repo"))?,
+        created_at_ms: r.get("created_at"),
+        updated_at_ms: r.get("updated_at"),
+    })
+}

@@ -1,0 +1,263 @@
+//! Configuration: a TOML file, then `VIGIL_*` environment variables, then command-line flags (each overriding
+//! the one before), over built-in defaults. Unknown keys and invalid values are errors at start, never silently
+//! ignored. Every key is documented in `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// Environment variables with the `VIGIL_` prefix that are not configuration keys.
+const NOT_CONFIG_KEYS: &[&str] = &["VIGIL_CONFIG", "VIGIL_ADMIN_PASSWORD", "VIGIL_AUDIT_LOG"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on (`VIGIL_LISTEN`).
+    pub listen: SocketAddr,
+    /// Directory holding the metadata database and the blobs (`VIGIL_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// Externally visible base URL, for `Location` headers (`VIGIL_PUBLIC_URL`). Never taken from `Host`.
+    pub public_url: Option<String>,
+    pub tls: TlsConfig,
+    pub registry: RegistrySection,
+    pub gc: GcSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key`, vigil serves HTTPS.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrySection {
+    pub max_manifest_bytes: usize,
+    /// 0 means unlimited.
+    pub max_blob_bytes: u64,
+    pub upload_expiry_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcSection {
+    /// A blob unreferenced for less than this is kept (must exceed the upload expiry).
+    pub grace_secs: u64,
+    /// Run garbage collection in the server every this many seconds; 0 = only via `vigil gc`.
+    pub interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `text` or `json`.
+    pub format: String,
+    /// A `tracing` filter such as `info` or `vigil=debug,info` (`RUST_LOG` overrides it).
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "0.0.0.0:5000".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./data"),
+            public_url: None,
+            tls: TlsConfig::default(),
+            registry: RegistrySection::default(),
+            gc: GcSection::default(),
+            log: LogSection::default(),
+        }
+    }
+}
+
+impl Default for RegistrySection {
+    fn default() -> Self {
+        RegistrySection { max_manifest_bytes: 4 * 1024 * 1024, max_blob_bytes: 0, upload_expiry_secs: 24 * 3600 }
+    }
+}
+
+impl Default for GcSection {
+    fn default() -> Self {
+        GcSection { grace_secs: 48 * 3600, interval_secs: 0 }
+    }
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection { format: "text".into(), level: "info".into() }
+    }
+}
+
+/// Overrides given on the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
+}
+
+/// Turns `VIGIL_SECTION__KEY=value` pairs into a TOML table. Values are read as TOML when they parse as such
+/// (numbers, booleans, arrays) and as strings otherwise.
+fn env_table(vars: impl Iterator<Item = (String, String)>) -> anyhow::Result<toml::Table> {
+    let mut root = toml::Table::new();
+    for (name, raw) in vars {
+        let Some(rest) = name.strip_prefix("VIGIL_") else { continue };
+        if NOT_CONFIG_KEYS.contains(&name.as_str()) || rest.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if path.iter().any(String::is_empty) {
+            bail!("environment variable {name}: malformed key (use VIGIL_<SECTION>__<KEY>)");
+        }
+        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.clone()));
+        let (last, sections) = path.split_last().expect("non-empty path");
+        let mut table = &mut root;
+        for s in sections {
+            let entry = table.entry(s.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table = entry.as_table_mut().with_context(|| format!("environment variable {name}: {s} is not a section"))?;
+        }
+        table.insert(last.clone(), value);
+    }
+    Ok(root)
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration from the file named by the flag, `VIGIL_CONFIG` or `./vigil.toml` (if present),
+    /// the process environment and the flags.
+    pub fn load(flags: &Flags) -> anyhow::Result<Config> {
+        Self::load_from(flags, std::env::vars())
+    }
+
+    pub fn load_from(flags: &Flags, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Config> {
+        let env: Vec<(String, String)> = env.collect();
+        let env_config = env.iter().find(|(k, _)| k == "VIGIL_CONFIG").map(|(_, v)| PathBuf::from(v));
+        let path = flags.config.clone().or(env_config);
+        let mut table = match &path {
+            Some(p) => read_file(p)?,
+            None if Path::new("vigil.toml").exists() => read_file(Path::new("vigil.toml"))?,
+            None => toml::Table::new(),
+        };
+        merge(&mut table, env_table(env.into_iter())?);
+        let mut flag_table = toml::Table::new();
+        if let Some(v) = &flags.listen {
+            flag_table.insert("listen".into(), toml::Value::String(v.clone()));
+        }
+        if let Some(v) = &flags.data_dir {
+            flag_table.insert("data_dir".into(), toml::Value::String(v.display().to_string()));
+        }
+        if let Some(v) = &flags.public_url {
+            flag_table.insert("public_url".into(), toml::Value::String(v.clone()));
+        }
+        merge(&mut table, flag_table);
+        let config: Config = table.try_into().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.public_url {
+            let ok = (url.starts_with("http://") || url.starts_with("https://")) && !url.contains(char::is_whitespace);
+            if !ok {
+                bail!("public_url {url:?} must be an absolute http:// or https:// URL");
+            }
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            bail!("tls.cert and tls.key must be given together");
+        }
+        if self.registry.max_manifest_bytes == 0 {
+            bail!("registry.max_manifest_bytes must be positive");
+        }
+        if self.registry.upload_expiry_secs == 0 {
+            bail!("registry.upload_expiry_secs must be positive");
+        }
+        if self.gc.grace_secs <= self.registry.upload_expiry_secs {
+            bail!(
+                "gc.grace_secs ({}) must be longer than registry.upload_expiry_secs ({}), so that garbage collection \
+                 never removes a blob an upload in progress may still reference",
+                self.gc.grace_secs,
+                self.registry.upload_expiry_secs
+            );
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!("log.format must be \"text\" or \"json\", not {:?}", self.log.format);
+        }
+        Ok(())
+    }
+
+    pub fn public_url(&self) -> Option<String> {
+        self.public_url.as_ref().map(|u| u.trim_end_matches('/').to_owned())
+    }
+
+    pub fn upload_expiry(&self) -> Duration {
+        Duration::from_secs(self.registry.upload_expiry_secs)
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<toml::Table> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::load_from(&Flags::default(), env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:5000");
+        assert_eq!(c.registry.max_manifest_bytes, 4 * 1024 * 1024);
+    }
+
+    #[test]
+    fn precedence_flag_over_env_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\n[registry]\nmax_manifest_bytes = 10\n").unwrap();
+        let flags = Flags { config: Some(file.clone()), ..Flags::default() };
+        let c = Config::load_from(&flags, env(&[("VIGIL_LISTEN", "127.0.0.1:2")])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:2");
+        assert_eq!(c.registry.max_manifest_bytes, 10);
+        let flags = Flags { config: Some(file), listen: Some("127.0.0.1:3".into()), ..Flags::default() };
+        let c = Config::load_from(&flags, env(&[("VIGIL_LISTEN", "127.0.0.1:2"), ("VIGIL_REGISTRY__MAX_MANIFEST_BYTES", "20")])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3");
+        assert_eq!(c.registry.max_manifest_bytes, 20);
+    }
+
+    #[test]
+    fn unknown_and_invalid_keys_are_errors() {
+        let err = |pairs: &[(&str, &str)]| format!("{:#}", Config::load_from(&Flags::default(), env(pairs)).unwrap_err());
+        assert!(err(&[("VIGIL_NO_SUCH_KEY", "1")]).contains("unknown field"));
+        assert!(err(&[("VIGIL_REGISTRY__NOPE", "1")]).contains("unknown field"));
+        assert!(err(&[("VIGIL_LISTEN", "not an address")]).contains("invalid"));
+        assert!(err(&[("VIGIL_REGISTRY__MAX_MANIFEST_BYTES", "-1")]).contains("invalid"));
+        assert!(err(&[("VIGIL_PUBLIC_URL", "ftp://x")]).contains("public_url"));
+        assert!(err(&[("VIGIL_GC__GRACE_SECS", "10")]).contains("grace_secs"));
+    }
+}

@@ -1,0 +1,99 @@
+//! The `vigil` binary: command line, configuration and the composition root (the only place that chooses
+//! storage backends).
+
+mod config;
+mod gc;
+mod serve;
+mod telemetry;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use vigil_store::fs::FsBlobStore;
+use vigil_store::sqlite::SqliteStore;
+use vigil_store::{BlobStore, MetadataStore};
+
+use crate::config::{Config, Flags};
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "A self-hosted artifact registry with a provable audit trail")]
+struct Cli {
+    /// Configuration file (default: ./vigil.toml if present).
+    #[arg(long, global = true, env = "VIGIL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides VIGIL_DATA_DIR and the file).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the registry server.
+    Serve {
+        /// Address to listen on (overrides VIGIL_LISTEN and the file).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Externally visible base URL (overrides VIGIL_PUBLIC_URL and the file).
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Remove blobs that no manifest references (safe while the server runs).
+    Gc {
+        /// List what would be removed without removing it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the effective configuration after files, environment and flags are applied.
+    Config,
+}
+
+/// The storage backends, chosen here and nowhere else.
+pub struct Stores {
+    pub meta: Arc<dyn MetadataStore>,
+    pub blobs: Arc<dyn BlobStore>,
+}
+
+async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let meta = SqliteStore::open(&config.data_dir.join("vigil.db"))
+        .await
+        .with_context(|| format!("opening metadata store in {}", config.data_dir.display()))?;
+    let blobs = FsBlobStore::open(config.data_dir.join("storage"))
+        .with_context(|| format!("opening blob store in {}", config.data_dir.display()))?;
+    Ok(Stores { meta: Arc::new(meta), blobs: Arc::new(blobs) })
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut flags = Flags { config: cli.config, data_dir: cli.data_dir, ..Flags::default() };
+    if let Command::Serve { listen, public_url } = &cli.command {
+        flags.listen = listen.clone();
+        flags.public_url = public_url.clone();
+    }
+    let config = Config::load(&flags)?;
+    telemetry::init_logging(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { .. } => {
+                let stores = open_stores(&config).await?;
+                serve::run(config, stores).await
+            }
+            Command::Gc { dry_run } => {
+                let stores = open_stores(&config).await?;
+                let report = gc::collect(&stores, &config, dry_run, "cli").await?;
+                println!("{report}");
+                Ok(())
+            }
+            Command::Config => {
+                println!("{config:#?}");
+                Ok(())
+            }
+        }
+    })
+}

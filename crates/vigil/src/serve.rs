@@ -1,0 +1,118 @@
+//! `vigil serve`: assembles the HTTP application and runs it until a shutdown signal, letting requests in
+//! flight finish.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use vigil_oci::{Registry, RegistryConfig};
+
+use crate::config::Config;
+use crate::{gc, telemetry, Stores};
+
+/// How often expired upload sessions are swept.
+const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(600);
+/// How long shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub fn app(registry: Registry, metrics: Option<PrometheusHandle>) -> Router {
+    let mut app = vigil_oci::router(registry).route("/health", get(|| async { "ok" }));
+    if let Some(handle) = metrics {
+        app = app.route("/metrics", get(move || std::future::ready(handle.render())));
+    }
+    app.fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })
+        .layer(axum::middleware::from_fn(telemetry::track))
+}
+
+pub fn registry_config(config: &Config) -> RegistryConfig {
+    RegistryConfig {
+        public_url: config.public_url(),
+        max_manifest_bytes: config.registry.max_manifest_bytes,
+        max_blob_bytes: (config.registry.max_blob_bytes > 0).then_some(config.registry.max_blob_bytes),
+        upload_expiry: config.upload_expiry(),
+    }
+}
+
+pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
+    gc::recover(&stores).await.context("recovering an interrupted garbage collection")?;
+    let registry = Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config(&config));
+    let metrics = telemetry::install_metrics()?;
+    let app = app(registry.clone(), Some(metrics));
+    spawn_housekeeping(registry, Arc::new(stores), config.clone());
+
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        shutdown.graceful_shutdown(Some(SHUTDOWN_GRACE));
+    });
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let scheme = if config.tls.cert.is_some() { "https" } else { "http" };
+    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "vigil listening");
+    // Tests and scripts that bind port 0 read the real address from this line.
+    eprintln!("vigil listening on {scheme}://{addr}");
+    match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
+            axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(service).await?;
+        }
+        _ => axum_server::from_tcp(listener).handle(handle).serve(service).await?,
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_housekeeping(registry: Registry, stores: Arc<Stores>, config: Config) {
+    tokio::spawn(async move {
+        let mut sweep = tokio::time::interval(UPLOAD_SWEEP_EVERY);
+        loop {
+            sweep.tick().await;
+            match registry.expire_uploads().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "expired upload sessions"),
+                Err(e) => tracing::warn!(error = ?e, "upload expiry failed"),
+            }
+        }
+    });
+    if config.gc.interval_secs > 0 {
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(config.gc.interval_secs));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match gc::collect(&stores, &config, false, "scheduler").await {
+                    Ok(report) => tracing::info!(%report, "garbage collection"),
+                    Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
+                }
+            }
+        });
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
