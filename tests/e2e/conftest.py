@@ -1,0 +1,154 @@
+"""Fixtures for the end-to-end tests: one vigil server for the whole session, on 127.0.0.1 and a free port.
+
+The binary comes from ``VIGIL_BIN`` (default ``target/debug/vigil`` under the repository root). The server runs
+from an empty working directory (so no ``./vigil.toml`` is picked up) with a fresh ``VIGIL_DATA_DIR`` and with
+every other ``VIGIL_*`` variable removed from its environment (vigil rejects unknown ``VIGIL_*`` keys, and
+``VIGIL_BIN`` itself is one of them).
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LISTENING = re.compile(r"vigil listening on (https?)://127\.0\.0\.1:(\d+)")
+START_TIMEOUT = 30.0
+
+# Python clients (requests, urllib) honour *_proxy variables; never send loopback traffic through a proxy.
+for _var in ("NO_PROXY", "no_proxy"):
+    _have = [h for h in os.environ.get(_var, "").split(",") if h]
+    os.environ[_var] = ",".join(_have + ["127.0.0.1", "localhost"])
+
+# urllib without any proxy handler, for the tests' own raw HTTP checks.
+HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Vigil:
+    host: str  # "127.0.0.1:PORT", the registry name clients use
+    url: str  # "http://127.0.0.1:PORT"
+    log_path: Path
+    process: subprocess.Popen
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _vigil_bin() -> Path:
+    path = Path(os.environ.get("VIGIL_BIN", "target/debug/vigil"))
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    if not path.is_file():
+        pytest.exit(f"vigil binary not found at {path} (build it with `cargo build -p vigil` or set VIGIL_BIN)", 2)
+    return path
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def vigil(tmp_path_factory) -> Vigil:
+    binary = _vigil_bin()
+    base = tmp_path_factory.mktemp("vigil")
+    data_dir, work_dir = base / "data", base / "cwd"
+    work_dir.mkdir()
+    log_path = base / "vigil.log"
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env["VIGIL_DATA_DIR"] = str(data_dir)
+    env.setdefault("RUST_LOG", "info")
+    env["NO_COLOR"] = "1"
+
+    log = open(log_path, "wb")
+    process = subprocess.Popen(
+        [str(binary), "serve", "--listen", "127.0.0.1:0"],
+        cwd=work_dir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+    )
+    log.close()  # the child holds its own descriptor
+
+    deadline = time.monotonic() + START_TIMEOUT
+    match = None
+    while match is None:
+        match = LISTENING.search(log_path.read_text(errors="replace"))
+        if match:
+            break
+        if process.poll() is not None:
+            pytest.exit(f"vigil exited with {process.returncode} before listening:\n{log_path.read_text()}", 2)
+        if time.monotonic() > deadline:
+            _stop(process)
+            pytest.exit(f"vigil did not print its listening line within {START_TIMEOUT}s:\n{log_path.read_text()}", 2)
+        time.sleep(0.05)
+    if match.group(1) != "http":
+        _stop(process)
+        pytest.exit("vigil started with TLS; these tests expect plain HTTP", 2)
+
+    server = Vigil(host=f"127.0.0.1:{match.group(2)}", url=f"http://127.0.0.1:{match.group(2)}",
+                   log_path=log_path, process=process)
+    # The port is bound before the line is printed; still, wait until the API answers.
+    while True:
+        try:
+            with HTTP.open(f"{server.url}/v2/", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            _stop(process)
+            pytest.exit(f"vigil did not answer GET /v2/:\n{server.log_tail()}", 2)
+        time.sleep(0.05)
+
+    yield server
+    _stop(process)
+
+
+@pytest.fixture(scope="session")
+def containers_env(tmp_path_factory) -> dict:
+    """Environment for skopeo/podman/buildah: a registries.conf of our own (no mirrors, no search registries),
+    so nothing but the fully qualified 127.0.0.1 references given on the command line is ever contacted."""
+    base = tmp_path_factory.mktemp("containers")
+    conf = base / "registries.conf"
+    conf.write_text("unqualified-search-registries = []\nshort-name-mode = \"disabled\"\n")
+    env = dict(os.environ)
+    env["CONTAINERS_REGISTRIES_CONF"] = str(conf)
+    return env
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attach the tail of the server log to failing tests."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "vigil" in getattr(item, "funcargs", {}):
+        report.sections.append(("vigil server log (tail)", item.funcargs["vigil"].log_tail()))

@@ -1,0 +1,437 @@
+"""End-to-end tests: real third-party OCI clients against a running vigil.
+
+Clients: umoci (builds an OCI layout), skopeo, podman, buildah (containers/image, Go), oras-py and python-dxf
+(Python, requests). Every client talks to the session's vigil on 127.0.0.1 only; see conftest.py.
+"""
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import HTTP, require_tool
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+ACCEPT_ALL = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST,
+                        "application/vnd.docker.distribution.manifest.list.v2+json"])
+CMD_TIMEOUT = 120
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# helpers
+
+
+def run(cmd, env=None, cwd=None, timeout=CMD_TIMEOUT) -> str:
+    """Runs a command and returns its stdout; fails the test with both streams if it exits non-zero."""
+    proc = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, (
+        f"command failed with exit code {proc.returncode}: {' '.join(map(str, cmd))}\n"
+        f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    )
+    return proc.stdout
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def http(method: str, url: str, headers=None, data=None):
+    """Plain HTTP request; returns (status, headers, body) for any status, never raises on 4xx/5xx."""
+    req = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
+    try:
+        with HTTP.open(req, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def layout_manifest(layout: Path, ref: str) -> tuple[str, bytes]:
+    """Digest and raw bytes of the manifest tagged `ref` in an OCI image layout."""
+    index = json.loads((layout / "index.json").read_text())
+    for m in index["manifests"]:
+        if (m.get("annotations") or {}).get("org.opencontainers.image.ref.name") == ref:
+            algo, hexd = m["digest"].split(":", 1)
+            return m["digest"], (layout / "blobs" / algo / hexd).read_bytes()
+    raise AssertionError(f"no manifest named {ref!r} in {layout}/index.json: {index}")
+
+
+def skopeo(*args, env) -> str:
+    return run(["skopeo", *args], env=env)
+
+
+def inspect(ref: str, env) -> dict:
+    return json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{ref}", env=env))
+
+
+def inspect_raw(ref: str, env) -> bytes:
+    proc = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"], env=env,
+                          capture_output=True, timeout=CMD_TIMEOUT, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout
+
+
+def list_tags(repo_ref: str, env) -> list:
+    return json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{repo_ref}", env=env))["Tags"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. umoci + skopeo
+
+
+@pytest.fixture(scope="module")
+def umoci_image(vigil, containers_env, tmp_path_factory):
+    """An image built by umoci in an OCI layout and copied by skopeo to <vigil>/e2e/umoci:v1."""
+    require_tool("umoci")
+    require_tool("skopeo")
+    base = tmp_path_factory.mktemp("umoci")
+    layout, bundle = base / "layout", base / "bundle"
+    env = containers_env
+    run(["umoci", "init", "--layout", layout], env=env)
+    run(["umoci", "new", "--image", f"{layout}:v1"], env=env)
+    run(["umoci", "unpack", "--rootless", "--image", f"{layout}:v1", bundle], env=env)
+    (bundle / "rootfs" / "hi").write_text("hi\n")
+    run(["umoci", "repack", "--image", f"{layout}:v1", bundle], env=env)
+    digest, manifest = layout_manifest(layout, "v1")
+    assert sha256(manifest) == digest
+
+    ref = f"{vigil.host}/e2e/umoci:v1"
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{ref}", env=env)
+    return {"ref": ref, "digest": digest, "manifest": manifest, "layout": layout,
+            "config_digest": json.loads(manifest)["config"]["digest"]}
+
+
+def test_umoci_layout_roundtrip_with_skopeo(vigil, containers_env, umoci_image, tmp_path):
+    env = containers_env
+    ref, digest = umoci_image["ref"], umoci_image["digest"]
+
+    # skopeo sees exactly the manifest umoci wrote, byte for byte.
+    info = inspect(ref, env)
+    assert info["Digest"] == digest
+    assert "v1" in info["RepoTags"]
+    assert inspect_raw(ref, env) == umoci_image["manifest"]
+
+    # The registry's own answer agrees (HEAD by tag, then GET by digest).
+    status, headers, _ = http("HEAD", f"{vigil.url}/v2/e2e/umoci/manifests/v1", {"Accept": ACCEPT_ALL})
+    assert status == 200
+    assert headers["Docker-Content-Digest"] == digest
+    assert headers["Content-Type"] == OCI_MANIFEST
+    status, _, body = http("GET", f"{vigil.url}/v2/e2e/umoci/manifests/{digest}", {"Accept": ACCEPT_ALL})
+    assert status == 200 and sha256(body) == digest
+
+    assert list_tags(f"{vigil.host}/e2e/umoci", env) == ["v1"]
+
+    # Copy it back into a fresh OCI layout: same manifest digest, same blobs.
+    back = tmp_path / "back"
+    skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"oci:{back}:v1", env=env)
+    back_digest, back_manifest = layout_manifest(back, "v1")
+    assert back_digest == digest
+    assert back_manifest == umoci_image["manifest"]
+    for layer in json.loads(back_manifest)["layers"]:
+        algo, hexd = layer["digest"].split(":", 1)
+        src = (umoci_image["layout"] / "blobs" / algo / hexd).read_bytes()
+        assert (back / "blobs" / algo / hexd).read_bytes() == src
+
+    # Registry-to-registry copy into another repository (skopeo tries a cross-repository blob mount).
+    mounted = f"{vigil.host}/e2e/umoci-mounted:v1"
+    skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", f"docker://{ref}", f"docker://{mounted}",
+           env=env)
+    assert inspect(mounted, env)["Digest"] == digest
+
+
+def test_skopeo_docker_schema2_push_pull_delete(vigil, containers_env, umoci_image, tmp_path):
+    env = containers_env
+    ref = f"{vigil.host}/e2e/umoci:v1-docker"
+    skopeo("copy", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{umoci_image['layout']}:v1",
+           f"docker://{ref}", env=env)
+
+    raw = inspect_raw(ref, env)
+    manifest = json.loads(raw)
+    assert manifest["mediaType"] == DOCKER_MANIFEST
+    assert manifest["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
+    docker_digest = sha256(raw)
+    assert docker_digest != umoci_image["digest"]
+    assert inspect(ref, env)["Digest"] == docker_digest
+    status, headers, _ = http("HEAD", f"{vigil.url}/v2/e2e/umoci/manifests/v1-docker", {"Accept": ACCEPT_ALL})
+    assert status == 200
+    assert headers["Content-Type"] == DOCKER_MANIFEST
+    assert headers["Docker-Content-Digest"] == docker_digest
+    assert sorted(list_tags(f"{vigil.host}/e2e/umoci", env)) == ["v1", "v1-docker"]
+
+    # Pull it back unconverted (dir: keeps the manifest as served): same bytes, same digest.
+    out = tmp_path / "pulled"
+    skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"dir:{out}", env=env)
+    assert (out / "manifest.json").read_bytes() == raw
+
+    # Delete it (skopeo resolves the tag and deletes the manifest by digest).
+    skopeo("delete", "--tls-verify=false", f"docker://{ref}", env=env)
+    for reference in ("v1-docker", docker_digest):
+        status, _, body = http("GET", f"{vigil.url}/v2/e2e/umoci/manifests/{reference}", {"Accept": ACCEPT_ALL})
+        assert status == 404, f"GET manifests/{reference} after delete: {status} {body!r}"
+        assert json.loads(body)["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+    assert list_tags(f"{vigil.host}/e2e/umoci", env) == ["v1"]
+    # The OCI manifest under v1 is untouched.
+    assert inspect(umoci_image["ref"], env)["Digest"] == umoci_image["digest"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. podman
+
+
+def test_podman_pull_tag_push(vigil, containers_env, umoci_image, tmp_path):
+    require_tool("podman")
+    env = containers_env
+    podman = ["podman", "--root", tmp_path / "root", "--runroot", tmp_path / "runroot", "--storage-driver", "vfs",
+              "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+
+    run([*podman, "pull", "--tls-verify=false", umoci_image["ref"]], env=env)
+    pulled = json.loads(run([*podman, "image", "inspect", umoci_image["ref"]], env=env))[0]
+    assert pulled["Digest"] == umoci_image["digest"]
+    assert pulled["Id"] == umoci_image["config_digest"].split(":", 1)[1]
+
+    target = f"{vigil.host}/e2e/podman:copied"
+    run([*podman, "tag", umoci_image["ref"], target], env=env)
+    digestfile = tmp_path / "digest"
+    run([*podman, "push", "--tls-verify=false", "--digestfile", digestfile, target], env=env)
+    pushed_digest = digestfile.read_text().strip()
+
+    info = inspect(target, env)
+    assert info["Digest"] == pushed_digest
+    assert info["RepoTags"] == ["copied"]
+    raw = inspect_raw(target, env)
+    assert sha256(raw) == pushed_digest
+    # podman recompresses layers, so the manifest may differ, but the image (its config) is the same one.
+    assert json.loads(raw)["config"]["digest"] == umoci_image["config_digest"]
+
+    # And podman can pull back what it pushed, by digest.
+    by_digest = f"{vigil.host}/e2e/podman@{pushed_digest}"
+    run([*podman, "rmi", "--all", "--force"], env=env)
+    run([*podman, "pull", "--tls-verify=false", by_digest], env=env)
+    again = json.loads(run([*podman, "image", "inspect", by_digest], env=env))[0]
+    assert again["Id"] == pulled["Id"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. buildah
+
+
+def test_buildah_scratch_commit_push(vigil, containers_env, tmp_path):
+    require_tool("buildah")
+    require_tool("skopeo")
+    env = containers_env
+    buildah = ["buildah", "--root", tmp_path / "root", "--runroot", tmp_path / "runroot", "--storage-driver", "vfs"]
+    payload = b"hello from buildah\n"
+    (tmp_path / "greeting.txt").write_bytes(payload)
+
+    container = run([*buildah, "from", "scratch"], env=env).strip()
+    run([*buildah, "copy", container, tmp_path / "greeting.txt", "/greeting.txt"], env=env)
+    run([*buildah, "config", "--label", "e2e=buildah", container], env=env)
+    image_id = run([*buildah, "commit", "--format", "oci", container, "localhost/e2e-buildah:latest"],
+                   env=env).strip().splitlines()[-1]
+    ref = f"{vigil.host}/e2e/buildah:v1"
+    digestfile = tmp_path / "digest"
+    run([*buildah, "push", "--tls-verify=false", "--digestfile", digestfile, "localhost/e2e-buildah:latest",
+         f"docker://{ref}"], env=env)
+    pushed_digest = digestfile.read_text().strip()
+
+    info = inspect(ref, env)
+    assert info["Digest"] == pushed_digest
+    assert info["Labels"] == {"e2e": "buildah"}
+    raw = inspect_raw(ref, env)
+    assert sha256(raw) == pushed_digest
+    manifest = json.loads(raw)
+    assert manifest["mediaType"] == OCI_MANIFEST
+    assert manifest["config"]["digest"].split(":", 1)[1] == image_id
+
+    # The single layer, fetched straight from the registry, holds the file buildah copied in.
+    (layer,) = manifest["layers"]
+    status, headers, blob = http("GET", f"{vigil.url}/v2/e2e/buildah/blobs/{layer['digest']}")
+    assert status == 200
+    assert sha256(blob) == layer["digest"] and len(blob) == layer["size"]
+    assert headers["Docker-Content-Digest"] == layer["digest"]
+    data = gzip.decompress(blob) if layer["mediaType"].endswith("+gzip") else blob
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        member = next(m for m in tar.getmembers() if m.name.lstrip("./") == "greeting.txt")
+        assert tar.extractfile(member).read() == payload
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. oras-py: artifacts and the referrers API
+
+
+@pytest.fixture
+def oras_client(vigil):
+    oras_client = pytest.importorskip("oras.client")
+    return oras_client.OrasClient(hostname=vigil.host, insecure=True)
+
+
+def test_oras_artifact_with_referrers(vigil, oras_client, tmp_path, monkeypatch):
+    import oras.oci
+
+    monkeypatch.chdir(tmp_path)  # oras-py only pushes files below the working directory
+    client, host = oras_client, vigil.host
+    sbom_type = "application/vnd.example.sbom.v1+json"
+    sig_type = "application/vnd.example.signature.v1"
+
+    # The subject: a plain artifact with one file.
+    payload = b"artifact payload\n"
+    Path("artifact.txt").write_bytes(payload)
+    resp = client.push(target=f"{host}/e2e/oras:v1", files=["artifact.txt:text/plain"], quiet=True)
+    assert resp.status_code == 201
+    subject_digest = resp.headers["Docker-Content-Digest"]
+    status, _, subject_bytes = http("GET", f"{vigil.url}/v2/e2e/oras/manifests/v1", {"Accept": OCI_MANIFEST})
+    assert status == 200 and sha256(subject_bytes) == subject_digest
+    subject = oras.oci.Subject(mediaType=OCI_MANIFEST, digest=subject_digest, size=len(subject_bytes))
+
+    # Referrer 1, through oras-py's high-level push: an SBOM whose config media type is its artifact type.
+    Path("sbom.json").write_text('{"spdxVersion": "SPDX-2.3", "name": "e2e"}')
+    resp = client.push(target=f"{host}/e2e/oras:sbom", files=["sbom.json:application/spdx+json"],
+                       manifest_config=f"sbom.json:{sbom_type}", subject=subject, quiet=True)
+    assert resp.status_code == 201
+    assert resp.headers.get("OCI-Subject") == subject_digest
+    sbom_digest = resp.headers["Docker-Content-Digest"]
+
+    # Referrer 2, assembled by hand with an explicit artifactType and the empty config, uploaded with oras-py's
+    # lower-level blob and manifest methods.
+    Path("empty.json").write_bytes(b"{}")
+    Path("signature.bin").write_bytes(b"not really a signature")
+    sig_container = client.get_container(f"{host}/e2e/oras:sig")
+    empty = {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(b"{}"), "size": 2}
+    sig_layer = oras.oci.NewLayer("signature.bin", media_type="application/octet-stream")
+    for path, desc in (("empty.json", empty), ("signature.bin", sig_layer)):
+        r = client.upload_blob(path, sig_container, desc)
+        assert r.status_code in (200, 201), (r.status_code, r.text)
+    sig_manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": sig_type,
+        "config": empty,
+        "layers": [sig_layer],
+        "subject": {"mediaType": subject.mediaType, "digest": subject.digest, "size": subject.size},
+        "annotations": {"org.example.signer": "e2e"},
+    }
+    resp = client.upload_manifest(sig_manifest, sig_container)
+    assert resp.status_code == 201, (resp.status_code, resp.text)
+    assert resp.headers.get("OCI-Subject") == subject_digest
+    sig_digest = resp.headers["Docker-Content-Digest"]
+
+    # The referrers API lists both, with their artifact types.
+    referrers_url = f"{vigil.url}/v2/e2e/oras/referrers/{subject_digest}"
+    status, headers, body = http("GET", referrers_url)
+    assert status == 200, body
+    assert headers["Content-Type"] == OCI_INDEX
+    index = json.loads(body)
+    assert index["schemaVersion"] == 2 and index["mediaType"] == OCI_INDEX
+    by_digest = {d["digest"]: d for d in index["manifests"]}
+    assert set(by_digest) == {sbom_digest, sig_digest}
+    assert by_digest[sbom_digest]["artifactType"] == sbom_type
+    assert by_digest[sig_digest]["artifactType"] == sig_type
+    assert by_digest[sig_digest]["annotations"] == {"org.example.signer": "e2e"}
+    for digest, desc in by_digest.items():
+        assert desc["mediaType"] == OCI_MANIFEST
+        status, _, raw = http("GET", f"{vigil.url}/v2/e2e/oras/manifests/{digest}", {"Accept": OCI_MANIFEST})
+        assert status == 200 and desc["size"] == len(raw) and sha256(raw) == digest
+
+    # Filtering by artifactType.
+    status, headers, body = http("GET", f"{referrers_url}?artifactType={urllib.parse.quote(sbom_type, safe='')}")
+    assert status == 200, body
+    assert headers.get("OCI-Filters-Applied") == "artifactType"
+    assert [d["digest"] for d in json.loads(body)["manifests"]] == [sbom_digest]
+    status, headers, body = http("GET", f"{referrers_url}?artifactType=application/vnd.example.none")
+    assert status == 200, body
+    assert headers.get("OCI-Filters-Applied") == "artifactType"
+    assert json.loads(body)["manifests"] == []
+
+    # A manifest nobody refers to has an empty (not missing) referrers list.
+    status, _, body = http("GET", f"{vigil.url}/v2/e2e/oras/referrers/{sbom_digest}")
+    assert status == 200 and json.loads(body)["manifests"] == []
+
+    # Pull the subject artifact back with oras-py: identical file content.
+    files = client.pull(target=f"{host}/e2e/oras:v1", outdir=str(tmp_path / "pulled"))
+    assert [Path(f).name for f in files] == ["artifact.txt"]
+    assert Path(files[0]).read_bytes() == payload
+    assert sorted(client.get_tags(f"{host}/e2e/oras")) == ["sbom", "sig", "v1"]
+
+
+def test_oras_chunked_upload_and_tag_delete(vigil, oras_client, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    client, host = oras_client, vigil.host
+    payload = os.urandom(300_000)
+    Path("big.bin").write_bytes(payload)
+    # POST, then PATCH in 64 KiB chunks (Content-Range), then PUT ?digest=.
+    resp = client.push(target=f"{host}/e2e/oras-chunked:v1", files=["big.bin"], do_chunked=True,
+                       chunk_size=65536, quiet=True)
+    assert resp.status_code == 201
+    status, headers, blob = http("GET", f"{vigil.url}/v2/e2e/oras-chunked/blobs/{sha256(payload)}")
+    assert status == 200 and blob == payload
+
+    files = client.pull(target=f"{host}/e2e/oras-chunked:v1", outdir=str(tmp_path / "pulled"))
+    assert Path(files[0]).read_bytes() == payload
+    assert client.get_tags(f"{host}/e2e/oras-chunked") == ["v1"]
+    assert client.delete_tag(f"{host}/e2e/oras-chunked", "v1") is True  # HEAD for the digest, DELETE -> 202
+    assert client.get_tags(f"{host}/e2e/oras-chunked") == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. python-dxf
+
+
+def test_python_dxf_blobs_aliases(vigil, tmp_path):
+    dxf = pytest.importorskip("dxf")
+    d = dxf.DXF(vigil.host, "e2e/dxf", insecure=True)
+
+    body, resp = d.api_version_check()
+    assert resp.status_code == 200
+    assert resp.headers.get("Docker-Distribution-API-Version") == "registry/2.0"
+
+    # Monolithic upload from a file (POST, then PUT ?digest= with the body).
+    data = os.urandom(100_000)
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    digest = d.push_blob(str(path))
+    assert digest == sha256(data)
+    assert b"".join(d.pull_blob(digest)) == data  # dxf itself also verifies the digest while reading
+    assert d.blob_size(digest) == len(data)
+
+    # Streaming upload: an iterator body, which requests sends with Transfer-Encoding: chunked.
+    chunks = [os.urandom(70_000) for _ in range(4)]
+    streamed = sha256(b"".join(chunks))
+    assert d.push_blob(data=iter(chunks), digest=streamed) == streamed
+    assert d.blob_size(streamed) == 280_000
+    assert b"".join(d.pull_blob(streamed)) == b"".join(chunks)
+
+    # Aliases (tags) on Docker schema 2 manifests, with tag-list pagination.
+    for tag in ("t1", "t2", "t3"):
+        d.set_alias(tag, digest, streamed)
+    assert d.list_aliases() == ["t1", "t2", "t3"]
+    assert d.list_aliases(batch_size=1) == ["t1", "t2", "t3"]  # follows the Link: <...>; rel="next" header
+    assert d.get_alias("t2") == [digest, streamed]
+    assert d.get_digest("t2") == digest
+    manifest = json.loads(d.get_manifest("t1"))
+    assert manifest["mediaType"] == DOCKER_MANIFEST
+
+    # Cross-repository mount into another repository.
+    other = dxf.DXF(vigil.host, "e2e/dxf-mounted", insecure=True)
+    assert other.mount_blob("e2e/dxf", digest) == digest
+    assert other.blob_size(digest) == len(data)
+
+    # Delete: the aliases (all three name the same manifest), then a blob.
+    assert d.del_alias("t1") == [digest, streamed]
+    assert d.list_aliases() == []
+    d.del_blob(streamed)
+    status, _, _ = http("HEAD", f"{vigil.url}/v2/e2e/dxf/blobs/{streamed}")
+    assert status == 404
+    with pytest.raises(Exception) as err:
+        d.blob_size(streamed)
+    assert getattr(err.value, "response", None) is not None and err.value.response.status_code == 404
