@@ -9,8 +9,10 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import tarfile
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -189,10 +191,18 @@ def test_skopeo_docker_schema2_push_pull_delete(vigil, containers_env, umoci_ima
 # 2. podman
 
 
-def test_podman_pull_tag_push(vigil, containers_env, umoci_image, tmp_path):
+@pytest.fixture
+def short_tmp():
+    """A temporary directory with a short path (podman refuses a --runroot longer than 50 characters)."""
+    path = Path(tempfile.mkdtemp(prefix="vigil-e2e-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_podman_pull_tag_push(vigil, containers_env, umoci_image, tmp_path, short_tmp):
     require_tool("podman")
     env = containers_env
-    podman = ["podman", "--root", tmp_path / "root", "--runroot", tmp_path / "runroot", "--storage-driver", "vfs",
+    podman = ["podman", "--root", tmp_path / "root", "--runroot", short_tmp, "--storage-driver", "vfs",
               "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
 
     run([*podman, "pull", "--tls-verify=false", umoci_image["ref"]], env=env)
@@ -222,15 +232,44 @@ def test_podman_pull_tag_push(vigil, containers_env, umoci_image, tmp_path):
     assert again["Id"] == pulled["Id"]
 
 
+def test_podman_manifest_list_push(vigil, containers_env, umoci_image, tmp_path, short_tmp):
+    """An image index, assembled and pushed by `podman manifest` (the child is copied along with --all)."""
+    require_tool("podman")
+    env = containers_env
+    podman = ["podman", "--root", tmp_path / "root", "--runroot", short_tmp, "--storage-driver", "vfs",
+              "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+    index_ref = f"{vigil.host}/e2e/podman-list:v1"
+    run([*podman, "manifest", "create", index_ref], env=env)
+    run([*podman, "manifest", "add", "--tls-verify=false", "--arch", "arm64", index_ref,
+         f"docker://{umoci_image['ref']}"], env=env)
+    digestfile = tmp_path / "digest"
+    run([*podman, "manifest", "push", "--tls-verify=false", "--all", "--digestfile", digestfile, index_ref,
+         f"docker://{index_ref}"], env=env)
+    index_digest = digestfile.read_text().strip()
+
+    raw = inspect_raw(index_ref, env)
+    assert sha256(raw) == index_digest
+    index = json.loads(raw)
+    assert index["mediaType"] == OCI_INDEX
+    assert [(m["digest"], m["platform"]["architecture"]) for m in index["manifests"]] == [
+        (umoci_image["digest"], "arm64")]
+    status, headers, _ = http("HEAD", f"{vigil.url}/v2/e2e/podman-list/manifests/v1", {"Accept": ACCEPT_ALL})
+    assert status == 200
+    assert headers["Content-Type"] == OCI_INDEX and headers["Docker-Content-Digest"] == index_digest
+    status, _, child = http("GET", f"{vigil.url}/v2/e2e/podman-list/manifests/{umoci_image['digest']}",
+                            {"Accept": ACCEPT_ALL})
+    assert status == 200 and child == umoci_image["manifest"]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # 3. buildah
 
 
-def test_buildah_scratch_commit_push(vigil, containers_env, tmp_path):
+def test_buildah_scratch_commit_push(vigil, containers_env, tmp_path, short_tmp):
     require_tool("buildah")
     require_tool("skopeo")
     env = containers_env
-    buildah = ["buildah", "--root", tmp_path / "root", "--runroot", tmp_path / "runroot", "--storage-driver", "vfs"]
+    buildah = ["buildah", "--root", tmp_path / "root", "--runroot", short_tmp, "--storage-driver", "vfs"]
     payload = b"hello from buildah\n"
     (tmp_path / "greeting.txt").write_bytes(payload)
 
@@ -247,7 +286,7 @@ def test_buildah_scratch_commit_push(vigil, containers_env, tmp_path):
 
     info = inspect(ref, env)
     assert info["Digest"] == pushed_digest
-    assert info["Labels"] == {"e2e": "buildah"}
+    assert info["Labels"]["e2e"] == "buildah"
     raw = inspect_raw(ref, env)
     assert sha256(raw) == pushed_digest
     manifest = json.loads(raw)

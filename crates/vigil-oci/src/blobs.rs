@@ -44,7 +44,13 @@ pub fn resolve_range(header: Option<&str>, size: u64) -> RangeRequest {
     }
 }
 
-pub async fn get(reg: &Registry, repo: &RepoName, digest: &Digest, headers: &HeaderMap, head_only: bool) -> OciResult<Response> {
+pub async fn get(
+    reg: &Registry,
+    repo: &RepoName,
+    digest: &Digest,
+    headers: &HeaderMap,
+    head_only: bool,
+) -> OciResult<Response> {
     let unknown = || OciError::new(ErrorCode::BlobUnknown, format!("blob {digest} is not in {repo}"));
     let info = reg.meta.blob(repo, digest).await?.ok_or_else(unknown)?;
     let size = info.size;
@@ -70,8 +76,11 @@ pub async fn get(reg: &Registry, repo: &RepoName, digest: &Digest, headers: &Hea
             (StatusCode::PARTIAL_CONTENT, a, b - a + 1)
         }
         RangeRequest::Unsatisfiable => {
-            return Err(OciError::new(ErrorCode::RangeInvalid, format!("range not satisfiable for a blob of {size} bytes"))
-                .with_header("content-range", format!("bytes */{size}")));
+            return Err(OciError::new(
+                ErrorCode::RangeInvalid,
+                format!("range not satisfiable for a blob of {size} bytes"),
+            )
+            .with_header("content-range", format!("bytes */{size}")));
         }
     };
     let Some(read) = reg.blobs.open(digest, start, Some(len)).await? else {
@@ -85,9 +94,25 @@ pub async fn get(reg: &Registry, repo: &RepoName, digest: &Digest, headers: &Hea
 
 pub async fn delete(reg: &Registry, repo: RepoName, digest: Digest) -> OciResult<Response> {
     let event = RegistryEvent::new(Operation::DeleteBlob, &repo).digest(&digest).boxed();
-    match reg.commit(Mutation::UnlinkBlob { repo: repo.clone(), digest: digest.clone() }, vec![event]).await {
-        Ok(_) => Ok(response(StatusCode::ACCEPTED, &[("content-length", "0".into())], Body::empty())),
-        Err(StoreError::NotFound(_)) => Err(OciError::new(ErrorCode::BlobUnknown, format!("blob {digest} is not in {repo}"))),
+    match reg
+        .commit(
+            Mutation::UnlinkBlob {
+                repo: repo.clone(),
+                digest: digest.clone(),
+            },
+            vec![event],
+        )
+        .await
+    {
+        Ok(_) => Ok(response(
+            StatusCode::ACCEPTED,
+            &[("content-length", "0".into())],
+            Body::empty(),
+        )),
+        Err(StoreError::NotFound(_)) => Err(OciError::new(
+            ErrorCode::BlobUnknown,
+            format!("blob {digest} is not in {repo}"),
+        )),
         Err(e) => Err(e.into()),
     }
 }

@@ -87,7 +87,13 @@ pub struct OciError {
 
 impl OciError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        OciError { code, status: code.status(), message: message.into(), detail: Value::Null, headers: Vec::new() }
+        OciError {
+            code,
+            status: code.status(),
+            message: message.into(),
+            detail: Value::Null,
+            headers: Vec::new(),
+        }
     }
 
     pub fn with_detail(mut self, detail: Value) -> Self {
@@ -114,8 +120,10 @@ impl OciError {
 impl From<StoreError> for OciError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::MissingBlobs(d) => OciError::new(ErrorCode::ManifestBlobUnknown, "manifest references unknown blobs")
-                .with_detail(json!({ "blobs": d.iter().map(|d| d.to_string()).collect::<Vec<_>>() })),
+            StoreError::MissingBlobs(d) => {
+                OciError::new(ErrorCode::ManifestBlobUnknown, "manifest references unknown blobs")
+                    .with_detail(json!({ "blobs": d.iter().map(|d| d.to_string()).collect::<Vec<_>>() }))
+            }
             StoreError::MissingManifests(d) => {
                 OciError::new(ErrorCode::ManifestBlobUnknown, "manifest references unknown manifests")
                     .with_detail(json!({ "manifests": d.iter().map(|d| d.to_string()).collect::<Vec<_>>() }))
@@ -134,7 +142,8 @@ impl From<std::io::Error> for OciError {
 
 impl IntoResponse for OciError {
     fn into_response(self) -> Response {
-        let body = json!({ "errors": [{ "code": self.code.as_str(), "message": self.message, "detail": self.detail }] });
+        let body =
+            json!({ "errors": [{ "code": self.code.as_str(), "message": self.message, "detail": self.detail }] });
         let mut resp = (self.status, axum::Json(body)).into_response();
         for (name, value) in self.headers {
             if let Ok(v) = HeaderValue::from_str(&value) {

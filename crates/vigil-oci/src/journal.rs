@@ -21,12 +21,28 @@ pub struct RegistryEvent {
 
 impl RegistryEvent {
     pub fn new(operation: Operation, repo: &RepoName) -> Self {
-        RegistryEvent { operation, actor: "api", repo: Some(repo.clone()), tag: None, digest: None, size: None, media_type: None }
+        RegistryEvent {
+            operation,
+            actor: "api",
+            repo: Some(repo.clone()),
+            tag: None,
+            digest: None,
+            size: None,
+            media_type: None,
+        }
     }
 
     /// An event about no particular repository.
     pub fn global(operation: Operation) -> Self {
-        RegistryEvent { operation, actor: "api", repo: None, tag: None, digest: None, size: None, media_type: None }
+        RegistryEvent {
+            operation,
+            actor: "api",
+            repo: None,
+            tag: None,
+            digest: None,
+            size: None,
+            media_type: None,
+        }
     }
 
     pub fn tag(mut self, tag: impl ToString) -> Self {
@@ -61,7 +77,9 @@ impl RegistryEvent {
     /// NORA's `action` vocabulary.
     fn action(&self) -> &'static str {
         match self.operation {
-            Operation::DeleteManifest | Operation::DeleteTag | Operation::DeleteBlob | Operation::CollectBlob => "delete",
+            Operation::DeleteManifest | Operation::DeleteTag | Operation::DeleteBlob | Operation::CollectBlob => {
+                "delete"
+            }
             _ => "push",
         }
     }

@@ -64,12 +64,21 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, config: RegistryConfig) -> Self {
-        Registry { meta, blobs, config: Arc::new(config), uploads: Arc::default() }
+        Registry {
+            meta,
+            blobs,
+            config: Arc::new(config),
+            uploads: Arc::default(),
+        }
     }
 
     /// Commits a mutation with its events in a task of its own: once started, a client disconnect cannot stop
     /// it halfway, and the caller learns the outcome if it is still there.
-    pub(crate) async fn commit(&self, m: Mutation, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<(Applied, Vec<u64>)> {
+    pub(crate) async fn commit(
+        &self,
+        m: Mutation,
+        events: Vec<Box<dyn JournalEvent>>,
+    ) -> StoreResult<(Applied, Vec<u64>)> {
         let meta = self.meta.clone();
         tokio::spawn(async move { meta.apply(m, events).await })
             .await
@@ -103,7 +112,10 @@ async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
         Err(e) => Err(e),
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
-    resp.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+    resp.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
     resp.extensions_mut().insert(operation);
     resp
 }
@@ -119,7 +131,9 @@ async fn handle(reg: &Registry, op: Operation, route: Route, req: Request) -> Oc
         (Operation::GetManifest | Operation::HeadManifest, Route::Manifest { repo, reference }) => {
             manifests::get(reg, &repo, &reference, op == Operation::HeadManifest).await
         }
-        (Operation::PutManifest, Route::Manifest { repo, reference }) => manifests::put(reg, repo, reference, req).await,
+        (Operation::PutManifest, Route::Manifest { repo, reference }) => {
+            manifests::put(reg, repo, reference, req).await
+        }
         (Operation::DeleteManifest | Operation::DeleteTag, Route::Manifest { repo, reference }) => {
             manifests::delete(reg, repo, reference).await
         }
@@ -134,6 +148,9 @@ async fn handle(reg: &Registry, op: Operation, route: Route, req: Request) -> Oc
         (Operation::PatchUpload, Route::Upload { repo, id }) => uploads::patch(reg, &repo, &id, req).await,
         (Operation::CompleteUpload, Route::Upload { repo, id }) => uploads::complete(reg, repo, &id, req).await,
         (Operation::CancelUpload, Route::Upload { repo, id }) => uploads::cancel(reg, &repo, &id).await,
-        (op, route) => Err(OciError::internal("router", format!("operation {op:?} paired with route {route:?}"))),
+        (op, route) => Err(OciError::internal(
+            "router",
+            format!("operation {op:?} paired with route {route:?}"),
+        )),
     }
 }

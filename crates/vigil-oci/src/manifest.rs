@@ -58,8 +58,12 @@ fn descriptor_digest(d: &WireDescriptor, what: &str) -> OciResult<Digest> {
     if d.size.is_none_or(|s| s < 0) {
         return Err(invalid(format!("{what}: descriptor has no valid size")));
     }
-    let raw = d.digest.as_deref().ok_or_else(|| invalid(format!("{what}: descriptor has no digest")))?;
-    raw.parse().map_err(|e| OciError::new(ErrorCode::DigestInvalid, format!("{what}: {e}")))
+    let raw = d
+        .digest
+        .as_deref()
+        .ok_or_else(|| invalid(format!("{what}: descriptor has no digest")))?;
+    raw.parse()
+        .map_err(|e| OciError::new(ErrorCode::DigestInvalid, format!("{what}: {e}")))
 }
 
 /// Content types that mean "no particular type": the body's own `mediaType` decides then.
@@ -74,10 +78,14 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> OciResult<ParsedManifes
     if wire.schema_version != Some(2) {
         return Err(invalid("schemaVersion must be 2"));
     }
-    let header = content_type.map(|c| c.split(';').next().unwrap_or_default().trim()).unwrap_or_default();
+    let header = content_type
+        .map(|c| c.split(';').next().unwrap_or_default().trim())
+        .unwrap_or_default();
     let media_type = match (header, wire.media_type.as_deref()) {
         (h, Some(body_type)) if !is_generic(h) && h != body_type => {
-            return Err(invalid(format!("Content-Type {h} does not match the manifest's mediaType {body_type}")));
+            return Err(invalid(format!(
+                "Content-Type {h} does not match the manifest's mediaType {body_type}"
+            )));
         }
         (_, Some(body_type)) => body_type.to_owned(),
         (h, None) if !is_generic(h) => h.to_owned(),
@@ -96,14 +104,23 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> OciResult<ParsedManifes
         if wire.config.is_some() || wire.layers.is_some() {
             return Err(invalid("an index has no config or layers"));
         }
-        for (i, m) in wire.manifests.as_deref().ok_or_else(|| invalid("an index needs a manifests array"))?.iter().enumerate() {
+        for (i, m) in wire
+            .manifests
+            .as_deref()
+            .ok_or_else(|| invalid("an index needs a manifests array"))?
+            .iter()
+            .enumerate()
+        {
             manifests.push(descriptor_digest(m, &format!("manifests[{i}]"))?);
         }
     } else {
         if wire.manifests.is_some() {
             return Err(invalid("an image manifest has no manifests array"));
         }
-        let config = wire.config.as_ref().ok_or_else(|| invalid("an image manifest needs a config descriptor"))?;
+        let config = wire
+            .config
+            .as_ref()
+            .ok_or_else(|| invalid("an image manifest needs a config descriptor"))?;
         blobs.push(descriptor_digest(config, "config")?);
         for (i, l) in wire.layers.as_deref().unwrap_or_default().iter().enumerate() {
             let digest = descriptor_digest(l, &format!("layers[{i}]"))?;
@@ -117,13 +134,27 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> OciResult<ParsedManifes
     blobs.dedup();
     manifests.sort();
     manifests.dedup();
-    let subject = wire.subject.as_ref().map(|s| descriptor_digest(s, "subject")).transpose()?;
-    let artifact_type = wire
-        .artifact_type
-        .clone()
-        .or_else(|| if is_index { None } else { wire.config.as_ref().and_then(|c| c.media_type.clone()) });
+    let subject = wire
+        .subject
+        .as_ref()
+        .map(|s| descriptor_digest(s, "subject"))
+        .transpose()?;
+    let artifact_type = wire.artifact_type.clone().or_else(|| {
+        if is_index {
+            None
+        } else {
+            wire.config.as_ref().and_then(|c| c.media_type.clone())
+        }
+    });
     let annotations = wire.annotations.as_ref().map(|a| Value::Object(a.clone()).to_string());
-    Ok(ParsedManifest { media_type, blobs, manifests, subject, artifact_type, annotations })
+    Ok(ParsedManifest {
+        media_type,
+        blobs,
+        manifests,
+        subject,
+        artifact_type,
+        annotations,
+    })
 }
 
 #[cfg(test)]
@@ -146,13 +177,19 @@ mod tests {
     fn image_manifest_references_config_and_layers() {
         let p = parse(Some(OCI_MANIFEST), image("").as_bytes()).unwrap();
         assert_eq!(p.blobs.len(), 2);
-        assert_eq!(p.artifact_type.as_deref(), Some("application/vnd.oci.image.config.v1+json"));
+        assert_eq!(
+            p.artifact_type.as_deref(),
+            Some("application/vnd.oci.image.config.v1+json")
+        );
         assert!(p.subject.is_none());
     }
 
     #[test]
     fn subject_and_artifact_type() {
-        let extra = format!(r#","artifactType":"application/x-sbom","subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":9}}"#, d("s"));
+        let extra = format!(
+            r#","artifactType":"application/x-sbom","subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":9}}"#,
+            d("s")
+        );
         let p = parse(None, image(&extra).as_bytes()).unwrap();
         assert_eq!(p.subject.unwrap().to_string(), d("s"));
         assert_eq!(p.artifact_type.as_deref(), Some("application/x-sbom"));
@@ -164,15 +201,27 @@ mod tests {
         assert_eq!(code(None, "not json"), ErrorCode::ManifestInvalid);
         assert_eq!(code(None, r#"{"schemaVersion":1}"#), ErrorCode::ManifestInvalid);
         assert_eq!(code(Some(OCI_INDEX), &image("")), ErrorCode::ManifestInvalid);
-        assert_eq!(code(Some("application/x-unknown"), r#"{"schemaVersion":2}"#), ErrorCode::ManifestInvalid);
+        assert_eq!(
+            code(Some("application/x-unknown"), r#"{"schemaVersion":2}"#),
+            ErrorCode::ManifestInvalid
+        );
         let bad_digest = image("").replace(&d("l"), "sha256:nothex");
         assert_eq!(code(None, &bad_digest), ErrorCode::DigestInvalid);
-        assert_eq!(code(None, r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#), ErrorCode::ManifestInvalid);
+        assert_eq!(
+            code(
+                None,
+                r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#
+            ),
+            ErrorCode::ManifestInvalid
+        );
     }
 
     #[test]
     fn index_references_manifests() {
-        let body = format!(r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":5}}]}}"#, d("m"));
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":5}}]}}"#,
+            d("m")
+        );
         let p = parse(Some(OCI_INDEX), body.as_bytes()).unwrap();
         assert_eq!(p.manifests.len(), 1);
         assert!(p.blobs.is_empty());

@@ -37,7 +37,12 @@ pub struct UploadStates {
 
 impl UploadStates {
     fn slot(&self, id: &str) -> Slot {
-        self.slots.lock().expect("upload states lock").entry(id.to_owned()).or_default().clone()
+        self.slots
+            .lock()
+            .expect("upload states lock")
+            .entry(id.to_owned())
+            .or_default()
+            .clone()
     }
 
     fn forget(&self, id: &str) {
@@ -46,7 +51,10 @@ impl UploadStates {
 }
 
 fn upload_unknown(id: &str) -> OciError {
-    OciError::new(ErrorCode::BlobUploadUnknown, format!("upload {id:?} is unknown or expired"))
+    OciError::new(
+        ErrorCode::BlobUploadUnknown,
+        format!("upload {id:?} is unknown or expired"),
+    )
 }
 
 fn upload_path(repo: &RepoName, id: &str) -> String {
@@ -84,7 +92,11 @@ pub async fn post(reg: &Registry, op: Operation, repo: RepoName, req: Request) -
                 .parse()
                 .map_err(|e: vigil_core::NameError| OciError::new(ErrorCode::NameInvalid, format!("from: {e}")))?;
             let event = RegistryEvent::new(Operation::MountBlob, &repo).digest(&digest).boxed();
-            let m = Mutation::MountBlob { repo: repo.clone(), from, digest: digest.clone() };
+            let m = Mutation::MountBlob {
+                repo: repo.clone(),
+                from,
+                digest: digest.clone(),
+            };
             match reg.commit(m, vec![event]).await {
                 Ok(_) => return Ok(blob_created(reg, &repo, &digest)),
                 // Not mountable: the spec says fall back to an ordinary upload session.
@@ -95,7 +107,11 @@ pub async fn post(reg: &Registry, op: Operation, repo: RepoName, req: Request) -
     }
     let id = open_session(reg, &repo).await?;
     if op != Operation::UploadBlobMonolithic {
-        return Ok(response(StatusCode::ACCEPTED, &session_headers(reg, &repo, &id, 0), Body::empty()));
+        return Ok(response(
+            StatusCode::ACCEPTED,
+            &session_headers(reg, &repo, &id, 0),
+            Body::empty(),
+        ));
     }
     let result = async {
         let expected = digest_param(&pairs)?;
@@ -119,9 +135,21 @@ pub async fn patch(reg: &Registry, repo: &RepoName, id: &str, req: Request) -> O
     let mut state = slot.lock().await;
     let content_range = header_str(req.headers(), "content-range").map(str::to_owned);
     let content_length = header_str(req.headers(), "content-length").and_then(|v| v.parse().ok());
-    let len = append(reg, repo, id, &mut state, content_range.as_deref().map(|r| (r, content_length)), body_stream(req.into_body())).await?;
+    let len = append(
+        reg,
+        repo,
+        id,
+        &mut state,
+        content_range.as_deref().map(|r| (r, content_length)),
+        body_stream(req.into_body()),
+    )
+    .await?;
     reg.meta.touch_upload(id).await?;
-    Ok(response(StatusCode::ACCEPTED, &session_headers(reg, repo, id, len), Body::empty()))
+    Ok(response(
+        StatusCode::ACCEPTED,
+        &session_headers(reg, repo, id, len),
+        Body::empty(),
+    ))
 }
 
 /// `PUT ?digest=`: append an optional last chunk, verify the digest, and commit the blob.
@@ -132,7 +160,15 @@ pub async fn complete(reg: &Registry, repo: RepoName, id: &str, req: Request) ->
     let mut state = slot.lock().await;
     let content_range = header_str(req.headers(), "content-range").map(str::to_owned);
     let content_length = header_str(req.headers(), "content-length").and_then(|v| v.parse().ok());
-    append(reg, &repo, id, &mut state, content_range.as_deref().map(|r| (r, content_length)), body_stream(req.into_body())).await?;
+    append(
+        reg,
+        &repo,
+        id,
+        &mut state,
+        content_range.as_deref().map(|r| (r, content_length)),
+        body_stream(req.into_body()),
+    )
+    .await?;
     let digest = finish(reg, &repo, id, &mut state, expected).await?;
     Ok(blob_created(reg, &repo, &digest))
 }
@@ -141,7 +177,11 @@ pub async fn complete(reg: &Registry, repo: RepoName, id: &str, req: Request) ->
 pub async fn status(reg: &Registry, repo: &RepoName, id: &str) -> OciResult<Response> {
     session_for(reg, repo, id).await?;
     let len = reg.blobs.upload_len(id).await?.ok_or_else(|| upload_unknown(id))?;
-    Ok(response(StatusCode::NO_CONTENT, &session_headers(reg, repo, id, len), Body::empty()))
+    Ok(response(
+        StatusCode::NO_CONTENT,
+        &session_headers(reg, repo, id, len),
+        Body::empty(),
+    ))
 }
 
 /// `DELETE`: cancel the session and drop its bytes.
@@ -150,7 +190,11 @@ pub async fn cancel(reg: &Registry, repo: &RepoName, id: &str) -> OciResult<Resp
     let slot = reg.uploads.slot(id);
     let _state = slot.lock().await;
     discard(reg, id).await;
-    Ok(response(StatusCode::NO_CONTENT, &[("content-length", "0".into())], Body::empty()))
+    Ok(response(
+        StatusCode::NO_CONTENT,
+        &[("content-length", "0".into())],
+        Body::empty(),
+    ))
 }
 
 /// Closes sessions untouched for longer than the configured expiry.
@@ -166,14 +210,20 @@ pub async fn expire(reg: &Registry) -> OciResult<usize> {
 fn digest_param(pairs: &[(String, String)]) -> OciResult<Digest> {
     let raw = query_param(pairs, "digest")
         .ok_or_else(|| OciError::new(ErrorCode::DigestInvalid, "the digest query parameter is required"))?;
-    raw.parse().map_err(|e: vigil_core::DigestError| OciError::new(ErrorCode::DigestInvalid, e.to_string()))
+    raw.parse()
+        .map_err(|e: vigil_core::DigestError| OciError::new(ErrorCode::DigestInvalid, e.to_string()))
 }
 
 async fn open_session(reg: &Registry, repo: &RepoName) -> OciResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     reg.blobs.create_upload(&id).await?;
     let now = vigil_store::now_ms();
-    let session = UploadSession { id: id.clone(), repo: repo.clone(), created_at_ms: now, updated_at_ms: now };
+    let session = UploadSession {
+        id: id.clone(),
+        repo: repo.clone(),
+        created_at_ms: now,
+        updated_at_ms: now,
+    };
     if let Err(e) = reg.commit(Mutation::OpenUpload { session }, Vec::new()).await {
         let _ = reg.blobs.delete_upload(&id).await;
         return Err(e.into());
@@ -193,7 +243,10 @@ async fn session_for(reg: &Registry, repo: &RepoName, id: &str) -> OciResult<Upl
 
 /// Drops a session and its staged bytes; failures are logged, since expiry will try again.
 async fn discard(reg: &Registry, id: &str) {
-    if let Err(e) = reg.commit(Mutation::CloseUpload { id: id.to_owned() }, Vec::new()).await {
+    if let Err(e) = reg
+        .commit(Mutation::CloseUpload { id: id.to_owned() }, Vec::new())
+        .await
+    {
         tracing::warn!(upload = id, error = %e, "could not close upload session");
     }
     if let Err(e) = reg.blobs.delete_upload(id).await {
@@ -239,10 +292,13 @@ async fn append(
         let in_order = parse_content_range(raw)
             .is_some_and(|(a, b)| a == current && content_length.is_none_or(|n| n == b - a + 1));
         if !in_order {
-            return Err(OciError::new(ErrorCode::RangeInvalid, format!("Content-Range {raw:?} does not continue the upload at byte {current}"))
-                .with_header("range", upload_range(current))
-                .with_header("location", reg.location(&upload_path(repo, id)))
-                .with_header("docker-upload-uuid", id.to_owned()));
+            return Err(OciError::new(
+                ErrorCode::RangeInvalid,
+                format!("Content-Range {raw:?} does not continue the upload at byte {current}"),
+            )
+            .with_header("range", upload_range(current))
+            .with_header("location", reg.location(&upload_path(repo, id)))
+            .with_header("docker-upload-uuid", id.to_owned()));
         }
     }
     let mut hs = match state.take() {
@@ -255,12 +311,19 @@ async fn append(
         let chunk = chunk?;
         seen += chunk.len() as u64;
         match limit {
-            Some(max) if seen > max => Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("blob exceeds {max} bytes"))),
+            Some(max) if seen > max => Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("blob exceeds {max} bytes"),
+            )),
             _ => Ok(chunk),
         }
     }));
     let mut hasher = hs.hasher.clone();
-    match reg.blobs.append_upload(id, body, &mut |bytes| hasher.update(bytes)).await {
+    match reg
+        .blobs
+        .append_upload(id, body, &mut |bytes| hasher.update(bytes))
+        .await
+    {
         Ok(len) => {
             hs.hasher = hasher;
             hs.len = len;
@@ -274,31 +337,62 @@ async fn append(
         Err(e) => {
             // The store cut the staged bytes back; the untouched state still matches them.
             *state = Some(hs);
-            Err(OciError::new(ErrorCode::BlobUploadInvalid, format!("upload interrupted: {e}")))
+            Err(OciError::new(
+                ErrorCode::BlobUploadInvalid,
+                format!("upload interrupted: {e}"),
+            ))
         }
     }
 }
 
 /// Verifies the staged bytes against `expected` and commits the blob. The commit runs in its own task so that a
 /// client going away cannot leave it half done.
-async fn finish(reg: &Registry, repo: &RepoName, id: &str, state: &mut Option<HashState>, expected: Digest) -> OciResult<Digest> {
+async fn finish(
+    reg: &Registry,
+    repo: &RepoName,
+    id: &str,
+    state: &mut Option<HashState>,
+    expected: Digest,
+) -> OciResult<Digest> {
     let current = reg.blobs.upload_len(id).await?.ok_or_else(|| upload_unknown(id))?;
     let actual = match state.as_ref() {
         Some(hs) if hs.len == current && expected.algorithm() == Algorithm::Sha256 => hs.hasher.clone().finish(),
         _ => rehash(reg, id, expected.algorithm()).await?.hasher.finish(),
     };
     if actual != expected {
-        return Err(OciError::new(ErrorCode::DigestInvalid, "uploaded content does not match the digest")
-            .with_detail(serde_json::json!({ "expected": expected.to_string(), "actual": actual.to_string() })));
+        return Err(
+            OciError::new(ErrorCode::DigestInvalid, "uploaded content does not match the digest")
+                .with_detail(serde_json::json!({ "expected": expected.to_string(), "actual": actual.to_string() })),
+        );
     }
     let (reg2, repo2, id2, digest) = (reg.clone(), repo.clone(), id.to_owned(), expected.clone());
     tokio::spawn(async move {
         // Order matters for garbage collection: mark the digest as wanted, move the bytes in, then record the blob.
-        reg2.meta.apply(Mutation::FinishingUpload { id: id2.clone(), digest: digest.clone() }, Vec::new()).await?;
+        reg2.meta
+            .apply(
+                Mutation::FinishingUpload {
+                    id: id2.clone(),
+                    digest: digest.clone(),
+                },
+                Vec::new(),
+            )
+            .await?;
         reg2.blobs.commit_upload(&id2, &digest).await?;
-        let event = RegistryEvent::new(Operation::CompleteUpload, &repo2).digest(&digest).size(current).boxed();
+        let event = RegistryEvent::new(Operation::CompleteUpload, &repo2)
+            .digest(&digest)
+            .size(current)
+            .boxed();
         let blob = BlobInfo { digest, size: current };
-        reg2.meta.apply(Mutation::LinkBlob { repo: repo2, blob, upload: Some(id2.clone()) }, vec![event]).await?;
+        reg2.meta
+            .apply(
+                Mutation::LinkBlob {
+                    repo: repo2,
+                    blob,
+                    upload: Some(id2.clone()),
+                },
+                vec![event],
+            )
+            .await?;
         reg2.uploads.forget(&id2);
         Ok::<_, OciError>(())
     })

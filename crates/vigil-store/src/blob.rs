@@ -36,7 +36,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Appends a whole chunk and makes it durable, showing every piece to `observe` (the caller hashes while the
     /// bytes stream through). All or nothing: if the stream fails midway, the staged bytes are cut back to their
     /// previous length before the error is returned. Returns the new length.
-    async fn append_upload(&self, id: &str, data: ByteStream, observe: &mut (dyn for<'b> FnMut(&'b [u8]) + Send)) -> io::Result<u64>;
+    async fn append_upload(
+        &self,
+        id: &str,
+        data: ByteStream,
+        observe: &mut (dyn for<'b> FnMut(&'b [u8]) + Send),
+    ) -> io::Result<u64>;
 
     /// Reads the staged bytes back (used to rebuild a hash state after a restart).
     async fn read_upload(&self, id: &str) -> io::Result<ByteStream>;

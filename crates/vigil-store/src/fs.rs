@@ -31,11 +31,17 @@ impl FsBlobStore {
     }
 
     fn blob_path(&self, d: &Digest) -> PathBuf {
-        self.root.join("blobs").join(d.algorithm().as_str()).join(&d.hex()[..2]).join(d.hex())
+        self.root
+            .join("blobs")
+            .join(d.algorithm().as_str())
+            .join(&d.hex()[..2])
+            .join(d.hex())
     }
 
     fn trash_path(&self, d: &Digest) -> PathBuf {
-        self.root.join("trash").join(format!("{}-{}", d.algorithm().as_str(), d.hex()))
+        self.root
+            .join("trash")
+            .join(format!("{}-{}", d.algorithm().as_str(), d.hex()))
     }
 
     fn upload_path(&self, id: &str) -> io::Result<PathBuf> {
@@ -75,7 +81,10 @@ impl BlobStore for FsBlobStore {
         }
         let remaining = size.saturating_sub(start);
         let take = len.map_or(remaining, |l| l.min(remaining));
-        Ok(Some(BlobRead { size, reader: Box::pin(file.take(take)) }))
+        Ok(Some(BlobRead {
+            size,
+            reader: Box::pin(file.take(take)),
+        }))
     }
 
     async fn stat(&self, digest: &Digest) -> io::Result<Option<u64>> {
@@ -84,7 +93,13 @@ impl BlobStore for FsBlobStore {
 
     async fn create_upload(&self, id: &str) -> io::Result<()> {
         let path = self.upload_path(id)?;
-        OpenOptions::new().write(true).create_new(true).open(&path).await?.sync_all().await?;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await?
+            .sync_all()
+            .await?;
         sync_dir(path.parent().expect("uploads dir")).await
     }
 
@@ -92,7 +107,12 @@ impl BlobStore for FsBlobStore {
         Ok(missing_ok(fs::metadata(self.upload_path(id)?).await)?.map(|m| m.len()))
     }
 
-    async fn append_upload(&self, id: &str, mut data: ByteStream, observe: &mut (dyn for<'b> FnMut(&'b [u8]) + Send)) -> io::Result<u64> {
+    async fn append_upload(
+        &self,
+        id: &str,
+        mut data: ByteStream,
+        observe: &mut (dyn for<'b> FnMut(&'b [u8]) + Send),
+    ) -> io::Result<u64> {
         let path = self.upload_path(id)?;
         let mut file = OpenOptions::new().write(true).open(&path).await?;
         let start = file.seek(SeekFrom::End(0)).await?;

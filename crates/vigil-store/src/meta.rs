@@ -75,26 +75,57 @@ pub struct JournalRecord {
 #[derive(Debug, Clone)]
 pub enum Mutation {
     /// Records a new upload session.
-    OpenUpload { session: UploadSession },
+    OpenUpload {
+        session: UploadSession,
+    },
     /// Marks that an upload's bytes are about to be moved into place under `digest`, so that a concurrent garbage
     /// collection leaves that digest alone.
-    FinishingUpload { id: String, digest: Digest },
+    FinishingUpload {
+        id: String,
+        digest: Digest,
+    },
     /// Drops an upload session (cancelled or expired).
-    CloseUpload { id: String },
+    CloseUpload {
+        id: String,
+    },
     /// Records a blob and links it to `repo`; also closes `upload` if given.
-    LinkBlob { repo: RepoName, blob: BlobInfo, upload: Option<String> },
+    LinkBlob {
+        repo: RepoName,
+        blob: BlobInfo,
+        upload: Option<String>,
+    },
     /// Links a blob that `from` holds to `repo` (cross-repository mount). Fails with `NotFound` if `from` lacks it.
-    MountBlob { repo: RepoName, from: RepoName, digest: Digest },
+    MountBlob {
+        repo: RepoName,
+        from: RepoName,
+        digest: Digest,
+    },
     /// Removes a blob's link to `repo`.
-    UnlinkBlob { repo: RepoName, digest: Digest },
+    UnlinkBlob {
+        repo: RepoName,
+        digest: Digest,
+    },
     /// Stores a manifest (checking its references inside the transaction) and points `tag` at it.
-    PutManifest { repo: RepoName, manifest: NewManifest, tag: Option<Tag> },
-    DeleteTag { repo: RepoName, tag: Tag },
+    PutManifest {
+        repo: RepoName,
+        manifest: NewManifest,
+        tag: Option<Tag>,
+    },
+    DeleteTag {
+        repo: RepoName,
+        tag: Tag,
+    },
     /// Deletes a manifest and every tag that points at it.
-    DeleteManifest { repo: RepoName, digest: Digest },
+    DeleteManifest {
+        repo: RepoName,
+        digest: Digest,
+    },
     /// Garbage collection: forgets a blob that no manifest references, no upload is finishing and nobody linked
     /// since `linked_before_ms`. Applies as `Collected(false)` when any of that no longer holds.
-    CollectBlob { digest: Digest, linked_before_ms: i64 },
+    CollectBlob {
+        digest: Digest,
+        linked_before_ms: i64,
+    },
 }
 
 /// What a committed mutation did.
@@ -104,7 +135,10 @@ pub enum Applied {
     /// The blob that was linked or mounted.
     Linked(BlobInfo),
     /// Tags a manifest delete removed with it, and the tag a put moved away from another digest.
-    Manifest { previous_tag_target: Option<Digest>, removed_tags: Vec<Tag> },
+    Manifest {
+        previous_tag_target: Option<Digest>,
+        removed_tags: Vec<Tag>,
+    },
     Collected(bool),
 }
 

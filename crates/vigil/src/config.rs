@@ -79,19 +79,29 @@ impl Default for Config {
 
 impl Default for RegistrySection {
     fn default() -> Self {
-        RegistrySection { max_manifest_bytes: 4 * 1024 * 1024, max_blob_bytes: 0, upload_expiry_secs: 24 * 3600 }
+        RegistrySection {
+            max_manifest_bytes: 4 * 1024 * 1024,
+            max_blob_bytes: 0,
+            upload_expiry_secs: 24 * 3600,
+        }
     }
 }
 
 impl Default for GcSection {
     fn default() -> Self {
-        GcSection { grace_secs: 48 * 3600, interval_secs: 0 }
+        GcSection {
+            grace_secs: 48 * 3600,
+            interval_secs: 0,
+        }
     }
 }
 
 impl Default for LogSection {
     fn default() -> Self {
-        LogSection { format: "text".into(), level: "info".into() }
+        LogSection {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -109,7 +119,9 @@ pub struct Flags {
 fn env_table(vars: impl Iterator<Item = (String, String)>) -> anyhow::Result<toml::Table> {
     let mut root = toml::Table::new();
     for (name, raw) in vars {
-        let Some(rest) = name.strip_prefix("VIGIL_") else { continue };
+        let Some(rest) = name.strip_prefix("VIGIL_") else {
+            continue;
+        };
         if NOT_CONFIG_KEYS.contains(&name.as_str()) || rest.is_empty() {
             continue;
         }
@@ -124,8 +136,12 @@ fn env_table(vars: impl Iterator<Item = (String, String)>) -> anyhow::Result<tom
         let (last, sections) = path.split_last().expect("non-empty path");
         let mut table = &mut root;
         for s in sections {
-            let entry = table.entry(s.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            table = entry.as_table_mut().with_context(|| format!("environment variable {name}: {s} is not a section"))?;
+            let entry = table
+                .entry(s.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table = entry
+                .as_table_mut()
+                .with_context(|| format!("environment variable {name}: {s} is not a section"))?;
         }
         table.insert(last.clone(), value);
     }
@@ -152,7 +168,10 @@ impl Config {
 
     pub fn load_from(flags: &Flags, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Config> {
         let env: Vec<(String, String)> = env.collect();
-        let env_config = env.iter().find(|(k, _)| k == "VIGIL_CONFIG").map(|(_, v)| PathBuf::from(v));
+        let env_config = env
+            .iter()
+            .find(|(k, _)| k == "VIGIL_CONFIG")
+            .map(|(_, v)| PathBuf::from(v));
         let path = flags.config.clone().or(env_config);
         let mut table = match &path {
             Some(p) => read_file(p)?,
@@ -225,7 +244,11 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
     }
 
     #[test]
@@ -240,19 +263,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("v.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:1\"\n[registry]\nmax_manifest_bytes = 10\n").unwrap();
-        let flags = Flags { config: Some(file.clone()), ..Flags::default() };
+        let flags = Flags {
+            config: Some(file.clone()),
+            ..Flags::default()
+        };
         let c = Config::load_from(&flags, env(&[("VIGIL_LISTEN", "127.0.0.1:2")])).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:2");
         assert_eq!(c.registry.max_manifest_bytes, 10);
-        let flags = Flags { config: Some(file), listen: Some("127.0.0.1:3".into()), ..Flags::default() };
-        let c = Config::load_from(&flags, env(&[("VIGIL_LISTEN", "127.0.0.1:2"), ("VIGIL_REGISTRY__MAX_MANIFEST_BYTES", "20")])).unwrap();
+        let flags = Flags {
+            config: Some(file),
+            listen: Some("127.0.0.1:3".into()),
+            ..Flags::default()
+        };
+        let c = Config::load_from(
+            &flags,
+            env(&[
+                ("VIGIL_LISTEN", "127.0.0.1:2"),
+                ("VIGIL_REGISTRY__MAX_MANIFEST_BYTES", "20"),
+            ]),
+        )
+        .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:3");
         assert_eq!(c.registry.max_manifest_bytes, 20);
     }
 
     #[test]
     fn unknown_and_invalid_keys_are_errors() {
-        let err = |pairs: &[(&str, &str)]| format!("{:#}", Config::load_from(&Flags::default(), env(pairs)).unwrap_err());
+        let err =
+            |pairs: &[(&str, &str)]| format!("{:#}", Config::load_from(&Flags::default(), env(pairs)).unwrap_err());
         assert!(err(&[("VIGIL_NO_SUCH_KEY", "1")]).contains("unknown field"));
         assert!(err(&[("VIGIL_REGISTRY__NOPE", "1")]).contains("unknown field"));
         assert!(err(&[("VIGIL_LISTEN", "not an address")]).contains("invalid"));

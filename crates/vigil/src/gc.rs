@@ -51,7 +51,11 @@ pub async fn collect(stores: &Stores, config: &Config, dry_run: bool, actor: &'s
     recover(stores).await?;
     let cutoff = vigil_store::now_ms() - (config.gc.grace_secs as i64) * 1000;
     let candidates = stores.meta.collectable_blobs(cutoff).await?;
-    let mut report = Report { candidates: candidates.len(), dry_run, ..Report::default() };
+    let mut report = Report {
+        candidates: candidates.len(),
+        dry_run,
+        ..Report::default()
+    };
     if dry_run {
         report.bytes = candidates.iter().map(|b| b.size).sum();
         for b in &candidates {
@@ -66,7 +70,10 @@ pub async fn collect(stores: &Stores, config: &Config, dry_run: bool, actor: &'s
             .size(blob.size)
             .actor(actor)
             .boxed();
-        let m = Mutation::CollectBlob { digest: blob.digest.clone(), linked_before_ms: cutoff };
+        let m = Mutation::CollectBlob {
+            digest: blob.digest.clone(),
+            linked_before_ms: cutoff,
+        };
         let (applied, _) = meta.apply(m, vec![event]).await?;
         if applied != Applied::Collected(true) {
             continue;

@@ -18,7 +18,11 @@ use vigil_store::{BlobStore, MetadataStore};
 use crate::config::{Config, Flags};
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "A self-hosted artifact registry with a provable audit trail")]
+#[command(
+    name = "vigil",
+    version,
+    about = "A self-hosted artifact registry with a provable audit trail"
+)]
 struct Cli {
     /// Configuration file (default: ./vigil.toml if present).
     #[arg(long, global = true, env = "VIGIL_CONFIG")]
@@ -65,12 +69,19 @@ async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
         .with_context(|| format!("opening metadata store in {}", config.data_dir.display()))?;
     let blobs = FsBlobStore::open(config.data_dir.join("storage"))
         .with_context(|| format!("opening blob store in {}", config.data_dir.display()))?;
-    Ok(Stores { meta: Arc::new(meta), blobs: Arc::new(blobs) })
+    Ok(Stores {
+        meta: Arc::new(meta),
+        blobs: Arc::new(blobs),
+    })
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut flags = Flags { config: cli.config, data_dir: cli.data_dir, ..Flags::default() };
+    let mut flags = Flags {
+        config: cli.config,
+        data_dir: cli.data_dir,
+        ..Flags::default()
+    };
     if let Command::Serve { listen, public_url } = &cli.command {
         flags.listen = listen.clone();
         flags.public_url = public_url.clone();

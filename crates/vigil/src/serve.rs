@@ -40,7 +40,9 @@ pub fn registry_config(config: &Config) -> RegistryConfig {
 }
 
 pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
-    gc::recover(&stores).await.context("recovering an interrupted garbage collection")?;
+    gc::recover(&stores)
+        .await
+        .context("recovering an interrupted garbage collection")?;
     let registry = Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config(&config));
     let metrics = telemetry::install_metrics()?;
     let app = app(registry.clone(), Some(metrics));
@@ -67,7 +69,10 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
-            axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(service).await?;
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(service)
+                .await?;
         }
         _ => axum_server::from_tcp(listener).handle(handle).serve(service).await?,
     }

@@ -1,0 +1,380 @@
+//! End-to-end tests of the `vigil` binary: configuration errors, health and metrics, garbage collection while
+//! the server runs, TLS, and crash safety under kill -9.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use vigil_core::Digest;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn vigil(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("VIGIL_DATA_DIR", data)
+        .env("RUST_LOG", "warn")
+        .current_dir(data);
+    cmd
+}
+
+/// Starts `vigil serve` on an ephemeral port and waits for its "listening" line.
+fn start(data: &Path, envs: &[(&str, &str)]) -> Server {
+    let mut cmd = vigil(data);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"])
+        .envs(envs.iter().copied())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn vigil");
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let base = loop {
+        let line = lines.next().expect("vigil exited before listening").unwrap();
+        if let Some(url) = line.strip_prefix("vigil listening on ") {
+            break url.trim().to_owned();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+async fn push_blob(c: &reqwest::Client, base: &str, repo: &str, data: Vec<u8>) -> reqwest::Result<Digest> {
+    let d = Digest::sha256_of(&data);
+    let r = c
+        .post(format!("{base}/v2/{repo}/blobs/uploads/?digest={d}"))
+        .body(data)
+        .send()
+        .await?;
+    assert_eq!(r.status(), 201);
+    Ok(d)
+}
+
+async fn push_image(
+    c: &reqwest::Client,
+    base: &str,
+    repo: &str,
+    tag: &str,
+    layer: Vec<u8>,
+) -> reqwest::Result<(Digest, Digest)> {
+    let len = layer.len();
+    let config = push_blob(c, base, repo, b"{}".to_vec()).await?;
+    let layer = push_blob(c, base, repo, layer).await?;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.to_string(), "size": len}],
+    })
+    .to_string();
+    let r = c
+        .put(format!("{base}/v2/{repo}/manifests/{tag}"))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.clone())
+        .send()
+        .await?;
+    assert_eq!(r.status(), 201);
+    Ok((Digest::sha256_of(manifest.as_bytes()), layer))
+}
+
+#[test]
+fn invalid_configuration_is_a_clear_error_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil(dir.path())
+        .args(["serve"])
+        .env("VIGIL_REGISTRY__MAX_MANIFEST_SIZE", "5")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown field `max_manifest_size`"), "{err}");
+    std::fs::write(dir.path().join("vigil.toml"), "listen = 5\n").unwrap();
+    let out = vigil(dir.path()).args(["serve"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid configuration"));
+}
+
+#[tokio::test]
+async fn health_metrics_and_request_ids_of_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), &[]);
+    let c = client();
+    assert_eq!(
+        c.get(format!("{}/health", s.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+    push_image(&c, &s.base, "metrics/app", "v1", b"layer".to_vec())
+        .await
+        .unwrap();
+    let r = c
+        .get(format!("{}/v2/metrics/app/manifests/v1", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let m = c
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains(r#"vigil_http_requests_total{operation="GetManifest",status="200"} 1"#),
+        "{m}"
+    );
+    assert!(m.contains(r#"vigil_http_requests_total{operation="PutManifest",status="201"} 1"#));
+    assert!(m.contains("vigil_http_request_duration_seconds_bucket"));
+    assert!(m.contains("vigil_http_request_bytes_total"));
+}
+
+#[tokio::test]
+async fn gc_removes_unreferenced_blobs_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [
+        ("VIGIL_REGISTRY__UPLOAD_EXPIRY_SECS", "1"),
+        ("VIGIL_GC__GRACE_SECS", "2"),
+    ];
+    let s = start(dir.path(), &envs);
+    let c = client();
+    let (_, kept_layer) = push_image(&c, &s.base, "gc/app", "v1", b"kept".to_vec()).await.unwrap();
+    let orphan = push_blob(&c, &s.base, "gc/app", b"orphan".to_vec()).await.unwrap();
+    // Within the grace period nothing goes.
+    let out = vigil(dir.path()).args(["gc"]).envs(envs).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 0 blob(s)"));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let out = vigil(dir.path()).args(["gc", "--dry-run"]).envs(envs).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&orphan.to_string()));
+    let out = vigil(dir.path()).args(["gc"]).envs(envs).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("removed 1 blob(s), 6 byte(s)"),
+        "{out:?}"
+    );
+    let get = |d: &Digest| c.get(format!("{}/v2/gc/app/blobs/{d}", s.base)).send();
+    assert_eq!(get(&orphan).await.unwrap().status(), 404);
+    assert_eq!(get(&kept_layer).await.unwrap().bytes().await.unwrap(), &b"kept"[..]);
+    // The same digest can be pushed again after collection.
+    push_blob(&c, &s.base, "gc/app", b"orphan".to_vec()).await.unwrap();
+    assert_eq!(get(&orphan).await.unwrap().bytes().await.unwrap(), &b"orphan"[..]);
+}
+
+#[tokio::test]
+async fn serves_https_with_a_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    let s = start(
+        dir.path(),
+        &[
+            ("VIGIL_TLS__CERT", cert.to_str().unwrap()),
+            ("VIGIL_TLS__KEY", key.to_str().unwrap()),
+        ],
+    );
+    assert!(s.base.starts_with("https://"));
+    let out = Command::new("curl")
+        .args(["-s", "-i", "--cacert"])
+        .arg(&cert)
+        .arg(format!("{}/v2/", s.base))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("docker-distribution-api-version: registry/2.0"), "{text}");
+}
+
+/// Kill -9 the server while clients push, restart it, and check that every acknowledged blob and manifest is
+/// intact and that no partial blob is visible anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acknowledged_pushes_survive_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut acknowledged: Vec<(String, Digest, Vec<u8>)> = Vec::new();
+    let mut manifests: Vec<(String, Digest)> = Vec::new();
+    for round in 0..2u8 {
+        let mut s = start(dir.path(), &[]);
+        let c = client();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for w in 0..6u8 {
+            let (c, base, tx) = (c.clone(), s.base.clone(), tx.clone());
+            tokio::spawn(async move {
+                for i in 0..200u32 {
+                    // Blobs of 64 KiB to 2 MiB, chunked for odd workers.
+                    let size = 65_536 * (1 + (i as usize * 7 + w as usize) % 32);
+                    let data: Vec<u8> = (0..size)
+                        .map(|b| (b as u32 ^ i ^ (w as u32) << 8 ^ (round as u32) << 16) as u8)
+                        .collect();
+                    let repo = format!("crash/w{w}");
+                    let pushed = if w % 2 == 0 {
+                        push_blob(&c, &base, &repo, data.clone()).await
+                    } else {
+                        chunked(&c, &base, &repo, &data).await
+                    };
+                    let Ok(d) = pushed else { return };
+                    let tag = format!("r{round}-{i}");
+                    let m = push_manifest_for(&c, &base, &repo, &tag, &d, data.len()).await;
+                    if tx.send((repo, d, data, m.ok().map(|m| (tag, m)))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Let some pushes be acknowledged, then pull the plug.
+        for _ in 0..12 {
+            let (repo, d, data, m) = rx.recv().await.expect("pushes acknowledged");
+            if let Some((tag, md)) = m {
+                manifests.push((format!("{repo}:{tag}"), md));
+            }
+            acknowledged.push((repo, d, data));
+        }
+        s.child.kill().unwrap();
+        s.child.wait().unwrap();
+        while let Ok((repo, d, data, m)) = rx.try_recv() {
+            if let Some((tag, md)) = m {
+                manifests.push((format!("{repo}:{tag}"), md));
+            }
+            acknowledged.push((repo, d, data));
+        }
+    }
+    let s = start(dir.path(), &[]);
+    let c = client();
+    for (repo, d, data) in &acknowledged {
+        let r = c.get(format!("{}/v2/{repo}/blobs/{d}", s.base)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "acknowledged blob {d} in {repo} lost");
+        let body = r.bytes().await.unwrap();
+        assert!(body == data[..], "acknowledged blob {d} corrupted");
+    }
+    for (reference, md) in &manifests {
+        let (repo, tag) = reference.split_once(':').unwrap();
+        let r = c
+            .get(format!("{}/v2/{repo}/manifests/{tag}", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "acknowledged manifest {reference} lost");
+        assert_eq!(r.headers()["docker-content-digest"].to_str().unwrap(), md.to_string());
+    }
+    // No visible blob is partial: every committed file hashes to its name.
+    let mut checked = 0;
+    for entry in walk(&dir.path().join("storage/blobs/sha256")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert_eq!(
+            Digest::sha256_of(&bytes).hex(),
+            entry.file_name().unwrap().to_str().unwrap()
+        );
+        checked += 1;
+    }
+    assert!(checked >= acknowledged.len().min(1));
+    assert!(acknowledged.len() >= 24, "the test pushed too little to mean anything");
+}
+
+async fn chunked(c: &reqwest::Client, base: &str, repo: &str, data: &[u8]) -> reqwest::Result<Digest> {
+    let d = Digest::sha256_of(data);
+    let r = c.post(format!("{base}/v2/{repo}/blobs/uploads/")).send().await?;
+    let mut loc = format!("{base}{}", r.headers()["location"].to_str().unwrap());
+    let mut offset = 0;
+    for chunk in data.chunks(256 * 1024) {
+        let r = c
+            .patch(&loc)
+            .header("content-range", format!("{}-{}", offset, offset + chunk.len() - 1))
+            .body(chunk.to_vec())
+            .send()
+            .await?;
+        assert_eq!(r.status(), 202);
+        loc = format!("{base}{}", r.headers()["location"].to_str().unwrap());
+        offset += chunk.len();
+    }
+    let r = c.put(format!("{loc}?digest={d}")).send().await?;
+    assert_eq!(r.status(), 201);
+    Ok(d)
+}
+
+async fn push_manifest_for(
+    c: &reqwest::Client,
+    base: &str,
+    repo: &str,
+    tag: &str,
+    layer: &Digest,
+    size: usize,
+) -> reqwest::Result<Digest> {
+    let config = push_blob(c, base, repo, b"{}".to_vec()).await?;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.to_string(), "size": size}],
+    })
+    .to_string();
+    let r = c
+        .put(format!("{base}/v2/{repo}/manifests/{tag}"))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.clone())
+        .send()
+        .await?;
+    assert_eq!(r.status(), 201);
+    Ok(Digest::sha256_of(manifest.as_bytes()))
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
