@@ -6,10 +6,12 @@
 pub mod digest;
 pub mod name;
 pub mod operation;
+pub mod permission;
 pub mod reference;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use name::{NameError, RepoName};
 pub use operation::Operation;
+pub use permission::{Action, Requirement, Role};
 pub use reference::{Reference, Tag};
 pub mod time;

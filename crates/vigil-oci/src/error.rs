@@ -129,6 +129,7 @@ impl From<StoreError> for OciError {
                     .with_detail(json!({ "manifests": d.iter().map(|d| d.to_string()).collect::<Vec<_>>() }))
             }
             StoreError::NotFound(what) => OciError::new(ErrorCode::Unknown, format!("{what} not found")),
+            StoreError::Conflict(what) => OciError::new(ErrorCode::Unknown, what),
             StoreError::Backend(e) => OciError::internal("metadata store", e),
         }
     }

@@ -11,6 +11,7 @@
 
 pub mod blob;
 pub mod fs;
+pub mod identity;
 pub mod meta;
 pub mod sqlite;
 

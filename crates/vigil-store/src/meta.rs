@@ -150,6 +150,8 @@ pub enum StoreError {
     MissingBlobs(Vec<Digest>),
     #[error("manifest references manifests this repository does not hold: {0:?}")]
     MissingManifests(Vec<Digest>),
+    #[error("{0}")]
+    Conflict(String),
     #[error("storage backend: {0}")]
     Backend(String),
 }

@@ -5,7 +5,10 @@ use sqlx::SqliteConnection;
 
 use crate::{StoreError, StoreResult};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_registry.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_registry.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_identity.sql")),
+];
 
 pub async fn run(conn: &mut SqliteConnection) -> StoreResult<()> {
     let current: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut *conn).await?;

@@ -5,6 +5,7 @@
 //! runs) through `BEGIN IMMEDIATE` and SQLite's lock. That serialization is what makes journal sequence numbers
 //! gapless and in commit order: each transaction reads `MAX(seq)` while holding the write lock.
 
+mod identity;
 mod migrate;
 mod write;
 

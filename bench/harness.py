@@ -1,0 +1,1137 @@
+#!/usr/bin/env python3
+"""vigil benchmark harness: the same workloads against vigil and its peers, one after another, on 127.0.0.1.
+
+Started by `bench/run` (which installs the peers and builds vigil); stdlib only. See bench/README.md.
+
+Method, in short: the run is made of rounds; in each round every registry in turn is started fresh (empty data
+directory), seeded over the OCI API, put through every workload once, and stopped. A figure is the median of its
+rounds. Interleaving the registries round by round keeps slow drifts of a shared, noisy machine from landing on one
+registry only; the ratios (vigil / peer) of one run are what count, not the absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import datetime as dt
+import hashlib
+import http.client
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ---------------------------------------------------------------------------------------------------------------
+# vigil variants: one line each. A variant is a label and the extra environment vigil is started with (vigil rejects
+# unknown VIGIL_* variables, so it gets a clean environment: PATH, HOME, VIGIL_DATA_DIR and these). Every variant is
+# compared with every peer. When the audit modes land, uncomment / adjust the lines below.
+VIGIL_VARIANTS: list[tuple[str, dict[str, str]]] = [
+    ("vigil (journal on)", {}),
+    # ("vigil (audit off)", {"VIGIL_AUDIT_LOG": "off"}),
+    # ("vigil (audit best-effort)", {"VIGIL_AUDIT__DELIVERY_GUARANTEE": "best-effort"}),
+    # ("vigil (audit enforced)", {"VIGIL_AUDIT__DELIVERY_GUARANTEE": "enforced"}),
+]
+
+PROFILES = {
+    "full": dict(
+        reps=3, wrk_seconds=10, wrk_connections=32, wrk_threads=2, blob_mib=64, chunk_mib=8, parallel=8,
+        small_clients=8, small_images_per_client=25, small_layer_bytes=2048, seed_tags=10, deadline_s=5400,
+    ),
+    "smoke": dict(
+        reps=1, wrk_seconds=1, wrk_connections=32, wrk_threads=2, blob_mib=8, chunk_mib=2, parallel=8,
+        small_clients=8, small_images_per_client=2, small_layer_bytes=2048, seed_tags=3, deadline_s=300,
+    ),
+}
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+ACCEPT = f"{OCI_MANIFEST}, application/vnd.docker.distribution.manifest.v2+json"
+MIB = 1024 * 1024
+HTTP_TIMEOUT = 120
+
+
+class BenchError(Exception):
+    """A workload did not do what the OCI API says it should (wrong status, wrong bytes, tool failure)."""
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Figures
+
+
+@dataclass
+class Figure:
+    key: str
+    title: str
+    unit: str
+    higher_is_better: bool
+    main: bool  # shown in the SVG chart
+
+
+def figures(cfg: dict) -> list[Figure]:
+    b, c, p = cfg["blob_mib"], cfg["chunk_mib"], cfg["parallel"]
+    n = cfg["small_clients"]
+    return [
+        Figure("manifest_get_tag", "Manifest GET by tag", "req/s", True, True),
+        Figure("manifest_get_digest", "Manifest GET by digest", "req/s", True, True),
+        Figure("tag_list", "Tag list", "req/s", True, True),
+        Figure("blob_get_1", f"{b} MiB blob GET, 1 stream", "MiB/s", True, True),
+        Figure("blob_get_n", f"{b} MiB blob GET, {p} parallel (total)", "MiB/s", True, True),
+        Figure("blob_push_mono", f"{b} MiB blob push, monolithic (POST+PUT)", "MiB/s", True, True),
+        Figure("blob_push_chunked", f"{b} MiB blob push, {c} MiB chunks (PATCH)", "MiB/s", True, True),
+        Figure("small_push", f"Small image pushes, {n} concurrent clients", "images/s", True, True),
+        Figure("rss_idle_mib", "Idle RSS after start", "MiB", False, False),
+        Figure("rss_peak_mib", "Peak RSS (VmHWM) over the run", "MiB", False, False),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# HTTP client helpers (stdlib http.client, keep-alive)
+
+
+def location_path(location: str) -> str:
+    u = urllib.parse.urlsplit(location)
+    return u.path + (f"?{u.query}" if u.query else "")
+
+
+def with_digest(path: str, digest: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}digest={digest}"
+
+
+class Client:
+    def __init__(self, port: int):
+        self.port = port
+        self.conn: http.client.HTTPConnection | None = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def request(self, method, path, body=None, headers=None, expect=None):
+        """One request on a keep-alive connection (reopened once if the server closed it). Returns (resp, body)."""
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                resp = self.conn.getresponse()
+                data = resp.read()
+                if resp.will_close:
+                    self.close()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.close()
+                if attempt:
+                    raise
+        if expect is not None and resp.status not in expect:
+            raise BenchError(f"{method} {path} answered {resp.status}, expected {sorted(expect)}: {data[:300]!r}")
+        return resp, data
+
+    def get_to_sink(self, path: str, want_len: int, verify_digest: str | None = None) -> int:
+        """GET a blob, reading it into a reused buffer; returns the byte count (checked against want_len)."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
+        self.conn.request("GET", path)
+        resp = self.conn.getresponse()
+        if resp.status != 200:
+            data = resp.read()
+            raise BenchError(f"GET {path} answered {resp.status}: {data[:300]!r}")
+        buf = bytearray(4 * MIB)
+        view = memoryview(buf)
+        total = 0
+        h = hashlib.sha256() if verify_digest else None
+        while True:
+            n = resp.readinto(view)
+            if not n:
+                break
+            total += n
+            if h:
+                h.update(view[:n])
+        if resp.will_close:
+            self.close()
+        if total != want_len:
+            raise BenchError(f"GET {path} returned {total} bytes, expected {want_len}")
+        if h and f"sha256:{h.hexdigest()}" != verify_digest:
+            raise BenchError(f"GET {path} returned bytes that do not match {verify_digest}")
+        return total
+
+    # --- OCI push operations -----------------------------------------------------------------------------------
+    def push_blob_monolithic(self, repo: str, data, digest: str, head_first: bool = False) -> None:
+        if head_first:
+            self.request("HEAD", f"/v2/{repo}/blobs/{digest}", expect={404, 200})
+        resp, _ = self.request("POST", f"/v2/{repo}/blobs/uploads/", body=b"",
+                               headers={"Content-Length": "0"}, expect={202})
+        loc = resp.getheader("Location")
+        if not loc:
+            raise BenchError("POST blobs/uploads/ gave no Location")
+        resp, _ = self.request("PUT", with_digest(location_path(loc), digest), body=data,
+                               headers={"Content-Type": "application/octet-stream",
+                                        "Content-Length": str(len(data))}, expect={201})
+
+    def push_blob_chunked(self, repo: str, data: memoryview, digest: str, chunk: int) -> None:
+        resp, _ = self.request("POST", f"/v2/{repo}/blobs/uploads/", body=b"",
+                               headers={"Content-Length": "0"}, expect={202})
+        loc = resp.getheader("Location")
+        if not loc:
+            raise BenchError("POST blobs/uploads/ gave no Location")
+        for start in range(0, len(data), chunk):
+            piece = data[start:start + chunk]
+            end = start + len(piece) - 1
+            resp, _ = self.request("PATCH", location_path(loc), body=piece, headers={
+                "Content-Type": "application/octet-stream", "Content-Length": str(len(piece)),
+                "Content-Range": f"{start}-{end}"}, expect={202})
+            loc = resp.getheader("Location") or loc
+        self.request("PUT", with_digest(location_path(loc), digest), body=b"",
+                     headers={"Content-Length": "0"}, expect={201})
+
+    def put_manifest(self, repo: str, ref: str, manifest: bytes) -> None:
+        self.request("PUT", f"/v2/{repo}/manifests/{ref}", body=manifest,
+                     headers={"Content-Type": OCI_MANIFEST, "Content-Length": str(len(manifest))}, expect={201})
+
+
+def sha256(data) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def make_image(tag_note: str, layer: bytes) -> tuple[bytes, str, bytes, str, bytes, str]:
+    """A small OCI image: (config, config digest, layer, layer digest, manifest, manifest digest)."""
+    ld = sha256(layer)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Labels": {"bench": tag_note}},
+                         "rootfs": {"type": "layers", "diff_ids": [ld]}}, sort_keys=True).encode()
+    cd = sha256(config)
+    manifest = json.dumps({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": cd, "size": len(config)},
+        "layers": [{"mediaType": OCI_LAYER, "digest": ld, "size": len(layer)}],
+    }, sort_keys=True).encode()
+    return config, cd, layer, ld, manifest, sha256(manifest)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Servers
+
+
+def _die_with_parent() -> None:  # runs in the child before exec: servers die if the harness dies
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Registry:
+    label: str
+    kind: str  # vigil | distribution | nora
+    binary: str
+    env: dict[str, str] = field(default_factory=dict)
+    version: str = ""
+    notes: str = ""
+
+
+class Server:
+    def __init__(self, reg: Registry, workdir: Path):
+        self.reg = reg
+        self.dir = workdir
+        self.dir.mkdir(parents=True)
+        self.log_path = self.dir / "server.log"
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def start(self) -> None:
+        base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
+        data = self.dir / "data"
+        cwd = self.dir
+        if self.reg.kind == "vigil":
+            argv = [self.reg.binary, "serve", "--listen", "127.0.0.1:0"]
+            env = {**base_env, "VIGIL_DATA_DIR": str(data), **self.reg.env}
+        elif self.reg.kind == "distribution":
+            self.port = free_port()
+            cfg = self.dir / "config.yml"
+            # Debian's shipped /etc/docker/registry/config.yml without auth, on loopback, in a scratch directory.
+            cfg.write_text(
+                "version: 0.1\n"
+                "log:\n  fields:\n    service: registry\n"
+                "storage:\n  cache:\n    blobdescriptor: inmemory\n"
+                f"  filesystem:\n    rootdirectory: {data}\n"
+                "  delete:\n    enabled: true\n"
+                f"http:\n  addr: 127.0.0.1:{self.port}\n  headers:\n    X-Content-Type-Options: [nosniff]\n"
+                "health:\n  storagedriver:\n    enabled: true\n    interval: 10s\n    threshold: 3\n")
+            argv = [self.reg.binary, "serve", str(cfg)]
+            env = {**base_env, **self.reg.env}
+        elif self.reg.kind == "nora":
+            self.port = free_port()
+            argv = [self.reg.binary, "serve"]
+            env = {**base_env, "NORA_HOST": "127.0.0.1", "NORA_PORT": str(self.port),
+                   "NORA_STORAGE_PATH": str(data), "NORA_RATE_LIMIT_ENABLED": "false",
+                   "NORA_AUDIT_LOG": "file", **self.reg.env}
+        else:
+            raise ValueError(self.reg.kind)
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        self._wait_ready()
+
+    def log_tail(self, n=15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def _wait_ready(self, timeout=60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"{self.reg.label} exited with {self.proc.returncode} at start:\n{self.log_tail()}")
+            if self.reg.kind == "vigil" and not self.port:
+                m = re.search(r"vigil listening on http://127\.0\.0\.1:(\d+)", self.log_path.read_text(errors="replace"))
+                if m:
+                    self.port = int(m.group(1))
+            if self.port:
+                try:
+                    c = Client(self.port)
+                    resp, _ = c.request("GET", "/v2/")
+                    c.close()
+                    if resp.status == 200:
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise BenchError(f"{self.reg.label} did not answer GET /v2/ within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def status(self) -> dict[str, int]:
+        out = {}
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "VmHWM"):
+                    out[k] = int(v.split()[0])  # kB
+        return out
+
+    def reset_peak(self) -> bool:
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+                f.write("5")  # resets VmHWM to the current RSS
+            return True
+        except OSError:
+            return False
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.logf.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Workloads
+
+
+def parse_duration_ms(s: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", s.strip())
+    if not m:
+        return float("nan")
+    v, u = float(m.group(1)), m.group(2)
+    return v * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[u]
+
+
+def run_wrk(port: int, path: str, cfg: dict, headers: dict[str, str] | None = None) -> dict:
+    argv = ["wrk", f"-t{cfg['wrk_threads']}", f"-c{cfg['wrk_connections']}", f"-d{cfg['wrk_seconds']}s",
+            "--timeout", "5s", "--latency"]
+    for k, v in (headers or {}).items():
+        argv += ["-H", f"{k}: {v}"]
+    argv.append(f"http://127.0.0.1:{port}{path}")
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=cfg["wrk_seconds"] + 60)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"wrk on {path} did not finish in time")
+    out = p.stdout
+    if p.returncode != 0:
+        raise BenchError(f"wrk failed ({p.returncode}): {p.stderr.strip() or out.strip()}")
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m:
+        raise BenchError(f"could not read wrk's output:\n{out}")
+    rps = float(m.group(1))
+    total = re.search(r"(\d+) requests in", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    lat = {f"p{q}": parse_duration_ms(v) for q, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M)}
+    res = {"rps": rps, "requests": int(total.group(1)) if total else 0, "latency_ms": lat,
+           "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+           "socket_errors": dict(zip(("connect", "read", "write", "timeout"),
+                                     map(int, sock.groups()))) if sock else {}}
+    if res["non_2xx"]:
+        raise BenchError(f"wrk on {path}: {res['non_2xx']} of {res['requests']} responses were not 2xx/3xx")
+    errs = sum(res["socket_errors"].values())
+    if errs:
+        raise BenchError(f"wrk on {path}: socket errors {res['socket_errors']}")
+    if rps <= 0:
+        raise BenchError(f"wrk on {path}: no requests completed")
+    return res
+
+
+def _parallel_worker(idx, barrier, queue, fn, args):
+    try:
+        barrier.wait(timeout=60)
+        t0 = time.monotonic()
+        n = fn(idx, *args)
+        queue.put((idx, t0, time.monotonic(), n, None))
+    except BaseException as e:  # reported to the parent
+        queue.put((idx, 0.0, 0.0, 0, f"{type(e).__name__}: {e}"))
+
+
+def run_parallel(n: int, fn, args: tuple, timeout: float) -> tuple[float, int]:
+    """Runs fn(idx, *args) in n processes released together; returns (wall seconds, sum of results)."""
+    ctx = mp.get_context("fork")
+    barrier, queue = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_parallel_worker, args=(i, barrier, queue, fn, args), daemon=True) for i in range(n)]
+    for p in procs:
+        p.start()
+    results, deadline = [], time.monotonic() + timeout
+    try:
+        while len(results) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BenchError(f"parallel workload did not finish within {timeout:.0f} s")
+            try:
+                results.append(queue.get(timeout=min(left, 1.0)))
+            except Exception:  # queue.Empty
+                if all(not p.is_alive() for p in procs) and queue.empty():
+                    raise BenchError("parallel workers exited without reporting")
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.kill()
+                p.join()
+    errors = [r[4] for r in results if r[4]]
+    if errors:
+        raise BenchError(f"{len(errors)} of {n} parallel clients failed; first: {errors[0]}")
+    start, end = min(r[1] for r in results), max(r[2] for r in results)
+    return end - start, sum(r[3] for r in results)
+
+
+def _blob_get_worker(idx, port, path, size):
+    c = Client(port)
+    try:
+        return c.get_to_sink(path, size)
+    finally:
+        c.close()
+
+
+def _small_push_worker(idx, port, jobs):
+    c = Client(port)
+    try:
+        for repo, tag, config, cd, layer, ld, manifest in jobs[idx]:
+            c.push_blob_monolithic(repo, layer, ld, head_first=True)
+            c.push_blob_monolithic(repo, config, cd, head_first=True)
+            c.put_manifest(repo, tag, manifest)
+        return len(jobs[idx])
+    finally:
+        c.close()
+
+
+class RoundRunner:
+    """Runs every workload once against one started server, appending figures to `samples`."""
+
+    def __init__(self, server: Server, cfg: dict, round_no: int, big: bytes, big_digest: str,
+                 samples: dict, extra: dict, errors: list):
+        self.s, self.cfg, self.round = server, cfg, round_no
+        self.big, self.big_digest = big, big_digest
+        self.samples, self.extra, self.errors = samples, extra, errors
+        self.port = server.port
+        self.peaks: dict[str, float] = {}
+
+    def record(self, key: str, value: float) -> None:
+        self.samples.setdefault(key, []).append(value)
+
+    def step(self, name: str, fn) -> None:
+        """One workload: reset the peak-RSS mark, run, keep the peak; a failure is recorded and the run goes on."""
+        if not self.s.alive():
+            self.errors.append({"registry": self.s.reg.label, "round": self.round, "workload": name,
+                                "error": "server is not running", "log_tail": self.s.log_tail()})
+            log(f"  {name}: FAILED (server is not running)")
+            return
+        self.s.reset_peak()
+        t0 = time.monotonic()
+        try:
+            fn()
+            log(f"  {name}: ok ({time.monotonic() - t0:.1f} s)")
+        except Exception as e:
+            msg = str(e) if isinstance(e, BenchError) else f"{type(e).__name__}: {e}"
+            self.errors.append({"registry": self.s.reg.label, "round": self.round, "workload": name, "error": msg})
+            log(f"  {name}: FAILED: {msg}")
+            if not isinstance(e, BenchError):
+                traceback.print_exc()
+        try:
+            self.peaks[name] = self.s.status()["VmHWM"] / 1024
+        except (OSError, KeyError):
+            pass
+
+    def run(self) -> None:
+        cfg = self.cfg
+        st = self.s.status()
+        time.sleep(1.0)
+        st = self.s.status()
+        self.record("rss_idle_mib", st["VmRSS"] / 1024)
+        self.seed = {}
+        self.step("seed small image", self.seed_small)
+        if "manifest" in self.seed:
+            self.step("manifest GET by tag (wrk)", lambda: self.wrk("manifest_get_tag", self.seed["by_tag"]))
+            self.step("manifest GET by digest (wrk)", lambda: self.wrk("manifest_get_digest", self.seed["by_digest"]))
+            self.step("tag list (wrk)", lambda: self.wrk("tag_list", self.seed["tags"]))
+        self.step(f"seed {cfg['blob_mib']} MiB blob", self.seed_big)
+        if self.seed.get("big"):
+            self.step("blob GET, 1 stream", self.blob_get_1)
+            self.step(f"blob GET, {cfg['parallel']} parallel", self.blob_get_n)
+        self.step("blob push, monolithic", self.push_mono)
+        self.step("blob push, chunked", self.push_chunked)
+        self.step("small image pushes", self.small_push)
+        try:
+            st = self.s.status()
+            self.record("rss_peak_mib", max([st["VmHWM"] / 1024, *self.peaks.values()]))
+        except (OSError, KeyError):
+            pass
+        self.extra.setdefault("rss_peak_by_workload_mib", []).append(self.peaks)
+
+    # --- seeding and checks ---------------------------------------------------------------------------------
+    def seed_small(self) -> None:
+        repo = "bench/seed"
+        config, cd, layer, ld, manifest, md = make_image("seed", os.urandom(4096))
+        c = Client(self.port)
+        try:
+            c.push_blob_monolithic(repo, layer, ld, head_first=True)
+            c.push_blob_monolithic(repo, config, cd, head_first=True)
+            tags = [f"v{i}" for i in range(1, self.cfg["seed_tags"] + 1)]
+            for t in tags:
+                c.put_manifest(repo, t, manifest)
+            # Check what the wrk loops will read, once, before measuring.
+            for ref in ("v1", md):
+                resp, body = c.request("GET", f"/v2/{repo}/manifests/{ref}", headers={"Accept": ACCEPT}, expect={200})
+                if body != manifest:
+                    raise BenchError(f"GET manifest {ref} returned different bytes")
+                got = resp.getheader("Docker-Content-Digest")
+                if got and got != md:
+                    raise BenchError(f"GET manifest {ref}: Docker-Content-Digest {got}, expected {md}")
+            _, body = c.request("GET", f"/v2/{repo}/tags/list", expect={200})
+            listed = json.loads(body).get("tags") or []
+            if sorted(listed) != sorted(tags):
+                raise BenchError(f"tag list returned {listed}, expected {tags}")
+            resp, body = c.request("GET", f"/v2/{repo}/blobs/{ld}", expect={200})
+            if body != layer:
+                raise BenchError("GET layer blob returned different bytes")
+        finally:
+            c.close()
+        self.seed.update(manifest=md, by_tag=f"/v2/{repo}/manifests/v1", by_digest=f"/v2/{repo}/manifests/{md}",
+                         tags=f"/v2/{repo}/tags/list")
+
+    def wrk(self, key: str, path: str) -> None:
+        headers = {"Accept": ACCEPT} if "/manifests/" in path else None
+        res = run_wrk(self.port, path, self.cfg, headers)
+        self.record(key, res["rps"])
+        self.extra.setdefault("wrk", {}).setdefault(key, []).append(res)
+
+    def seed_big(self) -> None:
+        c = Client(self.port)
+        try:
+            c.push_blob_monolithic("bench/big", self.big, self.big_digest)
+            c.get_to_sink(f"/v2/bench/big/blobs/{self.big_digest}", len(self.big), verify_digest=self.big_digest)
+        finally:
+            c.close()
+        self.seed["big"] = True
+
+    # --- blobs ----------------------------------------------------------------------------------------------
+    def blob_get_1(self) -> None:
+        c = Client(self.port)
+        try:
+            path = f"/v2/bench/big/blobs/{self.big_digest}"
+            t0 = time.monotonic()
+            n = c.get_to_sink(path, len(self.big))
+            secs = time.monotonic() - t0
+        finally:
+            c.close()
+        self.record("blob_get_1", n / MIB / secs)
+
+    def blob_get_n(self) -> None:
+        path = f"/v2/bench/big/blobs/{self.big_digest}"
+        secs, n = run_parallel(self.cfg["parallel"], _blob_get_worker, (self.port, path, len(self.big)), timeout=300)
+        self.record("blob_get_n", n / MIB / secs)
+
+    def fresh_blob(self, tag: str) -> tuple[bytearray, str]:
+        data = bytearray(self.big)
+        stamp = f"{tag}:{self.s.reg.label}:{self.round}:{time.time_ns()}".encode()
+        data[:len(stamp)] = stamp
+        return data, sha256(data)
+
+    def _verify_blob(self, c: Client, repo: str, digest: str, size: int) -> None:
+        resp, _ = c.request("HEAD", f"/v2/{repo}/blobs/{digest}", expect={200})
+        got = resp.getheader("Content-Length")
+        if got is not None and int(got) != size:
+            raise BenchError(f"HEAD {repo}@{digest}: Content-Length {got}, expected {size}")
+
+    def push_mono(self) -> None:
+        data, digest = self.fresh_blob("mono")
+        c = Client(self.port)
+        try:
+            t0 = time.monotonic()
+            c.push_blob_monolithic("bench/push-mono", memoryview(data), digest)
+            secs = time.monotonic() - t0
+            self._verify_blob(c, "bench/push-mono", digest, len(data))
+        finally:
+            c.close()
+        self.record("blob_push_mono", len(data) / MIB / secs)
+
+    def push_chunked(self) -> None:
+        data, digest = self.fresh_blob("chunked")
+        c = Client(self.port)
+        try:
+            t0 = time.monotonic()
+            c.push_blob_chunked("bench/push-chunked", memoryview(data), digest, self.cfg["chunk_mib"] * MIB)
+            secs = time.monotonic() - t0
+            self._verify_blob(c, "bench/push-chunked", digest, len(data))
+        finally:
+            c.close()
+        self.record("blob_push_chunked", len(data) / MIB / secs)
+
+    # --- many small images ----------------------------------------------------------------------------------
+    def small_push(self) -> None:
+        n, k = self.cfg["small_clients"], self.cfg["small_images_per_client"]
+        nonce = f"{self.round}-{time.time_ns()}"
+        jobs = []
+        for ci in range(n):
+            mine = []
+            for i in range(k):
+                layer = os.urandom(self.cfg["small_layer_bytes"])
+                config, cd, layer, ld, manifest, _ = make_image(f"{nonce}-{ci}-{i}", layer)
+                mine.append((f"bench/small-{ci}", f"i{i}", config, cd, layer, ld, manifest))
+            jobs.append(mine)
+        secs, images = run_parallel(n, _small_push_worker, (self.port, jobs), timeout=600)
+        if images != n * k:
+            raise BenchError(f"pushed {images} images, expected {n * k}")
+        # Spot check: the last image of each client is listed and fetchable.
+        c = Client(self.port)
+        try:
+            for ci in range(n):
+                _, body = c.request("GET", f"/v2/bench/small-{ci}/tags/list", expect={200})
+                if len(json.loads(body).get("tags") or []) != k:
+                    raise BenchError(f"bench/small-{ci} lists {body[:200]!r}, expected {k} tags")
+                c.request("GET", f"/v2/bench/small-{ci}/manifests/i{k - 1}", headers={"Accept": ACCEPT},
+                          expect={200})
+        finally:
+            c.close()
+        self.record("small_push", images / secs)
+        self.extra.setdefault("small_push_seconds", []).append(secs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Machine and versions
+
+
+def sh(argv: list[str], timeout=20) -> str:
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return (p.stdout + p.stderr).strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine() -> dict:
+    info: dict[str, str] = {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            k, _, v = line.partition(":")
+            info.setdefault(k.strip(), v.strip())
+            if not line.strip():
+                break
+    except OSError:
+        pass
+    cpu = info.get("model name", "unknown")
+    if "cpu family" in info:
+        cpu += f" (family {info['cpu family']}, model {info.get('model', '?')})"
+    if "hypervisor" in info.get("flags", "").split():
+        cpu += ", virtual machine"
+    mem_kb = 0
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    osname = ""
+    try:
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                osname = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    wrk_v = sh(["wrk", "-v"]).splitlines()
+    return {
+        "nproc": os.cpu_count(), "cpu_model": cpu, "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(), "os": osname, "python": platform.python_version(),
+        "wrk": wrk_v[0] if wrk_v else "", "hostname_hash": hashlib.sha256(platform.node().encode()).hexdigest()[:8],
+    }
+
+
+def loadavg() -> list[float]:
+    try:
+        return [float(x) for x in open("/proc/loadavg").read().split()[:3]]
+    except OSError:
+        return []
+
+
+def git_describe() -> str:
+    rev = sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = sh(["git", "-C", str(ROOT), "status", "--porcelain", "--", "crates", "Cargo.toml", "Cargo.lock"])
+    return rev + (" (+ uncommitted changes in crates/)" if dirty else "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Reports
+
+
+def fmt(v: float | None, unit: str = "") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if unit in ("MiB",):
+        return f"{v:.1f}"
+    if v >= 1000:
+        return f"{v:,.0f}"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def compute(results: dict, figs: list[Figure], regs: list[Registry]) -> tuple[dict, dict]:
+    medians = {r.label: {f.key: (statistics.median(results[r.label][f.key]) if results[r.label].get(f.key) else None)
+                         for f in figs} for r in regs}
+    ratios: dict = {}
+    for v in (r for r in regs if r.kind == "vigil"):
+        for p in (r for r in regs if r.kind != "vigil"):
+            for f in figs:
+                a, b = medians[v.label][f.key], medians[p.label][f.key]
+                ratios.setdefault(v.label, {}).setdefault(p.label, {})[f.key] = (a / b) if a and b else None
+    return medians, ratios
+
+
+def targets(medians: dict, ratios: dict, regs: list[Registry]) -> list[dict]:
+    """The issue's goals, checked against this run's figures (goals, not tests)."""
+    out = []
+    peers = {r.kind: r.label for r in regs if r.kind != "vigil"}
+    for v in (r for r in regs if r.kind == "vigil"):
+        rv = ratios.get(v.label, {})
+
+        def ratio(kind, key):
+            return rv.get(peers[kind], {}).get(key) if kind in peers else None
+
+        def add(goal, value, ok, shown):
+            out.append({"variant": v.label, "goal": goal, "value": shown, "met": ok if value is not None else None})
+
+        name = {"distribution": "Distribution", "nora": "NORA"}
+        for kind, want in (("distribution", 3.0), ("nora", 2.0)):
+            x = ratio(kind, "manifest_get_tag")
+            add(f"Manifest GET ≥ {want:g}× {name[kind]} (req/s)", x, x is not None and x >= want,
+                f"{x:.2f}×" if x is not None else "not measured")
+        for kind in ("distribution", "nora"):
+            x = ratio(kind, "blob_get_1")
+            y = ratio(kind, "blob_get_n")
+            worst = min([z for z in (x, y) if z is not None], default=None)
+            add(f"Blob GET ≥ 1× {name[kind]} (1 and N streams)", worst, worst is not None and worst >= 1.0,
+                f"{x:.2f}× / {y:.2f}×" if x is not None and y is not None else "not measured")
+        x, y = ratio("distribution", "blob_push_mono"), ratio("distribution", "blob_push_chunked")
+        worst = min([z for z in (x, y) if z is not None], default=None)
+        add("Blob push ≥ 2× Distribution (monolithic, chunked)", worst, worst is not None and worst >= 2.0,
+            f"{x:.2f}× / {y:.2f}×" if x is not None and y is not None else "not measured")
+        idle, peak = medians[v.label].get("rss_idle_mib"), medians[v.label].get("rss_peak_mib")
+        add("Idle RSS < 30 MiB", idle, idle is not None and idle < 30, f"{idle:.1f} MiB" if idle else "not measured")
+        add("RSS under load < 150 MiB", peak, peak is not None and peak < 150,
+            f"{peak:.1f} MiB" if peak else "not measured")
+    out.append({"variant": "vigil", "goal": "Enforced audit costs ≤ 10% throughput vs audit off", "value": "n/a",
+                "met": None, "note": "audit modes do not exist yet; add the variants in bench/harness.py"})
+    return out
+
+
+def write_svg(path: Path, figs: list[Figure], ratios: dict, regs: list[Registry]) -> None:
+    """A hand-written horizontal bar chart of vigil ÷ peer for the throughput figures, on a log scale."""
+    main = [f for f in figs if f.main]
+    series = [(v, p) for v in ratios for p in ratios[v]]
+    colors = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#c53030", "#319795"]
+    vals = [ratios[v][p][f.key] for v, p in series for f in main if ratios[v][p].get(f.key)]
+    lo = min([0.25, *vals]) if vals else 0.25
+    hi = max([4.0, *vals]) if vals else 4.0
+    lmin, lmax = math.floor(math.log2(lo)), math.ceil(math.log2(hi))
+    left, right, top, bar_h, gap = 300, 70, 70, 16, 14
+    plot_w = 460
+    group_h = len(series) * bar_h + gap
+    height = top + len(main) * group_h + 40 + 22 * len(series)
+    width = left + plot_w + right
+
+    def x(r: float) -> float:
+        return left + (math.log2(r) - lmin) / (lmax - lmin) * plot_w
+
+    def esc(s: str) -> str:
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
+           f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">'
+           f'vigil ÷ peer (higher is better for vigil; log scale)</text>',
+           f'<text x="{width / 2}" y="40" text-anchor="middle" fill="#555">medians of the same run; '
+           f'1× = as fast as the peer</text>']
+    axis_bottom = top + len(main) * group_h
+    for e in range(lmin, lmax + 1):
+        gx = x(2.0 ** e)
+        out.append(f'<line x1="{gx:.1f}" y1="{top - 8}" x2="{gx:.1f}" y2="{axis_bottom}" '
+                   f'stroke="{"#333" if e == 0 else "#ddd"}" stroke-width="{1.5 if e == 0 else 1}"/>')
+        label = f"{2.0 ** e:g}×"
+        out.append(f'<text x="{gx:.1f}" y="{axis_bottom + 16}" text-anchor="middle" fill="#333">{label}</text>')
+    for i, f in enumerate(main):
+        gy = top + i * group_h
+        out.append(f'<text x="{left - 8}" y="{gy + len(series) * bar_h / 2 + 4:.1f}" text-anchor="end">'
+                   f'{esc(f.title)}</text>')
+        for j, (v, p) in enumerate(series):
+            r = ratios[v][p].get(f.key)
+            y0 = gy + j * bar_h
+            if not r:
+                out.append(f'<text x="{x(1.0) + 4:.1f}" y="{y0 + bar_h - 4}" fill="#999">not measured</text>')
+                continue
+            x0, x1 = sorted((x(1.0), x(r)))
+            out.append(f'<rect x="{x0:.1f}" y="{y0 + 1}" width="{max(x1 - x0, 1):.1f}" height="{bar_h - 2}" '
+                       f'fill="{colors[j % len(colors)]}"><title>{esc(v)} ÷ {esc(p)}: {r:.2f}×</title></rect>')
+            tx = x1 + 4 if r >= 1 else x0 - 4
+            anchor = "start" if r >= 1 else "end"
+            out.append(f'<text x="{tx:.1f}" y="{y0 + bar_h - 4}" text-anchor="{anchor}" font-size="11">'
+                       f'{r:.2f}×</text>')
+    ly = axis_bottom + 34
+    for j, (v, p) in enumerate(series):
+        out.append(f'<rect x="{left}" y="{ly + j * 22 - 11}" width="14" height="14" fill="{colors[j % len(colors)]}"/>')
+        out.append(f'<text x="{left + 20}" y="{ly + j * 22}">{esc(v)} ÷ {esc(p)}</text>')
+    out.append("</svg>")
+    path.write_text("\n".join(out) + "\n")
+
+
+def write_md(path: Path, doc: dict, figs: list[Figure], regs: list[Registry], svg_name: str | None) -> None:
+    med, ratios = doc["medians"], doc["ratios"]
+    m = doc["machine"]
+    cfg = doc["config"]
+    L = []
+    L.append("# Benchmarks" if doc["mode"] == "full" else "# Benchmarks (smoke run — not comparable figures)")
+    L.append("")
+    L.append(f"Generated by `{doc['command']}` on {doc['date']} (took {doc['elapsed_s'] / 60:.1f} min). "
+             f"vigil at `{doc['vigil_commit']}`. Do not edit by hand: rerun the command.")
+    L.append("")
+    L.append("Each figure is the median of " + (f"{cfg['reps']} rounds" if cfg["reps"] > 1 else "1 round") +
+             "; in every round each registry is started fresh, seeded and run through every workload, one registry "
+             "after another, all on 127.0.0.1. The machine is shared and noisy: **the ratios measured in the same "
+             "run are what count**, not the absolute numbers. A ratio is vigil ÷ peer: above 1× vigil is faster "
+             "(for throughput) or uses more memory (for RSS).")
+    L.append("")
+    if svg_name:
+        L.append(f"![vigil ÷ peer ratios]({svg_name})")
+        L.append("")
+    L.append("## Results")
+    L.append("")
+    peer_cols = [(v, p) for v in ratios for p in ratios[v]]
+    head = ["Workload", "Unit", *[r.label for r in regs], *[f"{v} ÷ {p}" for v, p in peer_cols]]
+    L.append("| " + " | ".join(head) + " |")
+    L.append("|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|")
+    for f in figs:
+        row = [f.title, f.unit + ("" if f.higher_is_better else " (lower is better)")]
+        row += [fmt(med[r.label].get(f.key), f.unit) for r in regs]
+        for v, p in peer_cols:
+            x = ratios[v][p].get(f.key)
+            row.append(f"{x:.2f}×" if x else "—")
+        L.append("| " + " | ".join(row) + " |")
+    L.append("")
+    # latency
+    lat_rows = []
+    for f in figs:
+        if not f.key.startswith(("manifest", "tag_list")):
+            continue
+        cells = []
+        for r in regs:
+            runs = doc["extra"].get(r.label, {}).get("wrk", {}).get(f.key, [])
+            p50 = [x["latency_ms"].get("p50") for x in runs if x["latency_ms"].get("p50") is not None]
+            p99 = [x["latency_ms"].get("p99") for x in runs if x["latency_ms"].get("p99") is not None]
+            cells.append(f"{statistics.median(p50):.2f} / {statistics.median(p99):.2f}" if p50 and p99 else "—")
+        lat_rows.append(f"| {f.title} | " + " | ".join(cells) + " |")
+    if lat_rows:
+        L.append(f"wrk latency, p50 / p99 in ms ({cfg['wrk_connections']} connections, {cfg['wrk_threads']} threads, "
+                 f"{cfg['wrk_seconds']} s per figure):")
+        L.append("")
+        L.append("| Workload | " + " | ".join(r.label for r in regs) + " |")
+        L.append("|---|" + "---:|" * len(regs))
+        L.extend(lat_rows)
+        L.append("")
+    L.append("## Targets (from the benchmark issue; goals, not tests)")
+    L.append("")
+    L.append("| Variant | Goal | This run | Met |")
+    L.append("|---|---|---|---|")
+    for t in doc["targets"]:
+        met = {True: "yes", False: "**no**", None: "—"}[t["met"]]
+        val = t["value"] + (f" ({t['note']})" if t.get("note") else "")
+        L.append(f"| {t['variant']} | {t['goal']} | {val} | {met} |")
+    L.append("")
+    if doc["errors"]:
+        L.append("## Failures")
+        L.append("")
+        for e in doc["errors"]:
+            L.append(f"- {e['registry']}, round {e['round']}, {e['workload']}: {e['error']}")
+        L.append("")
+    L.append("## Registries")
+    L.append("")
+    for r in regs:
+        L.append(f"- **{r.label}** — {r.version or 'version unknown'}. {r.notes}")
+    L.append("")
+    L.append("## Machine")
+    L.append("")
+    L.append(f"- {m['nproc']} CPUs: {m['cpu_model']}")
+    L.append(f"- {m['memory_gib']} GiB memory; kernel {m['kernel']}; {m['os']}")
+    L.append(f"- {m['wrk']}; Python {m['python']} (the load clients)")
+    la = doc.get("loadavg", {})
+    if la:
+        L.append(f"- load average (1/5/15 min) at start {la.get('start')}, at end {la.get('end')} — the machine is "
+                 "shared, and the clients run on the same 2 cores as the server")
+    L.append("")
+    L.append("## Workloads")
+    L.append("")
+    b, c = cfg["blob_mib"], cfg["chunk_mib"]
+    L.append(f"- **Manifest GET by tag / by digest, tag list**: `wrk -t{cfg['wrk_threads']} -c{cfg['wrk_connections']} "
+             f"-d{cfg['wrk_seconds']}s` against a small OCI image pushed first (one 4 KiB layer, {cfg['seed_tags']} "
+             "tags); any non-2xx response or socket error fails the run.")
+    L.append(f"- **Blob GET**: a {b} MiB random blob, read by one client, then by {cfg['parallel']} client processes at "
+             "once (total bytes ÷ wall time). Its digest is checked once per round.")
+    L.append(f"- **Blob push**: a fresh {b} MiB blob per round; monolithic = `POST` then `PUT ?digest=` with the body; "
+             f"chunked = `POST`, `PATCH` {c} MiB chunks with `Content-Range`, then an empty `PUT ?digest=`. Timed from "
+             "the `POST` to the `201`; the blob is checked with `HEAD` afterwards.")
+    L.append(f"- **Small image pushes**: {cfg['small_clients']} client processes each push "
+             f"{cfg['small_images_per_client']} images (per image: `HEAD`+`POST`+`PUT` for a {cfg['small_layer_bytes']} B "
+             "layer and for the config, then `PUT` of the manifest); images ÷ wall time.")
+    L.append("- **RSS**: `VmRSS` one second after the server answers `GET /v2/` (idle, median of rounds), and the "
+             "highest `VmHWM` seen over the workloads (peak, median of rounds), from `/proc/PID/status`.")
+    L.append("")
+    L.append("Raw samples, wrk output figures, per-workload peaks and the configuration are in "
+             "[benchmarks.json](benchmarks.json). How to run and read this: [bench/README.md](../bench/README.md).")
+    path.write_text("\n".join(L) + "\n")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="short run for CI; writes to a temporary directory")
+    ap.add_argument("--vigil-bin", required=True)
+    ap.add_argument("--distribution-bin", help="docker-registry binary (omit to skip CNCF Distribution)")
+    ap.add_argument("--nora-bin", help="nora binary (omit to skip NORA)")
+    ap.add_argument("--registries", help="comma list of kinds to run: vigil,distribution,nora")
+    ap.add_argument("--variant", action="append", default=[], metavar="'LABEL:K=V,K=V'",
+                    help="run vigil under this variant instead of the built-in list (repeatable)")
+    ap.add_argument("--out", help="output directory (default: docs/ for a full run, a temporary directory for smoke)")
+    ap.add_argument("--reps", type=int, help="rounds (median of them); overrides the profile")
+    ap.add_argument("--wrk-seconds", type=int, help="wrk duration per figure; overrides the profile")
+    ap.add_argument("--command", default="bench/run", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    for a in ("vigil_bin", "distribution_bin", "nora_bin"):
+        if getattr(args, a):
+            setattr(args, a, os.path.abspath(getattr(args, a)))
+    mode = "smoke" if args.smoke else "full"
+    cfg = dict(PROFILES[mode])
+    if args.reps:
+        cfg["reps"] = args.reps
+    if args.wrk_seconds:
+        cfg["wrk_seconds"] = args.wrk_seconds
+    if mode == "full" and cfg["reps"] < 3:
+        log(f"note: {cfg['reps']} round(s); the documented full run uses at least 3")
+
+    wanted = set((args.registries or "vigil,distribution,nora").split(","))
+    variants = VIGIL_VARIANTS
+    if args.variant:
+        variants = []
+        for spec in args.variant:
+            label, _, kvs = spec.partition(":")
+            env = dict(kv.split("=", 1) for kv in kvs.split(",") if kv)
+            variants.append((label, env))
+
+    regs: list[Registry] = []
+    skipped: list[str] = []
+    vigil_v = sh([args.vigil_bin, "--version"])
+    if "vigil" in wanted:
+        for label, env in variants:
+            regs.append(Registry(label, "vigil", args.vigil_bin, env, vigil_v,
+                                 f"`{args.vigil_bin}`; environment: PATH, HOME, VIGIL_DATA_DIR"
+                                 + "".join(f", {k}={v}" for k, v in env.items()) + "; default configuration."))
+    if "distribution" in wanted:
+        if args.distribution_bin:
+            regs.append(Registry("Distribution", "distribution", args.distribution_bin, {},
+                                 sh([args.distribution_bin, "--version"]),
+                                 "Debian's `docker-registry` package with its shipped config.yml minus auth "
+                                 "(filesystem storage, in-memory blob descriptor cache, delete enabled, default "
+                                 "info logging to a file)."))
+        else:
+            skipped.append("Distribution (docker-registry not installed)")
+    if "nora" in wanted:
+        if args.nora_bin:
+            regs.append(Registry("NORA", "nora", args.nora_bin, {}, sh([args.nora_bin, "--version"]),
+                                 "`cargo install nora-registry --version 1.4.3`; NORA_RATE_LIMIT_ENABLED=false, "
+                                 "NORA_AUDIT_LOG=file (its audit file on), otherwise defaults."))
+        else:
+            skipped.append("NORA (" + ("not run in smoke mode: it takes ~7 minutes to compile" if mode == "smoke"
+                                       else "no --nora-bin") + ")")
+    if not any(r.kind == "vigil" for r in regs):
+        log("nothing to do: vigil is not among the registries")
+        return 2
+    for s in skipped:
+        log(f"SKIP: {s}")
+
+    if args.out:
+        out_dir = Path(args.out)
+    elif mode == "smoke":
+        out_dir = Path(tempfile.mkdtemp(prefix="vigil-bench-smoke."))
+    else:
+        out_dir = ROOT / "docs"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def on_deadline(signum, frame):
+        raise BenchError(f"the run exceeded its time limit of {cfg['deadline_s']} s")
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt()
+
+    signal.signal(signal.SIGALRM, on_deadline)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.alarm(cfg["deadline_s"])
+
+    figs = figures(cfg)
+    t_start = time.monotonic()
+    started = dt.datetime.now(dt.timezone.utc)
+    la_start = loadavg()
+    log(f"{mode} run: {', '.join(r.label for r in regs)}; {cfg['reps']} round(s); wrk {cfg['wrk_seconds']} s; "
+        f"blobs {cfg['blob_mib']} MiB; output {out_dir}")
+
+    big = os.urandom(cfg["blob_mib"] * MIB)
+    big_digest = sha256(big)
+    results = {r.label: {} for r in regs}
+    extra = {r.label: {} for r in regs}
+    errors: list[dict] = []
+    work = Path(tempfile.mkdtemp(prefix="vigil-bench-work."))
+    current: Server | None = None
+    interrupted = False
+    try:
+        for rnd in range(1, cfg["reps"] + 1):
+            for i, reg in enumerate(regs):
+                log(f"round {rnd}/{cfg['reps']}: {reg.label} (load average {loadavg()})")
+                current = Server(reg, work / f"r{rnd}-{i}-{reg.kind}")
+                try:
+                    current.start()
+                except BenchError as e:
+                    errors.append({"registry": reg.label, "round": rnd, "workload": "start", "error": str(e)})
+                    log(f"  start: FAILED: {e}")
+                    current.stop()
+                    current = None
+                    continue
+                log(f"  listening on 127.0.0.1:{current.port} (pid {current.proc.pid})")
+                RoundRunner(current, cfg, rnd, big, big_digest, results[reg.label], extra[reg.label], errors).run()
+                if not current.alive():
+                    errors.append({"registry": reg.label, "round": rnd, "workload": "end of round",
+                                   "error": f"server exited ({current.proc.returncode})",
+                                   "log_tail": current.log_tail()})
+                extra[reg.label].setdefault("loadavg_after_round", []).append(loadavg())
+                current.stop()
+                current = None
+    except (KeyboardInterrupt, BenchError) as e:
+        interrupted = True
+        msg = str(e) or "interrupted"
+        errors.append({"registry": current.reg.label if current else "-", "round": 0, "workload": "run",
+                       "error": msg})
+        log(f"stopping: {msg}")
+    finally:
+        signal.alarm(0)
+        if current is not None:
+            current.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    medians, ratios = compute(results, figs, regs)
+    doc = {
+        "schema": 1, "mode": mode, "command": args.command, "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "elapsed_s": round(time.monotonic() - t_start, 1), "vigil_commit": git_describe(),
+        "machine": machine(), "loadavg": {"start": la_start, "end": loadavg()}, "config": cfg,
+        "registries": [r.__dict__ for r in regs], "skipped": skipped,
+        "figures": [f.__dict__ for f in figs],
+        "samples": results, "medians": medians, "ratios": ratios, "extra": extra, "errors": errors,
+    }
+    doc["targets"] = targets(medians, ratios, regs)
+    json_path, md_path, svg_path = out_dir / "benchmarks.json", out_dir / "benchmarks.md", out_dir / "benchmarks.svg"
+    json_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    if ratios:
+        write_svg(svg_path, figs, ratios, regs)
+    write_md(md_path, doc, figs, regs, svg_path.name if ratios else None)
+
+    # console summary
+    print(f"\n{'workload':52} " + " ".join(f"{r.label[:20]:>20}" for r in regs))
+    for f in figs:
+        print(f"{f.title + ' (' + f.unit + ')':52} " +
+              " ".join(f"{fmt(medians[r.label][f.key], f.unit):>20}" for r in regs))
+    for v in ratios:
+        for p in ratios[v]:
+            print(f"{v} ÷ {p}: " + ", ".join(f"{f.key} {ratios[v][p][f.key]:.2f}×" for f in figs
+                                            if ratios[v][p].get(f.key)))
+    print(f"\nwrote {md_path}, {json_path}" + (f", {svg_path}" if ratios else ""))
+    print(f"elapsed {doc['elapsed_s']:.0f} s")
+    for s in skipped:
+        print(f"skipped: {s}")
+    if errors:
+        print(f"\nFAILED: {len(errors)} workload(s) failed:")
+        for e in errors:
+            print(f"  - {e['registry']}, round {e['round']}, {e['workload']}: {e['error']}")
+        return 1
+    if interrupted:
+        return 1
+    missing = [f"{r.label}: {f.key}" for r in regs for f in figs if medians[r.label][f.key] is None]
+    if missing:
+        print(f"\nFAILED: no figure for {', '.join(missing)}")
+        return 1
+    print("all workloads passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
