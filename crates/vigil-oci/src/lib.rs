@@ -7,12 +7,14 @@
 
 pub mod blobs;
 pub mod error;
+pub mod gate;
 mod http;
 pub mod journal;
 pub mod listing;
 pub mod manifest;
 pub mod manifests;
 pub mod route;
+pub mod token;
 pub mod uploads;
 
 use std::sync::Arc;
@@ -21,12 +23,14 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::{any, get};
 use axum::Router;
+use vigil_auth::{Authenticator, Principal};
 use vigil_core::Operation;
 use vigil_store::{Applied, BlobStore, JournalEvent, MetadataStore, Mutation, StoreResult};
 
 use crate::error::{OciError, OciResult};
+use crate::gate::Admitted;
 use crate::route::Route;
 
 /// Registry behaviour that configuration decides.
@@ -60,6 +64,8 @@ pub struct Registry {
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) config: Arc<RegistryConfig>,
     pub(crate) uploads: Arc<uploads::UploadStates>,
+    /// Access control; `None` serves everyone everything (used only by protocol tests).
+    pub(crate) auth: Option<Arc<Authenticator>>,
 }
 
 impl Registry {
@@ -69,7 +75,14 @@ impl Registry {
             blobs,
             config: Arc::new(config),
             uploads: Arc::default(),
+            auth: None,
         }
+    }
+
+    /// Puts the registry behind authentication and authorization.
+    pub fn with_auth(mut self, auth: Arc<Authenticator>) -> Self {
+        self.auth = Some(auth);
+        self
     }
 
     /// Commits a mutation with its events in a task of its own: once started, a client disconnect cannot stop
@@ -95,9 +108,10 @@ impl Registry {
     }
 }
 
-/// The `/v2` router.
+/// The `/v2` router and the token service.
 pub fn router(registry: Registry) -> Router {
     Router::new()
+        .route("/auth/token", get(token::token).post(token::token))
         .route("/v2", any(dispatch))
         .route("/v2/", any(dispatch))
         .route("/v2/{*rest}", any(dispatch))
@@ -105,25 +119,45 @@ pub fn router(registry: Registry) -> Router {
 }
 
 async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
-    let classified = route::classify(req.method(), req.uri().path(), req.uri().query());
+    // Admission reads only the head; the body (which is not `Sync`) stays aside until the handler runs.
+    let (mut parts, body) = req.into_parts();
+    let classified = route::classify(&parts.method, parts.uri.path(), parts.uri.query());
     let operation = classified.operation;
-    let result = match classified.route {
-        Ok(route) => handle(&reg, operation, route, req).await,
-        Err(e) => Err(e),
-    };
+    let mut principal = None;
+    let result = async {
+        let route = classified.route?;
+        let admitted = match &reg.auth {
+            Some(auth) => gate::admit(auth, &parts, operation, &route).await?,
+            None => Admitted {
+                principal: Principal::anonymous(),
+                client_ip: gate::client_ip(None, &parts),
+                access: None,
+                mount_allowed: true,
+            },
+        };
+        principal = Some(admitted.principal.clone());
+        parts.extensions.insert(admitted);
+        handle(&reg, operation, route, Request::from_parts(parts, body)).await
+    }
+    .await;
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
-    resp.headers_mut().insert(
-        "docker-distribution-api-version",
-        HeaderValue::from_static("registry/2.0"),
-    );
+    resp.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
     resp.extensions_mut().insert(operation);
+    if let Some(p) = principal {
+        resp.extensions_mut().insert(p);
+    }
     resp
+}
+
+/// What admission attached to a request (present on every request that reached a handler).
+pub(crate) fn admitted(req: &Request) -> &Admitted {
+    req.extensions().get::<Admitted>().expect("dispatch admits every request before handling it")
 }
 
 async fn handle(reg: &Registry, op: Operation, route: Route, req: Request) -> OciResult<Response> {
     match (op, route) {
         (Operation::CheckApiVersion, _) => Ok(axum::Json(serde_json::json!({})).into_response()),
-        (Operation::ListCatalog, _) => listing::catalog(reg, req.uri().query()).await,
+        (Operation::ListCatalog, _) => listing::catalog(reg, admitted(&req), req.uri().query()).await,
         (Operation::ListTags, Route::Tags { repo }) => listing::tags(reg, &repo, req.uri().query()).await,
         (Operation::ListReferrers, Route::Referrers { repo, digest }) => {
             listing::referrers(reg, &repo, &digest, req.uri().query()).await

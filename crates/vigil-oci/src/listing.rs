@@ -4,9 +4,10 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
-use vigil_core::{Digest, RepoName};
+use vigil_core::{Action, Digest, RepoName};
 
 use crate::error::{ErrorCode, OciError, OciResult};
+use crate::gate::Admitted;
 use crate::http::{query_pairs, query_param, response};
 use crate::manifest::OCI_INDEX;
 use crate::Registry;
@@ -55,13 +56,26 @@ fn paged(path: &str, key: &str, name: Option<&RepoName>, n: usize, mut fetched: 
     response(StatusCode::OK, &hdrs, Body::from(body.to_string()))
 }
 
-pub async fn catalog(reg: &Registry, query: Option<&str>) -> OciResult<Response> {
+/// The catalog, limited to repositories the caller may pull.
+pub async fn catalog(reg: &Registry, admitted: &Admitted, query: Option<&str>) -> OciResult<Response> {
     let p = page(query)?;
-    let names = if p.n == 0 {
-        Vec::new()
-    } else {
-        reg.meta.catalog(p.last.as_deref(), p.n + 1).await?
-    };
+    let mut names = Vec::new();
+    let mut after = p.last.clone();
+    // Filtering may drop entries: keep reading batches until the page (plus one, for the Link) is full.
+    while p.n > 0 && names.len() <= p.n {
+        let batch = reg.meta.catalog(after.as_deref(), p.n + 1).await?;
+        let exhausted = batch.len() <= p.n;
+        after = batch.last().cloned();
+        names.extend(batch.into_iter().filter(|name| match &admitted.access {
+            None => true,
+            Some(access) => {
+                name.parse::<RepoName>().is_ok_and(|repo| access.allows(&admitted.principal, &repo, Action::Pull))
+            }
+        }));
+        if exhausted {
+            break;
+        }
+    }
     Ok(paged("/v2/_catalog", "repositories", None, p.n, names))
 }
 

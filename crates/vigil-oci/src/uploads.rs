@@ -82,7 +82,7 @@ fn blob_created(reg: &Registry, repo: &RepoName, digest: &Digest) -> Response {
 /// `POST /v2/<name>/blobs/uploads/`: start a session, upload monolithically, or mount.
 pub async fn post(reg: &Registry, op: Operation, repo: RepoName, req: Request) -> OciResult<Response> {
     let pairs = query_pairs(req.uri().query());
-    if op == Operation::MountBlob {
+    if op == Operation::MountBlob && crate::admitted(&req).mount_allowed {
         let digest: Digest = query_param(&pairs, "mount")
             .unwrap_or_default()
             .parse()

@@ -25,6 +25,35 @@ pub struct Config {
     pub registry: RegistrySection,
     pub gc: GcSection,
     pub log: LogSection,
+    pub auth: AuthSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    /// The token service's name (`service` in challenges, audience of registry tokens).
+    pub service: String,
+    /// Lifetime of registry bearer tokens.
+    pub token_ttl_secs: u64,
+    /// Peers whose `X-Forwarded-For`/`Forwarded` headers are believed (CIDRs or addresses).
+    pub trusted_proxies: Vec<String>,
+    /// Failed logins are counted over this window.
+    pub throttle_window_secs: u64,
+    pub max_failures_per_user: u32,
+    pub max_failures_per_ip: u32,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            service: "vigil".into(),
+            token_ttl_secs: 300,
+            trusted_proxies: Vec::new(),
+            throttle_window_secs: 300,
+            max_failures_per_user: 10,
+            max_failures_per_ip: 50,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -73,6 +102,7 @@ impl Default for Config {
             registry: RegistrySection::default(),
             gc: GcSection::default(),
             log: LogSection::default(),
+            auth: AuthSection::default(),
         }
     }
 }
@@ -218,6 +248,13 @@ impl Config {
                 self.gc.grace_secs,
                 self.registry.upload_expiry_secs
             );
+        }
+        vigil_auth::client::TrustedProxies::parse(&self.auth.trusted_proxies).map_err(|e| anyhow::anyhow!("auth.{e}"))?;
+        if self.auth.token_ttl_secs == 0 || self.auth.token_ttl_secs > 86_400 {
+            bail!("auth.token_ttl_secs must be between 1 and 86400");
+        }
+        if self.auth.service.is_empty() || self.auth.service.contains('"') {
+            bail!("auth.service must be a non-empty name without quotes");
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format must be \"text\" or \"json\", not {:?}", self.log.format);

@@ -3,6 +3,7 @@
 
 mod config;
 mod gc;
+mod identity;
 mod serve;
 mod telemetry;
 
@@ -13,6 +14,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use vigil_store::fs::FsBlobStore;
 use vigil_store::sqlite::SqliteStore;
+use vigil_store::identity::IdentityStore;
 use vigil_store::{BlobStore, MetadataStore};
 
 use crate::config::{Config, Flags};
@@ -53,11 +55,40 @@ enum Command {
     },
     /// Print the effective configuration after files, environment and flags are applied.
     Config,
+    /// Manage users.
+    #[command(subcommand)]
+    User(identity::UserCmd),
+    /// Manage organizations, members and teams.
+    #[command(subcommand)]
+    Org(identity::OrgCmd),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(identity::TokenCmd),
+    /// Manage robot accounts.
+    #[command(subcommand)]
+    Robot(identity::RobotCmd),
+    /// Grant a role on a repository (`ns/app`) or namespace (`ns/*`) to a user, robot (`ns+name`) or team (`org/team`).
+    Grant {
+        pattern: String,
+        grantee: String,
+        #[arg(long)]
+        role: Option<vigil_core::Role>,
+        /// Remove the grant instead.
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Allow (or with --private, stop) anonymous pulls of a repository (`ns/app`) or a namespace (`ns`).
+    Visibility {
+        target: String,
+        #[arg(long)]
+        private: bool,
+    },
 }
 
 /// The storage backends, chosen here and nowhere else.
 pub struct Stores {
     pub meta: Arc<dyn MetadataStore>,
+    pub identity: Arc<dyn IdentityStore>,
     pub blobs: Arc<dyn BlobStore>,
 }
 
@@ -69,10 +100,8 @@ async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
         .with_context(|| format!("opening metadata store in {}", config.data_dir.display()))?;
     let blobs = FsBlobStore::open(config.data_dir.join("storage"))
         .with_context(|| format!("opening blob store in {}", config.data_dir.display()))?;
-    Ok(Stores {
-        meta: Arc::new(meta),
-        blobs: Arc::new(blobs),
-    })
+    let meta = Arc::new(meta);
+    Ok(Stores { meta: meta.clone(), identity: meta, blobs: Arc::new(blobs) })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -104,6 +133,16 @@ fn main() -> anyhow::Result<()> {
             Command::Config => {
                 println!("{config:#?}");
                 Ok(())
+            }
+            Command::User(cmd) => identity::user(&open_stores(&config).await?, cmd).await,
+            Command::Org(cmd) => identity::org(&open_stores(&config).await?, cmd).await,
+            Command::Token(cmd) => identity::token(&open_stores(&config).await?, cmd).await,
+            Command::Robot(cmd) => identity::robot(&open_stores(&config).await?, cmd).await,
+            Command::Grant { pattern, grantee, role, revoke } => {
+                identity::grant(&open_stores(&config).await?, &pattern, &grantee, role, revoke).await
+            }
+            Command::Visibility { target, private } => {
+                identity::visibility(&open_stores(&config).await?, &target, !private).await
             }
         }
     })

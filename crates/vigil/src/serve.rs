@@ -11,6 +11,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
+use vigil_auth::client::TrustedProxies;
+use vigil_auth::jwt::JwtKeys;
+use vigil_auth::{AuthConfig, Authenticator};
 use vigil_oci::{Registry, RegistryConfig};
 
 use crate::config::Config;
@@ -43,7 +46,14 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     gc::recover(&stores)
         .await
         .context("recovering an interrupted garbage collection")?;
-    let registry = Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config(&config));
+    bootstrap_admin(&stores).await?;
+    let scheme = if config.tls.cert.is_some() { "https" } else { "http" };
+    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let auth = authenticator(&config, &stores, &format!("{scheme}://{}", reachable(addr)))?;
+    let registry =
+        Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config(&config)).with_auth(Arc::new(auth));
     let metrics = telemetry::install_metrics()?;
     let app = app(registry.clone(), Some(metrics));
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
@@ -56,10 +66,6 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
         shutdown.graceful_shutdown(Some(SHUTDOWN_GRACE));
     });
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
-    let scheme = if config.tls.cert.is_some() { "https" } else { "http" };
-    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
     tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "vigil listening");
     // Tests and scripts that bind port 0 read the real address from this line.
     eprintln!("vigil listening on {scheme}://{addr}");
@@ -78,6 +84,42 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// An address clients on this machine can reach when the listener is bound to all interfaces.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+        ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        _ => addr,
+    }
+}
+
+/// On the first start (no users at all), creates the global admin `admin`.
+async fn bootstrap_admin(stores: &Stores) -> anyhow::Result<()> {
+    let password = std::env::var("VIGIL_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    let dir = vigil_auth::directory::Directory::new(stores.identity.clone());
+    if let Some(generated) = dir.bootstrap_admin(password.as_deref()).await? {
+        eprintln!("created the global admin `admin` with password: {generated}");
+        eprintln!("(shown once; change it with `vigil user passwd admin --password-stdin`)");
+    }
+    Ok(())
+}
+
+fn authenticator(config: &Config, stores: &Stores, default_base: &str) -> anyhow::Result<Authenticator> {
+    let base = config.public_url().unwrap_or_else(|| default_base.to_owned());
+    let keys = JwtKeys::load_or_create(&config.data_dir.join("token.key"), &config.auth.service)
+        .context("loading the token signing key")?;
+    let auth_config = AuthConfig {
+        service: config.auth.service.clone(),
+        realm: format!("{base}/auth/token"),
+        token_ttl: Duration::from_secs(config.auth.token_ttl_secs),
+        trusted_proxies: TrustedProxies::parse(&config.auth.trusted_proxies).map_err(anyhow::Error::msg)?,
+        throttle_window: Duration::from_secs(config.auth.throttle_window_secs),
+        max_failures_per_user: config.auth.max_failures_per_user,
+        max_failures_per_ip: config.auth.max_failures_per_ip,
+    };
+    Ok(Authenticator::new(stores.identity.clone(), keys, auth_config))
 }
 
 fn spawn_housekeeping(registry: Registry, stores: Arc<Stores>, config: Config) {

@@ -1,0 +1,320 @@
+//! Identity management shared by the CLI and the admin API: validates, journals and applies each change, so
+//! both front doors behave (and are recorded) the same way.
+
+use std::sync::Arc;
+
+use vigil_core::{RepoName, Role};
+use vigil_store::identity::{Account, AccountKind, Grantee, IdentityChange, IdentityStore, Team, TokenRecord};
+use vigil_store::{now_ms, StoreError};
+
+use crate::event::IdentityEvent;
+use crate::scope::{valid_pattern, TokenScope};
+use crate::secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("identity store: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for DirectoryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(w) => DirectoryError::NotFound(w),
+            StoreError::Conflict(w) => DirectoryError::Conflict(w),
+            e => DirectoryError::Store(e.to_string()),
+        }
+    }
+}
+
+pub type DirResult<T> = Result<T, DirectoryError>;
+
+/// Who is making a change, for the journal.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub origin: &'static str,
+    pub performer: Option<(String, String)>,
+}
+
+impl Actor {
+    pub fn cli() -> Self {
+        Actor { origin: "cli", performer: None }
+    }
+    pub fn system() -> Self {
+        Actor { origin: "system", performer: None }
+    }
+}
+
+/// A newly created API token; `token` is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub id: String,
+    pub token: String,
+    pub account: String,
+    pub expires_at_ms: Option<i64>,
+}
+
+pub struct Directory {
+    store: Arc<dyn IdentityStore>,
+}
+
+/// User and organization names are namespaces: they follow the repository name component grammar.
+fn valid_namespace_name(name: &str) -> DirResult<()> {
+    let ok = !name.contains('/') && name.len() <= 64 && name.parse::<RepoName>().is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(DirectoryError::Invalid(format!(
+            "{name:?} is not a valid name (lowercase letters, digits and single '.', '_' or '-' between them, at most 64)"
+        )))
+    }
+}
+
+fn valid_password(p: &str) -> DirResult<()> {
+    if p.chars().count() < 8 || p.len() > 1024 {
+        return Err(DirectoryError::Invalid("passwords must be 8 to 1024 characters long".into()));
+    }
+    Ok(())
+}
+
+impl Directory {
+    pub fn new(store: Arc<dyn IdentityStore>) -> Self {
+        Directory { store }
+    }
+
+    async fn record(&self, change: IdentityChange, actor: &Actor, kind: &'static str, subject: &str, detail: String) -> DirResult<()> {
+        let event = IdentityEvent { kind, actor: actor.origin, performer: actor.performer.clone(), subject: subject.to_owned(), detail };
+        self.store.change(change, vec![Box::new(event)]).await?;
+        Ok(())
+    }
+
+    pub async fn account(&self, name: &str) -> DirResult<Account> {
+        self.store.account_by_name(name).await?.ok_or_else(|| DirectoryError::NotFound(format!("account {name:?}")))
+    }
+
+    async fn account_of_kind(&self, name: &str, kinds: &[AccountKind]) -> DirResult<Account> {
+        let a = self.account(name).await?;
+        if kinds.contains(&a.kind) {
+            Ok(a)
+        } else {
+            Err(DirectoryError::Invalid(format!("{name:?} is a {}, not a {}", a.kind.as_str(), kinds[0].as_str())))
+        }
+    }
+
+    pub async fn add_user(&self, name: &str, password: &str, is_admin: bool, actor: &Actor) -> DirResult<Account> {
+        valid_namespace_name(name)?;
+        valid_password(password)?;
+        let pw = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || secret::hash_password(&pw))
+            .await
+            .map_err(|e| DirectoryError::Store(e.to_string()))?;
+        let account = Account {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_owned(),
+            kind: AccountKind::User,
+            password_hash: Some(hash),
+            is_admin,
+            public: false,
+            owner_id: None,
+            created_at_ms: now_ms(),
+        };
+        let detail = if is_admin { "global admin" } else { "" }.to_owned();
+        self.record(IdentityChange::CreateAccount(account.clone()), actor, "user_create", name, detail).await?;
+        Ok(account)
+    }
+
+    pub async fn set_password(&self, name: &str, password: &str, actor: &Actor) -> DirResult<()> {
+        valid_password(password)?;
+        let user = self.account_of_kind(name, &[AccountKind::User]).await?;
+        let pw = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || secret::hash_password(&pw))
+            .await
+            .map_err(|e| DirectoryError::Store(e.to_string()))?;
+        let change = IdentityChange::SetPassword { account_id: user.id, password_hash: hash };
+        self.record(change, actor, "user_change_password", name, String::new()).await
+    }
+
+    pub async fn delete_account(&self, name: &str, actor: &Actor) -> DirResult<()> {
+        let a = self.account(name).await?;
+        let kind = match a.kind {
+            AccountKind::User => "user_delete",
+            AccountKind::Org => "org_delete",
+            AccountKind::Robot => "delete_robot",
+        };
+        self.record(IdentityChange::DeleteAccount { account_id: a.id }, actor, kind, name, String::new()).await
+    }
+
+    /// Creates an organization; `creator`, if given, becomes its admin.
+    pub async fn create_org(&self, name: &str, creator: Option<&str>, actor: &Actor) -> DirResult<Account> {
+        valid_namespace_name(name)?;
+        let org = Account {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_owned(),
+            kind: AccountKind::Org,
+            password_hash: None,
+            is_admin: false,
+            public: false,
+            owner_id: None,
+            created_at_ms: now_ms(),
+        };
+        self.record(IdentityChange::CreateAccount(org.clone()), actor, "org_create", name, String::new()).await?;
+        if let Some(c) = creator {
+            self.set_member(name, c, Some(Role::Admin), actor).await?;
+        }
+        Ok(org)
+    }
+
+    pub async fn set_member(&self, org: &str, member: &str, role: Option<Role>, actor: &Actor) -> DirResult<()> {
+        let org_acc = self.account_of_kind(org, &[AccountKind::Org]).await?;
+        let m = self.account_of_kind(member, &[AccountKind::User, AccountKind::Robot]).await?;
+        let (kind, detail) = match role {
+            Some(r) => ("org_add_member", format!("{member} as {r}")),
+            None => ("org_remove_member", member.to_owned()),
+        };
+        let change = IdentityChange::SetMember { org_id: org_acc.id, account_id: m.id, role };
+        self.record(change, actor, kind, org, detail).await
+    }
+
+    pub async fn create_team(&self, org: &str, team: &str, role: Role, actor: &Actor) -> DirResult<Team> {
+        valid_namespace_name(team)?;
+        let org_acc = self.account_of_kind(org, &[AccountKind::Org]).await?;
+        let t = Team { id: uuid::Uuid::new_v4().to_string(), org_id: org_acc.id, name: team.to_owned(), role };
+        let subject = format!("{org}/{team}");
+        self.record(IdentityChange::CreateTeam(t.clone()), actor, "org_create_team", &subject, role.to_string()).await?;
+        Ok(t)
+    }
+
+    pub async fn team(&self, org: &str, team: &str) -> DirResult<Team> {
+        let org_acc = self.account_of_kind(org, &[AccountKind::Org]).await?;
+        self.store
+            .teams(&org_acc.id)
+            .await?
+            .into_iter()
+            .find(|t| t.name == team)
+            .ok_or_else(|| DirectoryError::NotFound(format!("team {org}/{team}")))
+    }
+
+    pub async fn set_team_member(&self, org: &str, team: &str, member: &str, add: bool, actor: &Actor) -> DirResult<()> {
+        let t = self.team(org, team).await?;
+        let m = self.account_of_kind(member, &[AccountKind::User, AccountKind::Robot]).await?;
+        let kind = if add { "org_add_team_member" } else { "org_remove_team_member" };
+        let change = IdentityChange::SetTeamMember { team_id: t.id, account_id: m.id, member: add };
+        self.record(change, actor, kind, &format!("{org}/{team}"), member.to_owned()).await
+    }
+
+    /// Creates robot `<namespace>+<name>` and its first token.
+    pub async fn create_robot(&self, namespace: &str, name: &str, actor: &Actor) -> DirResult<IssuedToken> {
+        valid_namespace_name(name)?;
+        let owner = self.account_of_kind(namespace, &[AccountKind::User, AccountKind::Org]).await?;
+        let full = format!("{namespace}+{name}");
+        let robot = Account {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: full.clone(),
+            kind: AccountKind::Robot,
+            password_hash: None,
+            is_admin: false,
+            public: false,
+            owner_id: Some(owner.id),
+            created_at_ms: now_ms(),
+        };
+        self.record(IdentityChange::CreateAccount(robot), actor, "create_robot", &full, String::new()).await?;
+        self.create_token(&full, "robot", &[], None, actor).await
+    }
+
+    /// Creates an API token for an account. `scopes` are `pattern:actions` limits (empty = the account's rights).
+    pub async fn create_token(
+        &self,
+        account: &str,
+        name: &str,
+        scopes: &[String],
+        expires_in_days: Option<u32>,
+        actor: &Actor,
+    ) -> DirResult<IssuedToken> {
+        let a = self.account_of_kind(account, &[AccountKind::User, AccountKind::Robot]).await?;
+        for s in scopes {
+            TokenScope::parse(s).map_err(DirectoryError::Invalid)?;
+        }
+        if name.is_empty() || name.len() > 128 {
+            return Err(DirectoryError::Invalid("token names are 1 to 128 characters".into()));
+        }
+        let (id, token, secret_hash) = secret::new_token();
+        let expires_at_ms = expires_in_days.map(|d| now_ms() + i64::from(d) * 86_400_000);
+        let record = TokenRecord {
+            id: id.clone(),
+            account_id: a.id,
+            name: name.to_owned(),
+            secret_hash,
+            scopes: scopes.to_vec(),
+            created_at_ms: now_ms(),
+            expires_at_ms,
+            revoked_at_ms: None,
+            last_used_at_ms: None,
+        };
+        let detail = format!("token {id} ({name}) scopes [{}]", scopes.join(" "));
+        self.record(IdentityChange::CreateToken(record), actor, "create_app_specific_token", account, detail).await?;
+        Ok(IssuedToken { id, token, account: account.to_owned(), expires_at_ms })
+    }
+
+    /// Revokes a token. `owner`, if given, must own it (users revoke their own tokens through the API).
+    pub async fn revoke_token(&self, token_id: &str, owner: Option<&str>, actor: &Actor) -> DirResult<()> {
+        let t = self.store.token(token_id).await?.ok_or_else(|| DirectoryError::NotFound(format!("token {token_id}")))?;
+        let account = self.store.account_by_id(&t.account_id).await?.map(|a| a.name).unwrap_or_default();
+        if owner.is_some_and(|o| o != account) {
+            return Err(DirectoryError::NotFound(format!("token {token_id}")));
+        }
+        let change = IdentityChange::RevokeToken { token_id: token_id.to_owned() };
+        self.record(change, actor, "revoke_app_specific_token", &account, format!("token {token_id}")).await
+    }
+
+    /// Grants (or, with `None`, removes) a role on a repository or `ns/*` to a user, robot or `org/team`.
+    pub async fn grant(&self, pattern: &str, grantee: &str, role: Option<Role>, actor: &Actor) -> DirResult<()> {
+        if !valid_pattern(pattern) || pattern == "*" {
+            return Err(DirectoryError::Invalid(format!("{pattern:?} is not a repository or ns/*")));
+        }
+        let target = match grantee.split_once('/') {
+            Some((org, team)) => Grantee::Team(self.team(org, team).await?.id),
+            None => Grantee::Account(self.account_of_kind(grantee, &[AccountKind::User, AccountKind::Robot]).await?.id),
+        };
+        let (kind, detail) = match role {
+            Some(r) => ("change_repo_permission", format!("{grantee} as {r}")),
+            None => ("delete_repo_permission", grantee.to_owned()),
+        };
+        self.record(IdentityChange::SetGrant { pattern: pattern.to_owned(), grantee: target, role }, actor, kind, pattern, detail).await
+    }
+
+    /// Makes a repository (`ns/app`) or a whole namespace (`ns`) public or private for anonymous pulls.
+    pub async fn set_public(&self, target: &str, public: bool, actor: &Actor) -> DirResult<()> {
+        let detail = if public { "public" } else { "private" }.to_owned();
+        if target.contains('/') {
+            target.parse::<RepoName>().map_err(|e| DirectoryError::Invalid(e.to_string()))?;
+            let change = IdentityChange::SetRepoPublic { repo: target.to_owned(), public };
+            self.record(change, actor, "change_repo_visibility", target, detail).await
+        } else {
+            let ns = self.account_of_kind(target, &[AccountKind::Org, AccountKind::User]).await?;
+            let change = IdentityChange::SetNamespacePublic { account_id: ns.id, public };
+            self.record(change, actor, "change_namespace_visibility", target, detail).await
+        }
+    }
+
+    /// First start: with no users at all, creates the global admin `admin` with `password` or a generated one.
+    /// Returns the generated password, if one was generated.
+    pub async fn bootstrap_admin(&self, password: Option<&str>) -> DirResult<Option<String>> {
+        if self.store.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let generated = password.is_none().then(|| hex::encode(secret::random_bytes::<12>()));
+        let pw = password.or(generated.as_deref()).expect("one of them is set");
+        match self.add_user("admin", pw, true, &Actor::system()).await {
+            Ok(_) => Ok(generated),
+            // Another process bootstrapped at the same moment.
+            Err(DirectoryError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
