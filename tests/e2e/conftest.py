@@ -3,9 +3,12 @@
 The binary comes from ``VIGIL_BIN`` (default ``target/debug/vigil`` under the repository root). The server runs
 from an empty working directory (so no ``./vigil.toml`` is picked up) with a fresh ``VIGIL_DATA_DIR`` and with
 every other ``VIGIL_*`` variable removed from its environment (vigil rejects unknown ``VIGIL_*`` keys, and
-``VIGIL_BIN`` itself is one of them).
+``VIGIL_BIN`` itself is one of them), except ``VIGIL_ADMIN_PASSWORD``: on its first start vigil creates the global
+admin ``admin`` with that password. Identity CLI commands (``vigil user add`` ...) run against the same data
+directory while the server is up, through ``Vigil.cli``.
 """
 
+import base64
 import os
 import re
 import shutil
@@ -22,6 +25,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"vigil listening on (https?)://127\.0\.0\.1:(\d+)")
 START_TIMEOUT = 30.0
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "e2e-admin-pass"
 
 # Python clients (requests, urllib) honour *_proxy variables; never send loopback traffic through a proxy.
 for _var in ("NO_PROXY", "no_proxy"):
@@ -32,12 +37,33 @@ for _var in ("NO_PROXY", "no_proxy"):
 HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+def basic_auth(user: str, password: str) -> str:
+    """The value of an ``Authorization: Basic ...`` header."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+ADMIN_AUTH = basic_auth(ADMIN_USER, ADMIN_PASSWORD)
+
+
 @dataclass
 class Vigil:
     host: str  # "127.0.0.1:PORT", the registry name clients use
     url: str  # "http://127.0.0.1:PORT"
     log_path: Path
     process: subprocess.Popen
+    binary: Path
+    env: dict  # the server's environment (VIGIL_DATA_DIR, VIGIL_ADMIN_PASSWORD), reused by `cli`
+    work_dir: Path
+
+    def cli(self, *args, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        """Runs `vigil ARGS...` against the server's data directory (the identity commands work while it runs)."""
+        proc = subprocess.run([str(self.binary), *map(str, args)], cwd=self.work_dir, env=self.env, input=input,
+                              capture_output=True, text=True, timeout=60)
+        if check:
+            assert proc.returncode == 0, (
+                f"vigil {' '.join(map(str, args))} failed with exit code {proc.returncode}\n"
+                f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
+        return proc
 
     def log_tail(self, lines: int = 60) -> str:
         try:
@@ -77,6 +103,7 @@ def vigil(tmp_path_factory) -> Vigil:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env["VIGIL_DATA_DIR"] = str(data_dir)
+    env["VIGIL_ADMIN_PASSWORD"] = ADMIN_PASSWORD
     env.setdefault("RUST_LOG", "info")
     env["NO_COLOR"] = "1"
 
@@ -108,18 +135,23 @@ def vigil(tmp_path_factory) -> Vigil:
         pytest.exit("vigil started with TLS; these tests expect plain HTTP", 2)
 
     server = Vigil(host=f"127.0.0.1:{match.group(2)}", url=f"http://127.0.0.1:{match.group(2)}",
-                   log_path=log_path, process=process)
-    # The port is bound before the line is printed; still, wait until the API answers.
+                   log_path=log_path, process=process, binary=binary, env=env, work_dir=work_dir)
+    # The port is bound before the line is printed; still, wait until the API answers the admin (which also
+    # proves that the first-start admin exists with our password).
+    last = None
     while True:
         try:
-            with HTTP.open(f"{server.url}/v2/", timeout=2) as r:
+            req = urllib.request.Request(f"{server.url}/v2/", headers={"Authorization": ADMIN_AUTH})
+            with HTTP.open(req, timeout=2) as r:
                 if r.status == 200:
                     break
-        except (urllib.error.URLError, OSError):
-            pass
+        except urllib.error.HTTPError as e:
+            last = f"{e.code} {e.read()!r}"
+        except (urllib.error.URLError, OSError) as e:
+            last = repr(e)
         if time.monotonic() > deadline:
             _stop(process)
-            pytest.exit(f"vigil did not answer GET /v2/:\n{server.log_tail()}", 2)
+            pytest.exit(f"vigil did not answer GET /v2/ as admin with 200 (last: {last}):\n{server.log_tail()}", 2)
         time.sleep(0.05)
 
     yield server
@@ -129,12 +161,20 @@ def vigil(tmp_path_factory) -> Vigil:
 @pytest.fixture(scope="session")
 def containers_env(tmp_path_factory) -> dict:
     """Environment for skopeo/podman/buildah: a registries.conf of our own (no mirrors, no search registries),
-    so nothing but the fully qualified 127.0.0.1 references given on the command line is ever contacted."""
+    so nothing but the fully qualified 127.0.0.1 references given on the command line is ever contacted.
+
+    REGISTRY_AUTH_FILE names an auth file without credentials: with a user-specified auth file, containers/image
+    reads no other credential store (~/.config/containers/auth.json, ~/.docker/config.json), so a command
+    without --creds is anonymous. Tests that log in use an auth file of their own (never this one)."""
     base = tmp_path_factory.mktemp("containers")
     conf = base / "registries.conf"
     conf.write_text("unqualified-search-registries = []\nshort-name-mode = \"disabled\"\n")
     env = dict(os.environ)
     env["CONTAINERS_REGISTRIES_CONF"] = str(conf)
+    no_auth = base / "no-auth.json"
+    no_auth.write_text('{"auths": {}}\n')  # buildah insists that the file exists
+    env["REGISTRY_AUTH_FILE"] = str(no_auth)
+    env.pop("DOCKER_CONFIG", None)
     return env
 
 

@@ -1,7 +1,11 @@
 """End-to-end tests: real third-party OCI clients against a running vigil.
 
 Clients: umoci (builds an OCI layout), skopeo, podman, buildah (containers/image, Go), oras-py and python-dxf
-(Python, requests). Every client talks to the session's vigil on 127.0.0.1 only; see conftest.py.
+(Python, requests), and the docker CLI (client only, no engine). Every client talks to the session's vigil on
+127.0.0.1 only; see conftest.py.
+
+vigil requires authentication on /v2 (Docker token auth). Sections 1-5 act as the first-start admin; section 6
+logs in as ordinary users (password, API tokens, robots) and checks what they may not do.
 """
 
 import gzip
@@ -9,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -20,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HTTP, require_tool
+from conftest import ADMIN_AUTH, ADMIN_PASSWORD, ADMIN_USER, HTTP, basic_auth, require_tool
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -28,30 +33,52 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 ACCEPT_ALL = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST,
                         "application/vnd.docker.distribution.manifest.list.v2+json"])
 CMD_TIMEOUT = 120
+ADMIN_CREDS = f"{ADMIN_USER}:{ADMIN_PASSWORD}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # helpers
 
 
-def run(cmd, env=None, cwd=None, timeout=CMD_TIMEOUT) -> str:
+def attempt(cmd, env=None, cwd=None, input=None, timeout=CMD_TIMEOUT) -> subprocess.CompletedProcess:
+    """Runs a command (stdin from `input`, else /dev/null) and returns the finished process, whatever its status."""
+    kwargs = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+    return subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def describe(cmd, proc) -> str:
+    return (f"{' '.join(map(str, cmd))} exited with {proc.returncode}\n"
+            f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
+
+
+def run(cmd, env=None, cwd=None, input=None, timeout=CMD_TIMEOUT) -> str:
     """Runs a command and returns its stdout; fails the test with both streams if it exits non-zero."""
-    proc = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
-    assert proc.returncode == 0, (
-        f"command failed with exit code {proc.returncode}: {' '.join(map(str, cmd))}\n"
-        f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-    )
+    proc = attempt(cmd, env=env, cwd=cwd, input=input, timeout=timeout)
+    assert proc.returncode == 0, "command failed: " + describe(cmd, proc)
     return proc.stdout
+
+
+def run_fails(cmd, env=None, input=None) -> str:
+    """Runs a command that must fail; returns its stderr (lower-cased) for checks on the reason."""
+    proc = attempt(cmd, env=env, input=input)
+    assert proc.returncode != 0, "command unexpectedly succeeded: " + describe(cmd, proc)
+    return (proc.stderr + proc.stdout).lower()
 
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def http(method: str, url: str, headers=None, data=None):
-    """Plain HTTP request; returns (status, headers, body) for any status, never raises on 4xx/5xx."""
-    req = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
+def http(method: str, url: str, headers=None, data=None, auth=ADMIN_AUTH):
+    """Plain HTTP request; returns (status, headers, body) for any status, never raises on 4xx/5xx.
+
+    `auth` is the Authorization header value (the admin's Basic credentials unless told otherwise; None for an
+    anonymous request)."""
+    headers = dict(headers or {})
+    if auth is not None:
+        headers["Authorization"] = auth
+    req = urllib.request.Request(url, method=method, headers=headers, data=data)
     try:
         with HTTP.open(req, timeout=30) as r:
             return r.status, r.headers, r.read()
@@ -69,23 +96,39 @@ def layout_manifest(layout: Path, ref: str) -> tuple[str, bytes]:
     raise AssertionError(f"no manifest named {ref!r} in {layout}/index.json: {index}")
 
 
+def creds_flag(creds, flag="--creds") -> list:
+    """skopeo's --creds USER:PASSWORD (or --src-creds/--dest-creds); nothing for an anonymous request."""
+    return [flag, creds] if creds else []
+
+
 def skopeo(*args, env) -> str:
     return run(["skopeo", *args], env=env)
 
 
-def inspect(ref: str, env) -> dict:
-    return json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{ref}", env=env))
+def inspect(ref: str, env, creds=ADMIN_CREDS) -> dict:
+    return json.loads(skopeo("inspect", "--tls-verify=false", *creds_flag(creds), f"docker://{ref}", env=env))
 
 
-def inspect_raw(ref: str, env) -> bytes:
-    proc = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"], env=env,
-                          capture_output=True, timeout=CMD_TIMEOUT, stdin=subprocess.DEVNULL)
+def inspect_raw(ref: str, env, creds=ADMIN_CREDS) -> bytes:
+    cmd = ["skopeo", "inspect", "--raw", "--tls-verify=false", *creds_flag(creds), f"docker://{ref}"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, timeout=CMD_TIMEOUT, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     return proc.stdout
 
 
-def list_tags(repo_ref: str, env) -> list:
-    return json.loads(skopeo("list-tags", "--tls-verify=false", f"docker://{repo_ref}", env=env))["Tags"]
+def list_tags(repo_ref: str, env, creds=ADMIN_CREDS) -> list:
+    out = skopeo("list-tags", "--tls-verify=false", *creds_flag(creds), f"docker://{repo_ref}", env=env)
+    return json.loads(out)["Tags"]
+
+
+def tags_via_http(vigil, repo: str):
+    """The repository's tags as the admin sees them over HTTP; None if the repository does not exist (404)."""
+    status, _, body = http("GET", f"{vigil.url}/v2/{repo}/tags/list")
+    if status == 404:
+        assert json.loads(body)["errors"][0]["code"] == "NAME_UNKNOWN", body
+        return None
+    assert status == 200, (status, body)
+    return json.loads(body)["tags"] or []
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -109,7 +152,8 @@ def umoci_image(vigil, containers_env, tmp_path_factory):
     assert sha256(manifest) == digest
 
     ref = f"{vigil.host}/e2e/umoci:v1"
-    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{ref}", env=env)
+    skopeo("copy", "--dest-tls-verify=false", "--dest-creds", ADMIN_CREDS, f"oci:{layout}:v1", f"docker://{ref}",
+           env=env)
     return {"ref": ref, "digest": digest, "manifest": manifest, "layout": layout,
             "config_digest": json.loads(manifest)["config"]["digest"]}
 
@@ -136,7 +180,8 @@ def test_umoci_layout_roundtrip_with_skopeo(vigil, containers_env, umoci_image, 
 
     # Copy it back into a fresh OCI layout: same manifest digest, same blobs.
     back = tmp_path / "back"
-    skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"oci:{back}:v1", env=env)
+    skopeo("copy", "--src-tls-verify=false", "--src-creds", ADMIN_CREDS, f"docker://{ref}", f"oci:{back}:v1",
+           env=env)
     back_digest, back_manifest = layout_manifest(back, "v1")
     assert back_digest == digest
     assert back_manifest == umoci_image["manifest"]
@@ -147,16 +192,16 @@ def test_umoci_layout_roundtrip_with_skopeo(vigil, containers_env, umoci_image, 
 
     # Registry-to-registry copy into another repository (skopeo tries a cross-repository blob mount).
     mounted = f"{vigil.host}/e2e/umoci-mounted:v1"
-    skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", f"docker://{ref}", f"docker://{mounted}",
-           env=env)
+    skopeo("copy", "--src-tls-verify=false", "--dest-tls-verify=false", "--src-creds", ADMIN_CREDS,
+           "--dest-creds", ADMIN_CREDS, f"docker://{ref}", f"docker://{mounted}", env=env)
     assert inspect(mounted, env)["Digest"] == digest
 
 
 def test_skopeo_docker_schema2_push_pull_delete(vigil, containers_env, umoci_image, tmp_path):
     env = containers_env
     ref = f"{vigil.host}/e2e/umoci:v1-docker"
-    skopeo("copy", "--format", "v2s2", "--dest-tls-verify=false", f"oci:{umoci_image['layout']}:v1",
-           f"docker://{ref}", env=env)
+    skopeo("copy", "--format", "v2s2", "--dest-tls-verify=false", "--dest-creds", ADMIN_CREDS,
+           f"oci:{umoci_image['layout']}:v1", f"docker://{ref}", env=env)
 
     raw = inspect_raw(ref, env)
     manifest = json.loads(raw)
@@ -173,11 +218,11 @@ def test_skopeo_docker_schema2_push_pull_delete(vigil, containers_env, umoci_ima
 
     # Pull it back unconverted (dir: keeps the manifest as served): same bytes, same digest.
     out = tmp_path / "pulled"
-    skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"dir:{out}", env=env)
+    skopeo("copy", "--src-tls-verify=false", "--src-creds", ADMIN_CREDS, f"docker://{ref}", f"dir:{out}", env=env)
     assert (out / "manifest.json").read_bytes() == raw
 
     # Delete it (skopeo resolves the tag and deletes the manifest by digest).
-    skopeo("delete", "--tls-verify=false", f"docker://{ref}", env=env)
+    skopeo("delete", "--tls-verify=false", "--creds", ADMIN_CREDS, f"docker://{ref}", env=env)
     for reference in ("v1-docker", docker_digest):
         status, _, body = http("GET", f"{vigil.url}/v2/e2e/umoci/manifests/{reference}", {"Accept": ACCEPT_ALL})
         assert status == 404, f"GET manifests/{reference} after delete: {status} {body!r}"
@@ -199,11 +244,24 @@ def short_tmp():
     shutil.rmtree(path, ignore_errors=True)
 
 
+def podman_cmd(tmp_path: Path, short_tmp: Path) -> list:
+    return ["podman", "--root", tmp_path / "root", "--runroot", short_tmp, "--storage-driver", "vfs",
+            "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+
+
+def own_authfile(containers_env: dict, tmp_path: Path) -> dict:
+    """containers_env with an auth file of this test's own, for `podman login` / `skopeo login` to write to."""
+    authfile = tmp_path / "auth.json"
+    authfile.write_text('{"auths": {}}\n')
+    return {**containers_env, "REGISTRY_AUTH_FILE": str(authfile)}
+
+
 def test_podman_pull_tag_push(vigil, containers_env, umoci_image, tmp_path, short_tmp):
     require_tool("podman")
-    env = containers_env
-    podman = ["podman", "--root", tmp_path / "root", "--runroot", short_tmp, "--storage-driver", "vfs",
-              "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+    env = own_authfile(containers_env, tmp_path)
+    podman = podman_cmd(tmp_path, short_tmp)
+    run([*podman, "login", "--tls-verify=false", "-u", ADMIN_USER, "--password-stdin", vigil.host], env=env,
+        input=ADMIN_PASSWORD + "\n")
 
     run([*podman, "pull", "--tls-verify=false", umoci_image["ref"]], env=env)
     pulled = json.loads(run([*podman, "image", "inspect", umoci_image["ref"]], env=env))[0]
@@ -235,9 +293,10 @@ def test_podman_pull_tag_push(vigil, containers_env, umoci_image, tmp_path, shor
 def test_podman_manifest_list_push(vigil, containers_env, umoci_image, tmp_path, short_tmp):
     """An image index, assembled and pushed by `podman manifest` (the child is copied along with --all)."""
     require_tool("podman")
-    env = containers_env
-    podman = ["podman", "--root", tmp_path / "root", "--runroot", short_tmp, "--storage-driver", "vfs",
-              "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
+    env = own_authfile(containers_env, tmp_path)
+    podman = podman_cmd(tmp_path, short_tmp)
+    run([*podman, "login", "--tls-verify=false", "-u", ADMIN_USER, "--password-stdin", vigil.host], env=env,
+        input=ADMIN_PASSWORD + "\n")
     index_ref = f"{vigil.host}/e2e/podman-list:v1"
     run([*podman, "manifest", "create", index_ref], env=env)
     run([*podman, "manifest", "add", "--tls-verify=false", "--arch", "arm64", index_ref,
@@ -280,7 +339,7 @@ def test_buildah_scratch_commit_push(vigil, containers_env, tmp_path, short_tmp)
                    env=env).strip().splitlines()[-1]
     ref = f"{vigil.host}/e2e/buildah:v1"
     digestfile = tmp_path / "digest"
-    run([*buildah, "push", "--tls-verify=false", "--digestfile", digestfile, "localhost/e2e-buildah:latest",
+    run([*buildah, "push", "--tls-verify=false", "--creds", ADMIN_CREDS, "--digestfile", digestfile, "localhost/e2e-buildah:latest",
          f"docker://{ref}"], env=env)
     pushed_digest = digestfile.read_text().strip()
 
@@ -309,10 +368,30 @@ def test_buildah_scratch_commit_push(vigil, containers_env, tmp_path, short_tmp)
 # 4. oras-py: artifacts and the referrers API
 
 
-@pytest.fixture
-def oras_client(vigil):
+def oras_login(vigil, tmp_path: Path, user: str, password: str):
+    """An oras-py client logged in as `user`. oras-py's login tries docker-py (which needs an engine) and falls
+    back to writing the credentials to a docker config file: keep that file in tmp_path, not in ~/.docker."""
     oras_client = pytest.importorskip("oras.client")
-    return oras_client.OrasClient(hostname=vigil.host, insecure=True)
+    client = oras_client.OrasClient(hostname=vigil.host, insecure=True)
+    config = tmp_path / "oras-docker-config.json"
+    env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}  # never reach a real engine, if there is one
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        result = client.login(username=user, password=password, hostname=vigil.host, config_path=str(config))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    assert "Succeeded" in json.dumps(result), result
+    return client
+
+
+@pytest.fixture
+def oras_client(vigil, tmp_path):
+    return oras_login(vigil, tmp_path, ADMIN_USER, ADMIN_PASSWORD)
 
 
 def test_oras_artifact_with_referrers(vigil, oras_client, tmp_path, monkeypatch):
@@ -428,7 +507,11 @@ def test_oras_chunked_upload_and_tag_delete(vigil, oras_client, tmp_path, monkey
 
 def test_python_dxf_blobs_aliases(vigil, tmp_path):
     dxf = pytest.importorskip("dxf")
-    d = dxf.DXF(vigil.host, "e2e/dxf", insecure=True)
+
+    def auth(d, response):  # python-dxf calls this on a 401 and retries with what it sets up
+        d.authenticate(ADMIN_USER, ADMIN_PASSWORD, response=response)
+
+    d = dxf.DXF(vigil.host, "e2e/dxf", auth=auth, insecure=True)
 
     body, resp = d.api_version_check()
     assert resp.status_code == 200
@@ -461,7 +544,7 @@ def test_python_dxf_blobs_aliases(vigil, tmp_path):
     assert manifest["mediaType"] == DOCKER_MANIFEST
 
     # Cross-repository mount into another repository.
-    other = dxf.DXF(vigil.host, "e2e/dxf-mounted", insecure=True)
+    other = dxf.DXF(vigil.host, "e2e/dxf-mounted", auth=auth, insecure=True)
     assert other.mount_blob("e2e/dxf", digest) == digest
     assert other.blob_size(digest) == len(data)
 

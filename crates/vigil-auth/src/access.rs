@@ -30,7 +30,8 @@ impl Access {
     /// token and registry JWT into account.
     pub fn allows(&self, principal: &Principal, repo: &RepoName, action: Action) -> bool {
         let by_role = self.role_for(repo).is_some_and(|r| r.allows(action));
-        let by_token = principal.token_scopes.as_ref().is_none_or(|scopes| scopes.iter().any(|s| s.allows(repo, action)));
+        let by_token =
+            principal.token_scopes.as_ref().is_none_or(|scopes| scopes.iter().any(|s| s.allows(repo, action)));
         let by_jwt = principal.jwt_access.as_ref().is_none_or(|access| access.iter().any(|a| a.allows(repo, action)));
         by_role && by_token && by_jwt
     }

@@ -97,14 +97,7 @@ fn token_usable(t: &TokenRecord) -> bool {
 impl Authenticator {
     pub fn new(store: Arc<dyn IdentityStore>, keys: JwtKeys, config: AuthConfig) -> Self {
         let throttle = Throttle::new(config.throttle_window, config.max_failures_per_user, config.max_failures_per_ip);
-        Authenticator {
-            store,
-            keys,
-            config,
-            throttle,
-            verified: Mutex::default(),
-            access_cache: Mutex::default(),
-        }
+        Authenticator { store, keys, config, throttle, verified: Mutex::default(), access_cache: Mutex::default() }
     }
 
     pub fn config(&self) -> &AuthConfig {
@@ -137,8 +130,10 @@ impl Authenticator {
             let raw = base64::engine::general_purpose::STANDARD
                 .decode(value)
                 .map_err(|_| AuthError::Malformed("Basic credentials are not base64".into()))?;
-            let text = String::from_utf8(raw).map_err(|_| AuthError::Malformed("Basic credentials are not UTF-8".into()))?;
-            let (user, secret) = text.split_once(':').ok_or_else(|| AuthError::Malformed("Basic credentials lack ':'".into()))?;
+            let text =
+                String::from_utf8(raw).map_err(|_| AuthError::Malformed("Basic credentials are not UTF-8".into()))?;
+            let (user, secret) =
+                text.split_once(':').ok_or_else(|| AuthError::Malformed("Basic credentials lack ':'".into()))?;
             self.basic(user, secret, ip).await
         } else if scheme.eq_ignore_ascii_case("bearer") {
             if value.starts_with(secret::TOKEN_PREFIX) {
@@ -182,7 +177,12 @@ impl Authenticator {
             return Err(AuthError::BadCredentials);
         };
         let key: [u8; 32] = Sha256::new().chain_update(user).chain_update([0]).chain_update(password).finalize().into();
-        let cached = self.verified.lock().expect("cache lock").get(&key).is_some_and(|(h, at)| *h == phc && at.elapsed() < PASSWORD_CACHE_TTL);
+        let cached = self
+            .verified
+            .lock()
+            .expect("cache lock")
+            .get(&key)
+            .is_some_and(|(h, at)| *h == phc && at.elapsed() < PASSWORD_CACHE_TTL);
         if !cached {
             let (p, h) = (password.to_owned(), phc.clone());
             let ok = tokio::task::spawn_blocking(move || secret::verify_password(&h, &p)).await.unwrap_or(false);

@@ -80,7 +80,10 @@ mod tests {
         assert_eq!(tp.client_ip(ip("203.0.113.9"), &["1.2.3.4"], &[]), ip("203.0.113.9"));
         // Trusted peer: rightmost untrusted hop; a forged leftmost entry is ignored.
         assert_eq!(tp.client_ip(ip("10.1.1.1"), &["6.6.6.6, 198.51.100.7, 10.2.2.2"], &[]), ip("198.51.100.7"));
-        assert_eq!(tp.client_ip(ip("10.1.1.1"), &[], &[r#"for=198.51.100.8;proto=https, for="[2001:db8::1]:443""#]), ip("2001:db8::1"));
+        assert_eq!(
+            tp.client_ip(ip("10.1.1.1"), &[], &[r#"for=198.51.100.8;proto=https, for="[2001:db8::1]:443""#]),
+            ip("2001:db8::1")
+        );
         // Only proxies in the chain: fall back to the peer.
         assert_eq!(tp.client_ip(ip("10.1.1.1"), &["10.3.3.3"], &[]), ip("10.1.1.1"));
         assert_eq!(tp.client_ip(ip("10.1.1.1"), &["garbage"], &[]), ip("10.1.1.1"));

@@ -88,8 +88,21 @@ impl Directory {
         Directory { store }
     }
 
-    async fn record(&self, change: IdentityChange, actor: &Actor, kind: &'static str, subject: &str, detail: String) -> DirResult<()> {
-        let event = IdentityEvent { kind, actor: actor.origin, performer: actor.performer.clone(), subject: subject.to_owned(), detail };
+    async fn record(
+        &self,
+        change: IdentityChange,
+        actor: &Actor,
+        kind: &'static str,
+        subject: &str,
+        detail: String,
+    ) -> DirResult<()> {
+        let event = IdentityEvent {
+            kind,
+            actor: actor.origin,
+            performer: actor.performer.clone(),
+            subject: subject.to_owned(),
+            detail,
+        };
         self.store.change(change, vec![Box::new(event)]).await?;
         Ok(())
     }
@@ -186,7 +199,8 @@ impl Directory {
         let org_acc = self.account_of_kind(org, &[AccountKind::Org]).await?;
         let t = Team { id: uuid::Uuid::new_v4().to_string(), org_id: org_acc.id, name: team.to_owned(), role };
         let subject = format!("{org}/{team}");
-        self.record(IdentityChange::CreateTeam(t.clone()), actor, "org_create_team", &subject, role.to_string()).await?;
+        self.record(IdentityChange::CreateTeam(t.clone()), actor, "org_create_team", &subject, role.to_string())
+            .await?;
         Ok(t)
     }
 
@@ -200,7 +214,14 @@ impl Directory {
             .ok_or_else(|| DirectoryError::NotFound(format!("team {org}/{team}")))
     }
 
-    pub async fn set_team_member(&self, org: &str, team: &str, member: &str, add: bool, actor: &Actor) -> DirResult<()> {
+    pub async fn set_team_member(
+        &self,
+        org: &str,
+        team: &str,
+        member: &str,
+        add: bool,
+        actor: &Actor,
+    ) -> DirResult<()> {
         let t = self.team(org, team).await?;
         let m = self.account_of_kind(member, &[AccountKind::User, AccountKind::Robot]).await?;
         let kind = if add { "org_add_team_member" } else { "org_remove_team_member" };
@@ -263,7 +284,8 @@ impl Directory {
 
     /// Revokes a token. `owner`, if given, must own it (users revoke their own tokens through the API).
     pub async fn revoke_token(&self, token_id: &str, owner: Option<&str>, actor: &Actor) -> DirResult<()> {
-        let t = self.store.token(token_id).await?.ok_or_else(|| DirectoryError::NotFound(format!("token {token_id}")))?;
+        let t =
+            self.store.token(token_id).await?.ok_or_else(|| DirectoryError::NotFound(format!("token {token_id}")))?;
         let account = self.store.account_by_id(&t.account_id).await?.map(|a| a.name).unwrap_or_default();
         if owner.is_some_and(|o| o != account) {
             return Err(DirectoryError::NotFound(format!("token {token_id}")));
@@ -285,7 +307,14 @@ impl Directory {
             Some(r) => ("change_repo_permission", format!("{grantee} as {r}")),
             None => ("delete_repo_permission", grantee.to_owned()),
         };
-        self.record(IdentityChange::SetGrant { pattern: pattern.to_owned(), grantee: target, role }, actor, kind, pattern, detail).await
+        self.record(
+            IdentityChange::SetGrant { pattern: pattern.to_owned(), grantee: target, role },
+            actor,
+            kind,
+            pattern,
+            detail,
+        )
+        .await
     }
 
     /// Makes a repository (`ns/app`) or a whole namespace (`ns`) public or private for anonymous pulls.

@@ -61,7 +61,11 @@ impl JwtKeys {
     }
 
     pub fn from_secret(key: &[u8], service: &str) -> Self {
-        JwtKeys { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), service: service.to_owned() }
+        JwtKeys {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+            service: service.to_owned(),
+        }
     }
 
     pub fn sign(&self, claims: &Claims) -> String {

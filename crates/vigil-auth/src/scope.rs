@@ -53,8 +53,7 @@ pub fn parse_request_scope(s: &str) -> Result<ResourceAccess, ScopeError> {
     let actions: Vec<String> = actions.split(',').filter(|a| !a.is_empty()).map(str::to_owned).collect();
     match kind {
         "repository" => {
-            name.parse::<RepoName>()
-                .map_err(|e| ScopeError::BadName { scope: s.to_owned(), reason: e.to_string() })?;
+            name.parse::<RepoName>().map_err(|e| ScopeError::BadName { scope: s.to_owned(), reason: e.to_string() })?;
             if actions.iter().any(|a| a != "*" && a.parse::<Action>().is_err()) {
                 return Err(ScopeError::BadAction(s.to_owned()));
             }

@@ -34,7 +34,8 @@ impl Throttle {
     /// Whether a login attempt may proceed.
     pub fn allowed(&self, user: &str, ip: IpAddr) -> bool {
         let map = self.failures.lock().expect("throttle lock");
-        self.count(&map, &Key::User(user.to_owned())) < self.max_per_user && self.count(&map, &Key::Ip(ip)) < self.max_per_ip
+        self.count(&map, &Key::User(user.to_owned())) < self.max_per_user
+            && self.count(&map, &Key::Ip(ip)) < self.max_per_ip
     }
 
     pub fn failed(&self, user: &str, ip: IpAddr) {

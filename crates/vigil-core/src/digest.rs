@@ -76,10 +76,8 @@ impl FromStr for Digest {
             && alg
                 .split(['+', '.', '_', '-'])
                 .all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
-        let enc_ok = !hex.is_empty()
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
+        let enc_ok =
+            !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'));
         if !alg_ok || !enc_ok {
             return Err(DigestError::Malformed(s.to_owned()));
         }
@@ -91,10 +89,7 @@ impl FromStr for Digest {
         if hex.len() != algorithm.hex_len() || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return Err(DigestError::BadEncoding(s.to_owned()));
         }
-        Ok(Digest {
-            algorithm,
-            hex: hex.to_owned(),
-        })
+        Ok(Digest { algorithm, hex: hex.to_owned() })
     }
 }
 
@@ -155,10 +150,7 @@ mod tests {
     #[test]
     fn parses_and_prints_sha256_and_sha512() {
         let d = Digest::sha256_of(b"");
-        assert_eq!(
-            d.to_string(),
-            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(d.to_string(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_eq!(d.to_string().parse::<Digest>().unwrap(), d);
         let d512 = Digest::of(Algorithm::Sha512, b"abc");
         assert_eq!(d512.to_string().parse::<Digest>().unwrap(), d512);
@@ -167,20 +159,11 @@ mod tests {
     #[test]
     fn rejects_bad_digests_with_the_right_reason() {
         assert!(matches!("sha256".parse::<Digest>(), Err(DigestError::Malformed(_))));
-        assert!(matches!(
-            "md5:abcd".parse::<Digest>(),
-            Err(DigestError::UnsupportedAlgorithm(_))
-        ));
-        assert!(matches!(
-            "sha256:abcd".parse::<Digest>(),
-            Err(DigestError::BadEncoding(_))
-        ));
+        assert!(matches!("md5:abcd".parse::<Digest>(), Err(DigestError::UnsupportedAlgorithm(_))));
+        assert!(matches!("sha256:abcd".parse::<Digest>(), Err(DigestError::BadEncoding(_))));
         let upper = format!("sha256:{}", "A".repeat(64));
         assert!(matches!(upper.parse::<Digest>(), Err(DigestError::BadEncoding(_))));
-        assert!(matches!(
-            "sha256:../../etc".parse::<Digest>(),
-            Err(DigestError::Malformed(_))
-        ));
+        assert!(matches!("sha256:../../etc".parse::<Digest>(), Err(DigestError::Malformed(_))));
         assert!(matches!(":abc".parse::<Digest>(), Err(DigestError::Malformed(_))));
     }
 

@@ -21,10 +21,7 @@ impl FromStr for Tag {
     fn from_str(s: &str) -> Result<Self, ()> {
         let b = s.as_bytes();
         let first_ok = b.first().is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
-        let rest_ok = b
-            .iter()
-            .skip(1)
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+        let rest_ok = b.iter().skip(1).all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
         if first_ok && rest_ok && b.len() <= 128 {
             Ok(Tag(s.to_owned()))
         } else {
@@ -66,9 +63,7 @@ impl FromStr for Reference {
         if s.contains(':') {
             return Ok(Reference::Digest(s.parse()?));
         }
-        s.parse()
-            .map(Reference::Tag)
-            .map_err(|()| ReferenceError::Invalid(s.to_owned()))
+        s.parse().map(Reference::Tag).map_err(|()| ReferenceError::Invalid(s.to_owned()))
     }
 }
 
@@ -91,10 +86,7 @@ mod tests {
         assert!(matches!("_v1.0-rc".parse::<Reference>(), Ok(Reference::Tag(_))));
         assert!("-bad".parse::<Reference>().is_err());
         assert!("a".repeat(129).parse::<Reference>().is_err());
-        assert!(matches!(
-            "sha256:abc".parse::<Reference>(),
-            Err(ReferenceError::Digest(_))
-        ));
+        assert!(matches!("sha256:abc".parse::<Reference>(), Err(ReferenceError::Digest(_))));
         let d = crate::Digest::sha256_of(b"x");
         assert_eq!(d.to_string().parse::<Reference>().unwrap(), Reference::Digest(d));
     }

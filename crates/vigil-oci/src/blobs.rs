@@ -94,25 +94,11 @@ pub async fn get(
 
 pub async fn delete(reg: &Registry, repo: RepoName, digest: Digest) -> OciResult<Response> {
     let event = RegistryEvent::new(Operation::DeleteBlob, &repo).digest(&digest).boxed();
-    match reg
-        .commit(
-            Mutation::UnlinkBlob {
-                repo: repo.clone(),
-                digest: digest.clone(),
-            },
-            vec![event],
-        )
-        .await
-    {
-        Ok(_) => Ok(response(
-            StatusCode::ACCEPTED,
-            &[("content-length", "0".into())],
-            Body::empty(),
-        )),
-        Err(StoreError::NotFound(_)) => Err(OciError::new(
-            ErrorCode::BlobUnknown,
-            format!("blob {digest} is not in {repo}"),
-        )),
+    match reg.commit(Mutation::UnlinkBlob { repo: repo.clone(), digest: digest.clone() }, vec![event]).await {
+        Ok(_) => Ok(response(StatusCode::ACCEPTED, &[("content-length", "0".into())], Body::empty())),
+        Err(StoreError::NotFound(_)) => {
+            Err(OciError::new(ErrorCode::BlobUnknown, format!("blob {digest} is not in {repo}")))
+        }
         Err(e) => Err(e.into()),
     }
 }

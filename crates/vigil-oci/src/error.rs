@@ -87,13 +87,7 @@ pub struct OciError {
 
 impl OciError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        OciError {
-            code,
-            status: code.status(),
-            message: message.into(),
-            detail: Value::Null,
-            headers: Vec::new(),
-        }
+        OciError { code, status: code.status(), message: message.into(), detail: Value::Null, headers: Vec::new() }
     }
 
     pub fn with_detail(mut self, detail: Value) -> Self {

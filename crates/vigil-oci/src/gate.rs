@@ -46,12 +46,11 @@ pub fn all_values<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
 
 /// The client address: the socket peer, or the forwarded address when the peer is a trusted proxy.
 pub fn client_ip(auth: Option<&Authenticator>, req: &Parts) -> IpAddr {
-    let peer = req
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
+    let peer = req.extensions.get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
     match auth {
-        Some(a) => a.client_ip(peer, &all_values(&req.headers, "x-forwarded-for"), &all_values(&req.headers, "forwarded")),
+        Some(a) => {
+            a.client_ip(peer, &all_values(&req.headers, "x-forwarded-for"), &all_values(&req.headers, "forwarded"))
+        }
         None => peer,
     }
 }
@@ -68,8 +67,10 @@ pub fn auth_failure(auth: &Authenticator, e: AuthError) -> OciError {
 
 pub async fn admit(auth: &Authenticator, req: &Parts, op: Operation, route: &Route) -> Result<Admitted, OciError> {
     let ip = client_ip(Some(auth), req);
-    let principal =
-        auth.from_header(header_str(&req.headers, "authorization"), ip, true).await.map_err(|e| auth_failure(auth, e))?;
+    let principal = auth
+        .from_header(header_str(&req.headers, "authorization"), ip, true)
+        .await
+        .map_err(|e| auth_failure(auth, e))?;
     let mut admitted = Admitted { principal, client_ip: ip, access: None, mount_allowed: false };
     match op.requirement() {
         Requirement::None => Ok(admitted),
@@ -90,14 +91,16 @@ pub async fn admit(auth: &Authenticator, req: &Parts, op: Operation, route: &Rou
                 let scope = scope_for(repo, action);
                 return Err(match p.credential {
                     Credential::None => unauthorized(auth, "authentication required", Some(&scope), None),
-                    Credential::TemporaryToken => {
-                        unauthorized(auth, "the token's scope does not cover this request", Some(&scope), Some("insufficient_scope"))
+                    Credential::TemporaryToken => unauthorized(
+                        auth,
+                        "the token's scope does not cover this request",
+                        Some(&scope),
+                        Some("insufficient_scope"),
+                    ),
+                    Credential::Password | Credential::Token => {
+                        OciError::new(ErrorCode::Denied, format!("{} may not {} {repo}", p.name, action.as_str()))
+                            .with_status(StatusCode::FORBIDDEN)
                     }
-                    Credential::Password | Credential::Token => OciError::new(
-                        ErrorCode::Denied,
-                        format!("{} may not {} {repo}", p.name, action.as_str()),
-                    )
-                    .with_status(StatusCode::FORBIDDEN),
                 });
             }
             if op == Operation::MountBlob {
@@ -108,7 +111,12 @@ pub async fn admit(auth: &Authenticator, req: &Parts, op: Operation, route: &Rou
                     if !admitted.mount_allowed && role_allows && p.credential == Credential::TemporaryToken {
                         // The caller could read the source but the token was not asked for it: let it re-negotiate.
                         let scope = format!("{} {}", scope_for(&from, Action::Pull), scope_for(repo, Action::Push));
-                        return Err(unauthorized(auth, "the token does not cover the mount source", Some(&scope), Some("insufficient_scope")));
+                        return Err(unauthorized(
+                            auth,
+                            "the token does not cover the mount source",
+                            Some(&scope),
+                            Some("insufficient_scope"),
+                        ));
                     }
                 }
             }

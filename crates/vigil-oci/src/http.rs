@@ -24,9 +24,7 @@ pub fn response(status: StatusCode, headers: &[(&str, String)], body: Body) -> R
 /// Query parameters as pairs, in order. Malformed encoding yields no pairs rather than an error: callers treat
 /// a missing required parameter with the spec's error.
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .and_then(|q| serde_urlencoded::from_str(q).ok())
-        .unwrap_or_default()
+    query.and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default()
 }
 
 pub fn query_param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {

@@ -34,15 +34,7 @@ impl RegistryEvent {
 
     /// An event about no particular repository.
     pub fn global(operation: Operation) -> Self {
-        RegistryEvent {
-            operation,
-            actor: "api",
-            repo: None,
-            tag: None,
-            digest: None,
-            size: None,
-            media_type: None,
-        }
+        RegistryEvent { operation, actor: "api", repo: None, tag: None, digest: None, size: None, media_type: None }
     }
 
     pub fn tag(mut self, tag: impl ToString) -> Self {

@@ -70,13 +70,7 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, config: RegistryConfig) -> Self {
-        Registry {
-            meta,
-            blobs,
-            config: Arc::new(config),
-            uploads: Arc::default(),
-            auth: None,
-        }
+        Registry { meta, blobs, config: Arc::new(config), uploads: Arc::default(), auth: None }
     }
 
     /// Puts the registry behind authentication and authorization.
@@ -182,9 +176,6 @@ async fn handle(reg: &Registry, op: Operation, route: Route, req: Request) -> Oc
         (Operation::PatchUpload, Route::Upload { repo, id }) => uploads::patch(reg, &repo, &id, req).await,
         (Operation::CompleteUpload, Route::Upload { repo, id }) => uploads::complete(reg, repo, &id, req).await,
         (Operation::CancelUpload, Route::Upload { repo, id }) => uploads::cancel(reg, &repo, &id).await,
-        (op, route) => Err(OciError::internal(
-            "router",
-            format!("operation {op:?} paired with route {route:?}"),
-        )),
+        (op, route) => Err(OciError::internal("router", format!("operation {op:?} paired with route {route:?}"))),
     }
 }

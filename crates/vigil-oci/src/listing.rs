@@ -25,17 +25,11 @@ fn page(query: Option<&str>) -> OciResult<Page> {
     let n = match query_param(&pairs, "n") {
         None | Some("") => MAX_PAGE,
         Some(raw) => raw.parse::<usize>().map_err(|_| {
-            OciError::new(
-                ErrorCode::PaginationNumberInvalid,
-                format!("n={raw:?} is not a non-negative integer"),
-            )
+            OciError::new(ErrorCode::PaginationNumberInvalid, format!("n={raw:?} is not a non-negative integer"))
         })?,
     };
     let last = query_param(&pairs, "last").filter(|l| !l.is_empty()).map(str::to_owned);
-    Ok(Page {
-        n: n.min(MAX_PAGE),
-        last,
-    })
+    Ok(Page { n: n.min(MAX_PAGE), last })
 }
 
 /// Answers a page with a `Link` to the next one when more entries follow. `fetched` holds up to `n + 1` entries.
@@ -82,16 +76,9 @@ pub async fn catalog(reg: &Registry, admitted: &Admitted, query: Option<&str>) -
 pub async fn tags(reg: &Registry, repo: &RepoName, query: Option<&str>) -> OciResult<Response> {
     let p = page(query)?;
     if !reg.meta.repository_exists(repo).await? {
-        return Err(OciError::new(
-            ErrorCode::NameUnknown,
-            format!("repository {repo} is not known"),
-        ));
+        return Err(OciError::new(ErrorCode::NameUnknown, format!("repository {repo} is not known")));
     }
-    let tags = if p.n == 0 {
-        Vec::new()
-    } else {
-        reg.meta.tags(repo, p.last.as_deref(), p.n + 1).await?
-    };
+    let tags = if p.n == 0 { Vec::new() } else { reg.meta.tags(repo, p.last.as_deref(), p.n + 1).await? };
     Ok(paged(&format!("/v2/{repo}/tags/list"), "tags", Some(repo), p.n, tags))
 }
 
@@ -132,11 +119,7 @@ pub async fn referrers(reg: &Registry, repo: &RepoName, subject: &Digest, query:
             annotations: r.annotations.and_then(|a| serde_json::from_str(&a).ok()),
         })
         .collect();
-    let index = WireIndex {
-        schema_version: 2,
-        media_type: OCI_INDEX,
-        manifests,
-    };
+    let index = WireIndex { schema_version: 2, media_type: OCI_INDEX, manifests };
     let mut hdrs = vec![("content-type", OCI_INDEX.to_owned())];
     if filter.is_some() {
         hdrs.push(("oci-filters-applied", "artifactType".to_owned()));

@@ -58,12 +58,8 @@ fn descriptor_digest(d: &WireDescriptor, what: &str) -> OciResult<Digest> {
     if d.size.is_none_or(|s| s < 0) {
         return Err(invalid(format!("{what}: descriptor has no valid size")));
     }
-    let raw = d
-        .digest
-        .as_deref()
-        .ok_or_else(|| invalid(format!("{what}: descriptor has no digest")))?;
-    raw.parse()
-        .map_err(|e| OciError::new(ErrorCode::DigestInvalid, format!("{what}: {e}")))
+    let raw = d.digest.as_deref().ok_or_else(|| invalid(format!("{what}: descriptor has no digest")))?;
+    raw.parse().map_err(|e| OciError::new(ErrorCode::DigestInvalid, format!("{what}: {e}")))
 }
 
 /// Content types that mean "no particular type": the body's own `mediaType` decides then.
@@ -78,14 +74,10 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> OciResult<ParsedManifes
     if wire.schema_version != Some(2) {
         return Err(invalid("schemaVersion must be 2"));
     }
-    let header = content_type
-        .map(|c| c.split(';').next().unwrap_or_default().trim())
-        .unwrap_or_default();
+    let header = content_type.map(|c| c.split(';').next().unwrap_or_default().trim()).unwrap_or_default();
     let media_type = match (header, wire.media_type.as_deref()) {
         (h, Some(body_type)) if !is_generic(h) && h != body_type => {
-            return Err(invalid(format!(
-                "Content-Type {h} does not match the manifest's mediaType {body_type}"
-            )));
+            return Err(invalid(format!("Content-Type {h} does not match the manifest's mediaType {body_type}")));
         }
         (_, Some(body_type)) => body_type.to_owned(),
         (h, None) if !is_generic(h) => h.to_owned(),
@@ -104,12 +96,8 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> OciResult<ParsedManifes
         if wire.config.is_some() || wire.layers.is_some() {
             return Err(invalid("an index has no config or layers"));
         }
-        for (i, m) in wire
-            .manifests
-            .as_deref()
-            .ok_or_else(|| invalid("an index needs a manifests array"))?
-            .iter()
-            .enumerate()
+        for (i, m) in
+            wire.manifests.as_deref().ok_or_else(|| invalid("an index needs a manifests array"))?.iter().enumerate()
         {
             manifests.push(descriptor_digest(m, &format!("manifests[{i}]"))?);
         }
@@ -117,10 +105,7 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> OciResult<ParsedManifes
         if wire.manifests.is_some() {
             return Err(invalid("an image manifest has no manifests array"));
         }
-        let config = wire
-            .config
-            .as_ref()
-            .ok_or_else(|| invalid("an image manifest needs a config descriptor"))?;
+        let config = wire.config.as_ref().ok_or_else(|| invalid("an image manifest needs a config descriptor"))?;
         blobs.push(descriptor_digest(config, "config")?);
         for (i, l) in wire.layers.as_deref().unwrap_or_default().iter().enumerate() {
             let digest = descriptor_digest(l, &format!("layers[{i}]"))?;
@@ -134,11 +119,7 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> OciResult<ParsedManifes
     blobs.dedup();
     manifests.sort();
     manifests.dedup();
-    let subject = wire
-        .subject
-        .as_ref()
-        .map(|s| descriptor_digest(s, "subject"))
-        .transpose()?;
+    let subject = wire.subject.as_ref().map(|s| descriptor_digest(s, "subject")).transpose()?;
     let artifact_type = wire.artifact_type.clone().or_else(|| {
         if is_index {
             None
@@ -147,14 +128,7 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> OciResult<ParsedManifes
         }
     });
     let annotations = wire.annotations.as_ref().map(|a| Value::Object(a.clone()).to_string());
-    Ok(ParsedManifest {
-        media_type,
-        blobs,
-        manifests,
-        subject,
-        artifact_type,
-        annotations,
-    })
+    Ok(ParsedManifest { media_type, blobs, manifests, subject, artifact_type, annotations })
 }
 
 #[cfg(test)]
@@ -177,10 +151,7 @@ mod tests {
     fn image_manifest_references_config_and_layers() {
         let p = parse(Some(OCI_MANIFEST), image("").as_bytes()).unwrap();
         assert_eq!(p.blobs.len(), 2);
-        assert_eq!(
-            p.artifact_type.as_deref(),
-            Some("application/vnd.oci.image.config.v1+json")
-        );
+        assert_eq!(p.artifact_type.as_deref(), Some("application/vnd.oci.image.config.v1+json"));
         assert!(p.subject.is_none());
     }
 
@@ -201,17 +172,11 @@ mod tests {
         assert_eq!(code(None, "not json"), ErrorCode::ManifestInvalid);
         assert_eq!(code(None, r#"{"schemaVersion":1}"#), ErrorCode::ManifestInvalid);
         assert_eq!(code(Some(OCI_INDEX), &image("")), ErrorCode::ManifestInvalid);
-        assert_eq!(
-            code(Some("application/x-unknown"), r#"{"schemaVersion":2}"#),
-            ErrorCode::ManifestInvalid
-        );
+        assert_eq!(code(Some("application/x-unknown"), r#"{"schemaVersion":2}"#), ErrorCode::ManifestInvalid);
         let bad_digest = image("").replace(&d("l"), "sha256:nothex");
         assert_eq!(code(None, &bad_digest), ErrorCode::DigestInvalid);
         assert_eq!(
-            code(
-                None,
-                r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#
-            ),
+            code(None, r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#),
             ErrorCode::ManifestInvalid
         );
     }

@@ -13,10 +13,7 @@ use crate::journal::RegistryEvent;
 use crate::{manifest, Registry};
 
 fn unknown(repo: &RepoName, reference: &Reference) -> OciError {
-    OciError::new(
-        ErrorCode::ManifestUnknown,
-        format!("manifest {reference} is not in {repo}"),
-    )
+    OciError::new(ErrorCode::ManifestUnknown, format!("manifest {reference} is not in {repo}"))
 }
 
 pub async fn get(reg: &Registry, repo: &RepoName, reference: &Reference, head_only: bool) -> OciResult<Response> {
@@ -31,11 +28,7 @@ pub async fn get(reg: &Registry, repo: &RepoName, reference: &Reference, head_on
         ("etag", format!("\"{}\"", record.digest)),
         ("content-length", record.content.len().to_string()),
     ];
-    let body = if head_only {
-        Body::empty()
-    } else {
-        Body::from(record.content)
-    };
+    let body = if head_only { Body::empty() } else { Body::from(record.content) };
     Ok(response(StatusCode::OK, &hdrs, body))
 }
 
@@ -45,16 +38,10 @@ pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Requ
     let body = axum::body::to_bytes(req.into_body(), max).await.map_err(|e| {
         let too_big = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_big {
-            OciError::new(
-                ErrorCode::SizeInvalid,
-                format!("manifest exceeds the limit of {max} bytes"),
-            )
-            .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            OciError::new(ErrorCode::SizeInvalid, format!("manifest exceeds the limit of {max} bytes"))
+                .with_status(StatusCode::PAYLOAD_TOO_LARGE)
         } else {
-            OciError::new(
-                ErrorCode::ManifestInvalid,
-                format!("could not read the manifest body: {e}"),
-            )
+            OciError::new(ErrorCode::ManifestInvalid, format!("could not read the manifest body: {e}"))
         }
     })?;
     let parsed = manifest::parse(content_type.as_deref(), &body)?;
@@ -90,16 +77,8 @@ pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Requ
         artifact_type: parsed.artifact_type,
         annotations: parsed.annotations,
     };
-    let (_, seqs) = reg
-        .commit(
-            Mutation::PutManifest {
-                repo: repo.clone(),
-                manifest: new,
-                tag,
-            },
-            vec![event.boxed()],
-        )
-        .await?;
+    let (_, seqs) =
+        reg.commit(Mutation::PutManifest { repo: repo.clone(), manifest: new, tag }, vec![event.boxed()]).await?;
     let mut hdrs = vec![
         ("location", reg.location(&format!("/v2/{repo}/manifests/{digest}"))),
         ("docker-content-digest", digest.to_string()),
@@ -117,30 +96,19 @@ pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Requ
 pub async fn delete(reg: &Registry, repo: RepoName, reference: Reference) -> OciResult<Response> {
     let (mutation, event) = match &reference {
         Reference::Digest(d) => (
-            Mutation::DeleteManifest {
-                repo: repo.clone(),
-                digest: d.clone(),
-            },
+            Mutation::DeleteManifest { repo: repo.clone(), digest: d.clone() },
             RegistryEvent::new(Operation::DeleteManifest, &repo).digest(d),
         ),
         Reference::Tag(t) => (
-            Mutation::DeleteTag {
-                repo: repo.clone(),
-                tag: t.clone(),
-            },
+            Mutation::DeleteTag { repo: repo.clone(), tag: t.clone() },
             RegistryEvent::new(Operation::DeleteTag, &repo).tag(t),
         ),
     };
     match reg.commit(mutation, vec![event.boxed()]).await {
-        Ok((Applied::Manifest { .. } | Applied::Done, _)) => Ok(response(
-            StatusCode::ACCEPTED,
-            &[("content-length", "0".into())],
-            Body::empty(),
-        )),
-        Ok((other, _)) => Err(OciError::internal(
-            "delete manifest",
-            format!("unexpected result {other:?}"),
-        )),
+        Ok((Applied::Manifest { .. } | Applied::Done, _)) => {
+            Ok(response(StatusCode::ACCEPTED, &[("content-length", "0".into())], Body::empty()))
+        }
+        Ok((other, _)) => Err(OciError::internal("delete manifest", format!("unexpected result {other:?}"))),
         Err(StoreError::NotFound(_)) => Err(unknown(&repo, &reference)),
         Err(e) => Err(e.into()),
     }

@@ -65,8 +65,7 @@ fn name(segments: &[&str]) -> Result<RepoName, OciError> {
 }
 
 fn digest(s: &str) -> Result<Digest, OciError> {
-    s.parse()
-        .map_err(|e: vigil_core::DigestError| OciError::new(ErrorCode::DigestInvalid, e.to_string()))
+    s.parse().map_err(|e: vigil_core::DigestError| OciError::new(ErrorCode::DigestInvalid, e.to_string()))
 }
 
 fn reference(s: &str) -> Result<Reference, OciError> {
@@ -103,26 +102,11 @@ fn endpoint(path: &str) -> Option<Result<Route, OciError>> {
         let id = tail(1).unwrap_or_default().to_owned();
         name(&segs[..n - 3]).map(|repo| Route::Upload { repo, id })
     } else if n >= 3 && tail(2) == Some("manifests") {
-        name(&segs[..n - 2]).and_then(|repo| {
-            Ok(Route::Manifest {
-                repo,
-                reference: reference(segs[n - 1])?,
-            })
-        })
+        name(&segs[..n - 2]).and_then(|repo| Ok(Route::Manifest { repo, reference: reference(segs[n - 1])? }))
     } else if n >= 3 && tail(2) == Some("blobs") {
-        name(&segs[..n - 2]).and_then(|repo| {
-            Ok(Route::Blob {
-                repo,
-                digest: digest(segs[n - 1])?,
-            })
-        })
+        name(&segs[..n - 2]).and_then(|repo| Ok(Route::Blob { repo, digest: digest(segs[n - 1])? }))
     } else if n >= 3 && tail(2) == Some("referrers") {
-        name(&segs[..n - 2]).and_then(|repo| {
-            Ok(Route::Referrers {
-                repo,
-                digest: digest(segs[n - 1])?,
-            })
-        })
+        name(&segs[..n - 2]).and_then(|repo| Ok(Route::Referrers { repo, digest: digest(segs[n - 1])? }))
     } else {
         return None;
     };
@@ -132,25 +116,16 @@ fn endpoint(path: &str) -> Option<Result<Route, OciError>> {
 /// Classifies a request. A path that names no endpoint is `Unknown` with 404; a known endpoint with a method it
 /// does not take is `Unknown` with 405 `UNSUPPORTED`.
 pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Classified {
-    let unknown = |e: OciError| Classified {
-        operation: Operation::Unknown,
-        route: Err(e),
-    };
+    let unknown = |e: OciError| Classified { operation: Operation::Unknown, route: Err(e) };
     let Some(route) = endpoint(path) else {
-        return unknown(OciError::new(
-            ErrorCode::NameUnknown,
-            format!("no such endpoint: {path}"),
-        ));
+        return unknown(OciError::new(ErrorCode::NameUnknown, format!("no such endpoint: {path}")));
     };
     let route = match route {
         Ok(r) => r,
         Err(e) => {
             // Still say what was attempted, so metrics and the audit log can count malformed pushes and pulls.
             let op = operation_for_bad_path(method, path);
-            return Classified {
-                operation: op,
-                route: Err(e),
-            };
+            return Classified { operation: op, route: Err(e) };
         }
     };
     let m = method.clone();
@@ -161,20 +136,8 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Classified 
         (Route::Manifest { .. }, Method::GET) => Operation::GetManifest,
         (Route::Manifest { .. }, Method::HEAD) => Operation::HeadManifest,
         (Route::Manifest { .. }, Method::PUT) => Operation::PutManifest,
-        (
-            Route::Manifest {
-                reference: Reference::Digest(_),
-                ..
-            },
-            Method::DELETE,
-        ) => Operation::DeleteManifest,
-        (
-            Route::Manifest {
-                reference: Reference::Tag(_),
-                ..
-            },
-            Method::DELETE,
-        ) => Operation::DeleteTag,
+        (Route::Manifest { reference: Reference::Digest(_), .. }, Method::DELETE) => Operation::DeleteManifest,
+        (Route::Manifest { reference: Reference::Tag(_), .. }, Method::DELETE) => Operation::DeleteTag,
         (Route::Blob { .. }, Method::GET) => Operation::GetBlob,
         (Route::Blob { .. }, Method::HEAD) => Operation::HeadBlob,
         (Route::Blob { .. }, Method::DELETE) => Operation::DeleteBlob,
@@ -187,16 +150,10 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Classified 
         (Route::Upload { .. }, Method::DELETE) => Operation::CancelUpload,
         (Route::Referrers { .. }, Method::GET) => Operation::ListReferrers,
         _ => {
-            return unknown(OciError::new(
-                ErrorCode::Unsupported,
-                format!("method {method} is not supported here"),
-            ));
+            return unknown(OciError::new(ErrorCode::Unsupported, format!("method {method} is not supported here")));
         }
     };
-    Classified {
-        operation: op,
-        route: Ok(route),
-    }
+    Classified { operation: op, route: Ok(route) }
 }
 
 /// Best-effort operation for a request whose arguments failed to parse (the path shape still tells the intent).
@@ -236,51 +193,24 @@ mod tests {
         assert_eq!(op(Method::GET, "/v2/_catalog", None), Operation::ListCatalog);
         assert_eq!(op(Method::GET, "/v2/a/b/c/tags/list", None), Operation::ListTags);
         assert_eq!(op(Method::GET, "/v2/a/manifests/latest", None), Operation::GetManifest);
-        assert_eq!(
-            op(Method::HEAD, "/v2/a/manifests/latest", None),
-            Operation::HeadManifest
-        );
+        assert_eq!(op(Method::HEAD, "/v2/a/manifests/latest", None), Operation::HeadManifest);
         assert_eq!(op(Method::PUT, "/v2/a/manifests/latest", None), Operation::PutManifest);
         assert_eq!(op(Method::DELETE, "/v2/a/manifests/latest", None), Operation::DeleteTag);
-        assert_eq!(
-            op(Method::DELETE, &format!("/v2/a/manifests/{d}"), None),
-            Operation::DeleteManifest
-        );
+        assert_eq!(op(Method::DELETE, &format!("/v2/a/manifests/{d}"), None), Operation::DeleteManifest);
         assert_eq!(op(Method::GET, &format!("/v2/a/blobs/{d}"), None), Operation::GetBlob);
         assert_eq!(op(Method::HEAD, &format!("/v2/a/blobs/{d}"), None), Operation::HeadBlob);
-        assert_eq!(
-            op(Method::DELETE, &format!("/v2/a/blobs/{d}"), None),
-            Operation::DeleteBlob
-        );
+        assert_eq!(op(Method::DELETE, &format!("/v2/a/blobs/{d}"), None), Operation::DeleteBlob);
         assert_eq!(op(Method::POST, "/v2/a/blobs/uploads/", None), Operation::StartUpload);
         assert_eq!(
             op(Method::POST, "/v2/a/blobs/uploads/", Some(&format!("digest={d}"))),
             Operation::UploadBlobMonolithic
         );
-        assert_eq!(
-            op(Method::POST, "/v2/a/blobs/uploads/", Some(&format!("mount={d}&from=b"))),
-            Operation::MountBlob
-        );
-        assert_eq!(
-            op(Method::PATCH, "/v2/a/blobs/uploads/u1", None),
-            Operation::PatchUpload
-        );
-        assert_eq!(
-            op(Method::PUT, "/v2/a/blobs/uploads/u1", None),
-            Operation::CompleteUpload
-        );
-        assert_eq!(
-            op(Method::GET, "/v2/a/blobs/uploads/u1", None),
-            Operation::GetUploadStatus
-        );
-        assert_eq!(
-            op(Method::DELETE, "/v2/a/blobs/uploads/u1", None),
-            Operation::CancelUpload
-        );
-        assert_eq!(
-            op(Method::GET, &format!("/v2/a/referrers/{d}"), None),
-            Operation::ListReferrers
-        );
+        assert_eq!(op(Method::POST, "/v2/a/blobs/uploads/", Some(&format!("mount={d}&from=b"))), Operation::MountBlob);
+        assert_eq!(op(Method::PATCH, "/v2/a/blobs/uploads/u1", None), Operation::PatchUpload);
+        assert_eq!(op(Method::PUT, "/v2/a/blobs/uploads/u1", None), Operation::CompleteUpload);
+        assert_eq!(op(Method::GET, "/v2/a/blobs/uploads/u1", None), Operation::GetUploadStatus);
+        assert_eq!(op(Method::DELETE, "/v2/a/blobs/uploads/u1", None), Operation::CancelUpload);
+        assert_eq!(op(Method::GET, &format!("/v2/a/referrers/{d}"), None), Operation::ListReferrers);
     }
 
     #[test]
@@ -288,10 +218,7 @@ mod tests {
         let c = classify(&Method::GET, "/v2/manifests/blobs/tags/manifests/v1", None);
         assert_eq!(
             c.route.unwrap(),
-            Route::Manifest {
-                repo: "manifests/blobs/tags".parse().unwrap(),
-                reference: "v1".parse().unwrap()
-            }
+            Route::Manifest { repo: "manifests/blobs/tags".parse().unwrap(), reference: "v1".parse().unwrap() }
         );
     }
 
@@ -305,9 +232,6 @@ mod tests {
         assert_eq!(code(Method::GET, "/v2/a/manifests/-bad"), ErrorCode::TagInvalid);
         assert_eq!(code(Method::POST, "/v2/a/manifests/latest"), ErrorCode::Unsupported);
         assert_eq!(code(Method::GET, "/v2/a/nothing"), ErrorCode::NameUnknown);
-        assert_eq!(
-            classify(&Method::GET, "/v2/A/manifests/x", None).operation,
-            Operation::GetManifest
-        );
+        assert_eq!(classify(&Method::GET, "/v2/A/manifests/x", None).operation, Operation::GetManifest);
     }
 }

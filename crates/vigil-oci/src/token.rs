@@ -55,8 +55,8 @@ async fn issue(auth: &Authenticator, req: Request) -> OciResult<(Principal, Resp
         let p = auth.basic(&user, &pass, ip).await.map_err(|e| auth_failure(auth, e))?;
         (form, p)
     } else {
-        let params: Vec<(String, String)> =
-            serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|e| bad_request(format!("malformed query: {e}")))?;
+        let params: Vec<(String, String)> = serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+            .map_err(|e| bad_request(format!("malformed query: {e}")))?;
         let p = auth
             .from_header(header_str(&parts.headers, "authorization"), ip, false)
             .await
@@ -83,7 +83,11 @@ async fn issue(auth: &Authenticator, req: Request) -> OciResult<(Principal, Resp
         .into_iter()
         .map(|w| {
             let actions = if w.kind == "registry" {
-                if principal.is_admin { vec!["*".to_owned()] } else { Vec::new() }
+                if principal.is_admin {
+                    vec!["*".to_owned()]
+                } else {
+                    Vec::new()
+                }
             } else {
                 let repo: RepoName = w.name.parse().expect("validated by parse_request_scope");
                 access.granted(&principal, &repo, &w.actions)

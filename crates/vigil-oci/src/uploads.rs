@@ -37,12 +37,7 @@ pub struct UploadStates {
 
 impl UploadStates {
     fn slot(&self, id: &str) -> Slot {
-        self.slots
-            .lock()
-            .expect("upload states lock")
-            .entry(id.to_owned())
-            .or_default()
-            .clone()
+        self.slots.lock().expect("upload states lock").entry(id.to_owned()).or_default().clone()
     }
 
     fn forget(&self, id: &str) {
@@ -51,10 +46,7 @@ impl UploadStates {
 }
 
 fn upload_unknown(id: &str) -> OciError {
-    OciError::new(
-        ErrorCode::BlobUploadUnknown,
-        format!("upload {id:?} is unknown or expired"),
-    )
+    OciError::new(ErrorCode::BlobUploadUnknown, format!("upload {id:?} is unknown or expired"))
 }
 
 fn upload_path(repo: &RepoName, id: &str) -> String {
@@ -92,11 +84,7 @@ pub async fn post(reg: &Registry, op: Operation, repo: RepoName, req: Request) -
                 .parse()
                 .map_err(|e: vigil_core::NameError| OciError::new(ErrorCode::NameInvalid, format!("from: {e}")))?;
             let event = RegistryEvent::new(Operation::MountBlob, &repo).digest(&digest).boxed();
-            let m = Mutation::MountBlob {
-                repo: repo.clone(),
-                from,
-                digest: digest.clone(),
-            };
+            let m = Mutation::MountBlob { repo: repo.clone(), from, digest: digest.clone() };
             match reg.commit(m, vec![event]).await {
                 Ok(_) => return Ok(blob_created(reg, &repo, &digest)),
                 // Not mountable: the spec says fall back to an ordinary upload session.
@@ -107,11 +95,7 @@ pub async fn post(reg: &Registry, op: Operation, repo: RepoName, req: Request) -
     }
     let id = open_session(reg, &repo).await?;
     if op != Operation::UploadBlobMonolithic {
-        return Ok(response(
-            StatusCode::ACCEPTED,
-            &session_headers(reg, &repo, &id, 0),
-            Body::empty(),
-        ));
+        return Ok(response(StatusCode::ACCEPTED, &session_headers(reg, &repo, &id, 0), Body::empty()));
     }
     let result = async {
         let expected = digest_param(&pairs)?;
@@ -145,11 +129,7 @@ pub async fn patch(reg: &Registry, repo: &RepoName, id: &str, req: Request) -> O
     )
     .await?;
     reg.meta.touch_upload(id).await?;
-    Ok(response(
-        StatusCode::ACCEPTED,
-        &session_headers(reg, repo, id, len),
-        Body::empty(),
-    ))
+    Ok(response(StatusCode::ACCEPTED, &session_headers(reg, repo, id, len), Body::empty()))
 }
 
 /// `PUT ?digest=`: append an optional last chunk, verify the digest, and commit the blob.
@@ -177,11 +157,7 @@ pub async fn complete(reg: &Registry, repo: RepoName, id: &str, req: Request) ->
 pub async fn status(reg: &Registry, repo: &RepoName, id: &str) -> OciResult<Response> {
     session_for(reg, repo, id).await?;
     let len = reg.blobs.upload_len(id).await?.ok_or_else(|| upload_unknown(id))?;
-    Ok(response(
-        StatusCode::NO_CONTENT,
-        &session_headers(reg, repo, id, len),
-        Body::empty(),
-    ))
+    Ok(response(StatusCode::NO_CONTENT, &session_headers(reg, repo, id, len), Body::empty()))
 }
 
 /// `DELETE`: cancel the session and drop its bytes.
@@ -190,11 +166,7 @@ pub async fn cancel(reg: &Registry, repo: &RepoName, id: &str) -> OciResult<Resp
     let slot = reg.uploads.slot(id);
     let _state = slot.lock().await;
     discard(reg, id).await;
-    Ok(response(
-        StatusCode::NO_CONTENT,
-        &[("content-length", "0".into())],
-        Body::empty(),
-    ))
+    Ok(response(StatusCode::NO_CONTENT, &[("content-length", "0".into())], Body::empty()))
 }
 
 /// Closes sessions untouched for longer than the configured expiry.
@@ -210,20 +182,14 @@ pub async fn expire(reg: &Registry) -> OciResult<usize> {
 fn digest_param(pairs: &[(String, String)]) -> OciResult<Digest> {
     let raw = query_param(pairs, "digest")
         .ok_or_else(|| OciError::new(ErrorCode::DigestInvalid, "the digest query parameter is required"))?;
-    raw.parse()
-        .map_err(|e: vigil_core::DigestError| OciError::new(ErrorCode::DigestInvalid, e.to_string()))
+    raw.parse().map_err(|e: vigil_core::DigestError| OciError::new(ErrorCode::DigestInvalid, e.to_string()))
 }
 
 async fn open_session(reg: &Registry, repo: &RepoName) -> OciResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     reg.blobs.create_upload(&id).await?;
     let now = vigil_store::now_ms();
-    let session = UploadSession {
-        id: id.clone(),
-        repo: repo.clone(),
-        created_at_ms: now,
-        updated_at_ms: now,
-    };
+    let session = UploadSession { id: id.clone(), repo: repo.clone(), created_at_ms: now, updated_at_ms: now };
     if let Err(e) = reg.commit(Mutation::OpenUpload { session }, Vec::new()).await {
         let _ = reg.blobs.delete_upload(&id).await;
         return Err(e.into());
@@ -243,10 +209,7 @@ async fn session_for(reg: &Registry, repo: &RepoName, id: &str) -> OciResult<Upl
 
 /// Drops a session and its staged bytes; failures are logged, since expiry will try again.
 async fn discard(reg: &Registry, id: &str) {
-    if let Err(e) = reg
-        .commit(Mutation::CloseUpload { id: id.to_owned() }, Vec::new())
-        .await
-    {
+    if let Err(e) = reg.commit(Mutation::CloseUpload { id: id.to_owned() }, Vec::new()).await {
         tracing::warn!(upload = id, error = %e, "could not close upload session");
     }
     if let Err(e) = reg.blobs.delete_upload(id).await {
@@ -311,19 +274,14 @@ async fn append(
         let chunk = chunk?;
         seen += chunk.len() as u64;
         match limit {
-            Some(max) if seen > max => Err(io::Error::new(
-                io::ErrorKind::FileTooLarge,
-                format!("blob exceeds {max} bytes"),
-            )),
+            Some(max) if seen > max => {
+                Err(io::Error::new(io::ErrorKind::FileTooLarge, format!("blob exceeds {max} bytes")))
+            }
             _ => Ok(chunk),
         }
     }));
     let mut hasher = hs.hasher.clone();
-    match reg
-        .blobs
-        .append_upload(id, body, &mut |bytes| hasher.update(bytes))
-        .await
-    {
+    match reg.blobs.append_upload(id, body, &mut |bytes| hasher.update(bytes)).await {
         Ok(len) => {
             hs.hasher = hasher;
             hs.len = len;
@@ -337,10 +295,7 @@ async fn append(
         Err(e) => {
             // The store cut the staged bytes back; the untouched state still matches them.
             *state = Some(hs);
-            Err(OciError::new(
-                ErrorCode::BlobUploadInvalid,
-                format!("upload interrupted: {e}"),
-            ))
+            Err(OciError::new(ErrorCode::BlobUploadInvalid, format!("upload interrupted: {e}")))
         }
     }
 }
@@ -360,39 +315,17 @@ async fn finish(
         _ => rehash(reg, id, expected.algorithm()).await?.hasher.finish(),
     };
     if actual != expected {
-        return Err(
-            OciError::new(ErrorCode::DigestInvalid, "uploaded content does not match the digest")
-                .with_detail(serde_json::json!({ "expected": expected.to_string(), "actual": actual.to_string() })),
-        );
+        return Err(OciError::new(ErrorCode::DigestInvalid, "uploaded content does not match the digest")
+            .with_detail(serde_json::json!({ "expected": expected.to_string(), "actual": actual.to_string() })));
     }
     let (reg2, repo2, id2, digest) = (reg.clone(), repo.clone(), id.to_owned(), expected.clone());
     tokio::spawn(async move {
         // Order matters for garbage collection: mark the digest as wanted, move the bytes in, then record the blob.
-        reg2.meta
-            .apply(
-                Mutation::FinishingUpload {
-                    id: id2.clone(),
-                    digest: digest.clone(),
-                },
-                Vec::new(),
-            )
-            .await?;
+        reg2.meta.apply(Mutation::FinishingUpload { id: id2.clone(), digest: digest.clone() }, Vec::new()).await?;
         reg2.blobs.commit_upload(&id2, &digest).await?;
-        let event = RegistryEvent::new(Operation::CompleteUpload, &repo2)
-            .digest(&digest)
-            .size(current)
-            .boxed();
+        let event = RegistryEvent::new(Operation::CompleteUpload, &repo2).digest(&digest).size(current).boxed();
         let blob = BlobInfo { digest, size: current };
-        reg2.meta
-            .apply(
-                Mutation::LinkBlob {
-                    repo: repo2,
-                    blob,
-                    upload: Some(id2.clone()),
-                },
-                vec![event],
-            )
-            .await?;
+        reg2.meta.apply(Mutation::LinkBlob { repo: repo2, blob, upload: Some(id2.clone()) }, vec![event]).await?;
         reg2.uploads.forget(&id2);
         Ok::<_, OciError>(())
     })

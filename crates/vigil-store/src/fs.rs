@@ -31,17 +31,11 @@ impl FsBlobStore {
     }
 
     fn blob_path(&self, d: &Digest) -> PathBuf {
-        self.root
-            .join("blobs")
-            .join(d.algorithm().as_str())
-            .join(&d.hex()[..2])
-            .join(d.hex())
+        self.root.join("blobs").join(d.algorithm().as_str()).join(&d.hex()[..2]).join(d.hex())
     }
 
     fn trash_path(&self, d: &Digest) -> PathBuf {
-        self.root
-            .join("trash")
-            .join(format!("{}-{}", d.algorithm().as_str(), d.hex()))
+        self.root.join("trash").join(format!("{}-{}", d.algorithm().as_str(), d.hex()))
     }
 
     fn upload_path(&self, id: &str) -> io::Result<PathBuf> {
@@ -56,9 +50,7 @@ impl FsBlobStore {
 /// Makes a rename or create in `dir` durable.
 async fn sync_dir(dir: &Path) -> io::Result<()> {
     let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all())
-        .await
-        .map_err(io::Error::other)?
+    tokio::task::spawn_blocking(move || std::fs::File::open(dir)?.sync_all()).await.map_err(io::Error::other)?
 }
 
 fn missing_ok<T>(r: io::Result<T>) -> io::Result<Option<T>> {
@@ -81,10 +73,7 @@ impl BlobStore for FsBlobStore {
         }
         let remaining = size.saturating_sub(start);
         let take = len.map_or(remaining, |l| l.min(remaining));
-        Ok(Some(BlobRead {
-            size,
-            reader: Box::pin(file.take(take)),
-        }))
+        Ok(Some(BlobRead { size, reader: Box::pin(file.take(take)) }))
     }
 
     async fn stat(&self, digest: &Digest) -> io::Result<Option<u64>> {
@@ -93,13 +82,7 @@ impl BlobStore for FsBlobStore {
 
     async fn create_upload(&self, id: &str) -> io::Result<()> {
         let path = self.upload_path(id)?;
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await?
-            .sync_all()
-            .await?;
+        OpenOptions::new().write(true).create_new(true).open(&path).await?.sync_all().await?;
         sync_dir(path.parent().expect("uploads dir")).await
     }
 

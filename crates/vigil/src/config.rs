@@ -109,29 +109,19 @@ impl Default for Config {
 
 impl Default for RegistrySection {
     fn default() -> Self {
-        RegistrySection {
-            max_manifest_bytes: 4 * 1024 * 1024,
-            max_blob_bytes: 0,
-            upload_expiry_secs: 24 * 3600,
-        }
+        RegistrySection { max_manifest_bytes: 4 * 1024 * 1024, max_blob_bytes: 0, upload_expiry_secs: 24 * 3600 }
     }
 }
 
 impl Default for GcSection {
     fn default() -> Self {
-        GcSection {
-            grace_secs: 48 * 3600,
-            interval_secs: 0,
-        }
+        GcSection { grace_secs: 48 * 3600, interval_secs: 0 }
     }
 }
 
 impl Default for LogSection {
     fn default() -> Self {
-        LogSection {
-            format: "text".into(),
-            level: "info".into(),
-        }
+        LogSection { format: "text".into(), level: "info".into() }
     }
 }
 
@@ -166,12 +156,9 @@ fn env_table(vars: impl Iterator<Item = (String, String)>) -> anyhow::Result<tom
         let (last, sections) = path.split_last().expect("non-empty path");
         let mut table = &mut root;
         for s in sections {
-            let entry = table
-                .entry(s.clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            table = entry
-                .as_table_mut()
-                .with_context(|| format!("environment variable {name}: {s} is not a section"))?;
+            let entry = table.entry(s.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            table =
+                entry.as_table_mut().with_context(|| format!("environment variable {name}: {s} is not a section"))?;
         }
         table.insert(last.clone(), value);
     }
@@ -198,10 +185,7 @@ impl Config {
 
     pub fn load_from(flags: &Flags, env: impl Iterator<Item = (String, String)>) -> anyhow::Result<Config> {
         let env: Vec<(String, String)> = env.collect();
-        let env_config = env
-            .iter()
-            .find(|(k, _)| k == "VIGIL_CONFIG")
-            .map(|(_, v)| PathBuf::from(v));
+        let env_config = env.iter().find(|(k, _)| k == "VIGIL_CONFIG").map(|(_, v)| PathBuf::from(v));
         let path = flags.config.clone().or(env_config);
         let mut table = match &path {
             Some(p) => read_file(p)?,
@@ -249,7 +233,8 @@ impl Config {
                 self.registry.upload_expiry_secs
             );
         }
-        vigil_auth::client::TrustedProxies::parse(&self.auth.trusted_proxies).map_err(|e| anyhow::anyhow!("auth.{e}"))?;
+        vigil_auth::client::TrustedProxies::parse(&self.auth.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("auth.{e}"))?;
         if self.auth.token_ttl_secs == 0 || self.auth.token_ttl_secs > 86_400 {
             bail!("auth.token_ttl_secs must be between 1 and 86400");
         }
@@ -281,11 +266,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>()
-            .into_iter()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
     }
 
     #[test]
@@ -300,24 +281,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("v.toml");
         std::fs::write(&file, "listen = \"127.0.0.1:1\"\n[registry]\nmax_manifest_bytes = 10\n").unwrap();
-        let flags = Flags {
-            config: Some(file.clone()),
-            ..Flags::default()
-        };
+        let flags = Flags { config: Some(file.clone()), ..Flags::default() };
         let c = Config::load_from(&flags, env(&[("VIGIL_LISTEN", "127.0.0.1:2")])).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:2");
         assert_eq!(c.registry.max_manifest_bytes, 10);
-        let flags = Flags {
-            config: Some(file),
-            listen: Some("127.0.0.1:3".into()),
-            ..Flags::default()
-        };
+        let flags = Flags { config: Some(file), listen: Some("127.0.0.1:3".into()), ..Flags::default() };
         let c = Config::load_from(
             &flags,
-            env(&[
-                ("VIGIL_LISTEN", "127.0.0.1:2"),
-                ("VIGIL_REGISTRY__MAX_MANIFEST_BYTES", "20"),
-            ]),
+            env(&[("VIGIL_LISTEN", "127.0.0.1:2"), ("VIGIL_REGISTRY__MAX_MANIFEST_BYTES", "20")]),
         )
         .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:3");

@@ -51,11 +51,7 @@ pub async fn collect(stores: &Stores, config: &Config, dry_run: bool, actor: &'s
     recover(stores).await?;
     let cutoff = vigil_store::now_ms() - (config.gc.grace_secs as i64) * 1000;
     let candidates = stores.meta.collectable_blobs(cutoff).await?;
-    let mut report = Report {
-        candidates: candidates.len(),
-        dry_run,
-        ..Report::default()
-    };
+    let mut report = Report { candidates: candidates.len(), dry_run, ..Report::default() };
     if dry_run {
         report.bytes = candidates.iter().map(|b| b.size).sum();
         for b in &candidates {
@@ -65,15 +61,9 @@ pub async fn collect(stores: &Stores, config: &Config, dry_run: bool, actor: &'s
     }
     let meta = Arc::clone(&stores.meta);
     for blob in candidates {
-        let event = RegistryEvent::global(Operation::CollectBlob)
-            .digest(&blob.digest)
-            .size(blob.size)
-            .actor(actor)
-            .boxed();
-        let m = Mutation::CollectBlob {
-            digest: blob.digest.clone(),
-            linked_before_ms: cutoff,
-        };
+        let event =
+            RegistryEvent::global(Operation::CollectBlob).digest(&blob.digest).size(blob.size).actor(actor).boxed();
+        let m = Mutation::CollectBlob { digest: blob.digest.clone(), linked_before_ms: cutoff };
         let (applied, _) = meta.apply(m, vec![event]).await?;
         if applied != Applied::Collected(true) {
             continue;

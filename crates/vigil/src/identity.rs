@@ -171,7 +171,13 @@ pub async fn robot(stores: &Stores, cmd: RobotCmd) -> anyhow::Result<()> {
 }
 
 /// `vigil grant PATTERN GRANTEE --role R` (or `--revoke`).
-pub async fn grant(stores: &Stores, pattern: &str, grantee: &str, role: Option<Role>, revoke: bool) -> anyhow::Result<()> {
+pub async fn grant(
+    stores: &Stores,
+    pattern: &str,
+    grantee: &str,
+    role: Option<Role>,
+    revoke: bool,
+) -> anyhow::Result<()> {
     let role = match (role, revoke) {
         (Some(r), false) => Some(r),
         (None, true) => None,

@@ -13,18 +13,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use vigil_store::fs::FsBlobStore;
-use vigil_store::sqlite::SqliteStore;
 use vigil_store::identity::IdentityStore;
+use vigil_store::sqlite::SqliteStore;
 use vigil_store::{BlobStore, MetadataStore};
 
 use crate::config::{Config, Flags};
 
 #[derive(Parser)]
-#[command(
-    name = "vigil",
-    version,
-    about = "A self-hosted artifact registry with a provable audit trail"
-)]
+#[command(name = "vigil", version, about = "A self-hosted artifact registry with a provable audit trail")]
 struct Cli {
     /// Configuration file (default: ./vigil.toml if present).
     #[arg(long, global = true, env = "VIGIL_CONFIG")]
@@ -106,11 +102,7 @@ async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut flags = Flags {
-        config: cli.config,
-        data_dir: cli.data_dir,
-        ..Flags::default()
-    };
+    let mut flags = Flags { config: cli.config, data_dir: cli.data_dir, ..Flags::default() };
     if let Command::Serve { listen, public_url } = &cli.command {
         flags.listen = listen.clone();
         flags.public_url = public_url.clone();

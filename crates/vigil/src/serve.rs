@@ -43,9 +43,7 @@ pub fn registry_config(config: &Config) -> RegistryConfig {
 }
 
 pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
-    gc::recover(&stores)
-        .await
-        .context("recovering an interrupted garbage collection")?;
+    gc::recover(&stores).await.context("recovering an interrupted garbage collection")?;
     bootstrap_admin(&stores).await?;
     let scheme = if config.tls.cert.is_some() { "https" } else { "http" };
     let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
@@ -75,10 +73,7 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
-            axum_server::from_tcp_rustls(listener, tls)
-                .handle(handle)
-                .serve(service)
-                .await?;
+            axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(service).await?;
         }
         _ => axum_server::from_tcp(listener).handle(handle).serve(service).await?,
     }

@@ -14,21 +14,13 @@ use crate::config::Config;
 
 pub fn init_logging(config: &Config) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(&config.log.level))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = if config.log.format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if config.log.format == "json" { builder.json().try_init() } else { builder.try_init() };
     result.map_err(|e| anyhow::anyhow!("initialising logging: {e}"))
 }
 
 pub fn install_metrics() -> anyhow::Result<PrometheusHandle> {
-    let buckets = [
-        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    ];
+    let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
     Ok(PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full("vigil_http_request_duration_seconds".into()), &buckets)?
         .install_recorder()?)
@@ -46,21 +38,13 @@ pub async fn track(req: Request, next: Next) -> Response {
         }))
     });
     let resp = next.run(req).await;
-    let op = resp
-        .extensions()
-        .get::<Operation>()
-        .copied()
-        .unwrap_or(Operation::Unknown);
+    let op = resp.extensions().get::<Operation>().copied().unwrap_or(Operation::Unknown);
     let status = resp.status().as_u16();
     let elapsed = start.elapsed();
     let labels = [("operation", op.name()), ("status", status_class(status))];
     metrics::counter!("vigil_http_requests_total", &labels).increment(1);
     metrics::histogram!("vigil_http_request_duration_seconds", "operation" => op.name()).record(elapsed.as_secs_f64());
-    if let Some(len) = resp
-        .headers()
-        .get("content-length")
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-    {
+    if let Some(len) = resp.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok()) {
         metrics::counter!("vigil_http_response_bytes_total", "operation" => op.name()).increment(len);
     }
     tracing::debug!(%method, path, operation = op.name(), status, elapsed_ms = elapsed.as_millis() as u64, "request");

@@ -20,11 +20,14 @@ impl Drop for Server {
     }
 }
 
+const ADMIN_PASSWORD: &str = "server-test-admin";
+
 fn vigil(data: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("VIGIL_DATA_DIR", data)
+        .env("VIGIL_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("RUST_LOG", "warn")
         .current_dir(data);
     cmd
@@ -33,9 +36,7 @@ fn vigil(data: &Path) -> Command {
 /// Starts `vigil serve` on an ephemeral port and waits for its "listening" line.
 fn start(data: &Path, envs: &[(&str, &str)]) -> Server {
     let mut cmd = vigil(data);
-    cmd.args(["serve", "--listen", "127.0.0.1:0"])
-        .envs(envs.iter().copied())
-        .stderr(Stdio::piped());
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).envs(envs.iter().copied()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn vigil");
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
@@ -50,21 +51,20 @@ fn start(data: &Path, envs: &[(&str, &str)]) -> Server {
     Server { child, base }
 }
 
+/// A client that authenticates as the global admin on every request.
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("admin:{ADMIN_PASSWORD}"));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("authorization", format!("Basic {basic}").parse().unwrap());
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).default_headers(headers).build().unwrap()
 }
 
 async fn push_blob(c: &reqwest::Client, base: &str, repo: &str, data: Vec<u8>) -> reqwest::Result<Digest> {
     let d = Digest::sha256_of(&data);
-    let r = c
-        .post(format!("{base}/v2/{repo}/blobs/uploads/?digest={d}"))
-        .body(data)
-        .send()
-        .await?;
-    assert_eq!(r.status(), 201);
+    let r = c.post(format!("{base}/v2/{repo}/blobs/uploads/?digest={d}")).body(data).send().await?;
+    let status = r.status();
+    assert_eq!(status, 201, "{}", r.text().await.unwrap_or_default());
     Ok(d)
 }
 
@@ -98,11 +98,7 @@ async fn push_image(
 #[test]
 fn invalid_configuration_is_a_clear_error_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let out = vigil(dir.path())
-        .args(["serve"])
-        .env("VIGIL_REGISTRY__MAX_MANIFEST_SIZE", "5")
-        .output()
-        .unwrap();
+    let out = vigil(dir.path()).args(["serve"]).env("VIGIL_REGISTRY__MAX_MANIFEST_SIZE", "5").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown field `max_manifest_size`"), "{err}");
@@ -117,37 +113,12 @@ async fn health_metrics_and_request_ids_of_operations() {
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path(), &[]);
     let c = client();
-    assert_eq!(
-        c.get(format!("{}/health", s.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        "ok"
-    );
-    push_image(&c, &s.base, "metrics/app", "v1", b"layer".to_vec())
-        .await
-        .unwrap();
-    let r = c
-        .get(format!("{}/v2/metrics/app/manifests/v1", s.base))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(c.get(format!("{}/health", s.base)).send().await.unwrap().text().await.unwrap(), "ok");
+    push_image(&c, &s.base, "metrics/app", "v1", b"layer".to_vec()).await.unwrap();
+    let r = c.get(format!("{}/v2/metrics/app/manifests/v1", s.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let m = c
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        m.contains(r#"vigil_http_requests_total{operation="GetManifest",status="200"} 1"#),
-        "{m}"
-    );
+    let m = c.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(m.contains(r#"vigil_http_requests_total{operation="GetManifest",status="200"} 1"#), "{m}");
     assert!(m.contains(r#"vigil_http_requests_total{operation="PutManifest",status="201"} 1"#));
     assert!(m.contains("vigil_http_request_duration_seconds_bucket"));
     assert!(m.contains("vigil_http_request_bytes_total"));
@@ -156,10 +127,7 @@ async fn health_metrics_and_request_ids_of_operations() {
 #[tokio::test]
 async fn gc_removes_unreferenced_blobs_while_the_server_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let envs = [
-        ("VIGIL_REGISTRY__UPLOAD_EXPIRY_SECS", "1"),
-        ("VIGIL_GC__GRACE_SECS", "2"),
-    ];
+    let envs = [("VIGIL_REGISTRY__UPLOAD_EXPIRY_SECS", "1"), ("VIGIL_GC__GRACE_SECS", "2")];
     let s = start(dir.path(), &envs);
     let c = client();
     let (_, kept_layer) = push_image(&c, &s.base, "gc/app", "v1", b"kept".to_vec()).await.unwrap();
@@ -172,10 +140,7 @@ async fn gc_removes_unreferenced_blobs_while_the_server_runs() {
     let out = vigil(dir.path()).args(["gc", "--dry-run"]).envs(envs).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains(&orphan.to_string()));
     let out = vigil(dir.path()).args(["gc"]).envs(envs).output().unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("removed 1 blob(s), 6 byte(s)"),
-        "{out:?}"
-    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 1 blob(s), 6 byte(s)"), "{out:?}");
     let get = |d: &Digest| c.get(format!("{}/v2/gc/app/blobs/{d}", s.base)).send();
     assert_eq!(get(&orphan).await.unwrap().status(), 404);
     assert_eq!(get(&kept_layer).await.unwrap().bytes().await.unwrap(), &b"kept"[..]);
@@ -189,24 +154,8 @@ async fn serves_https_with_a_configured_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-        ])
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
@@ -214,20 +163,11 @@ async fn serves_https_with_a_configured_certificate() {
         .status()
         .expect("openssl");
     assert!(status.success());
-    let s = start(
-        dir.path(),
-        &[
-            ("VIGIL_TLS__CERT", cert.to_str().unwrap()),
-            ("VIGIL_TLS__KEY", key.to_str().unwrap()),
-        ],
-    );
+    let s =
+        start(dir.path(), &[("VIGIL_TLS__CERT", cert.to_str().unwrap()), ("VIGIL_TLS__KEY", key.to_str().unwrap())]);
     assert!(s.base.starts_with("https://"));
-    let out = Command::new("curl")
-        .args(["-s", "-i", "--cacert"])
-        .arg(&cert)
-        .arg(format!("{}/v2/", s.base))
-        .output()
-        .unwrap();
+    let out =
+        Command::new("curl").args(["-s", "-i", "--cacert"]).arg(&cert).arg(format!("{}/v2/", s.base)).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("docker-distribution-api-version: registry/2.0"), "{text}");
 }
@@ -249,9 +189,8 @@ async fn acknowledged_pushes_survive_kill_9() {
                 for i in 0..200u32 {
                     // Blobs of 64 KiB to 2 MiB, chunked for odd workers.
                     let size = 65_536 * (1 + (i as usize * 7 + w as usize) % 32);
-                    let data: Vec<u8> = (0..size)
-                        .map(|b| (b as u32 ^ i ^ (w as u32) << 8 ^ (round as u32) << 16) as u8)
-                        .collect();
+                    let data: Vec<u8> =
+                        (0..size).map(|b| (b as u32 ^ i ^ (w as u32) << 8 ^ (round as u32) << 16) as u8).collect();
                     let repo = format!("crash/w{w}");
                     let pushed = if w % 2 == 0 {
                         push_blob(&c, &base, &repo, data.clone()).await
@@ -295,11 +234,7 @@ async fn acknowledged_pushes_survive_kill_9() {
     }
     for (reference, md) in &manifests {
         let (repo, tag) = reference.split_once(':').unwrap();
-        let r = c
-            .get(format!("{}/v2/{repo}/manifests/{tag}", s.base))
-            .send()
-            .await
-            .unwrap();
+        let r = c.get(format!("{}/v2/{repo}/manifests/{tag}", s.base)).send().await.unwrap();
         assert_eq!(r.status(), 200, "acknowledged manifest {reference} lost");
         assert_eq!(r.headers()["docker-content-digest"].to_str().unwrap(), md.to_string());
     }
@@ -307,10 +242,7 @@ async fn acknowledged_pushes_survive_kill_9() {
     let mut checked = 0;
     for entry in walk(&dir.path().join("storage/blobs/sha256")) {
         let bytes = std::fs::read(&entry).unwrap();
-        assert_eq!(
-            Digest::sha256_of(&bytes).hex(),
-            entry.file_name().unwrap().to_str().unwrap()
-        );
+        assert_eq!(Digest::sha256_of(&bytes).hex(), entry.file_name().unwrap().to_str().unwrap());
         checked += 1;
     }
     assert!(checked >= acknowledged.len().min(1));

@@ -62,10 +62,8 @@ fn affected(n: u64, what: &str) -> StoreResult<()> {
 async fn apply(conn: &mut SqliteConnection, change: IdentityChange) -> StoreResult<()> {
     match change {
         IdentityChange::CreateAccount(a) => {
-            let exists = sqlx::query("SELECT 1 FROM accounts WHERE name = ?")
-                .bind(&a.name)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let exists =
+                sqlx::query("SELECT 1 FROM accounts WHERE name = ?").bind(&a.name).fetch_optional(&mut *conn).await?;
             if exists.is_some() {
                 return Err(StoreError::Conflict(format!("the name {:?} is taken", a.name)));
             }
@@ -275,12 +273,11 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn accounts(&self, kind: Option<AccountKind>) -> StoreResult<Vec<Account>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE ?1 IS NULL OR kind = ?1 ORDER BY name"
-        ))
-        .bind(kind.map(AccountKind::as_str))
-        .fetch_all(&self.read)
-        .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE ?1 IS NULL OR kind = ?1 ORDER BY name"))
+                .bind(kind.map(AccountKind::as_str))
+                .fetch_all(&self.read)
+                .await?;
         rows.iter().map(account).collect()
     }
 
@@ -295,9 +292,8 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn count_users(&self) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE kind = 'user'")
-            .fetch_one(&self.read)
-            .await?;
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE kind = 'user'").fetch_one(&self.read).await?;
         Ok(n as u64)
     }
 
@@ -319,7 +315,9 @@ impl IdentityStore for SqliteStore {
             .fetch_all(&self.read)
             .await?;
         rows.iter()
-            .map(|r| Ok(Team { id: r.get("id"), org_id: r.get("org_id"), name: r.get("name"), role: role(r.get("role"))? }))
+            .map(|r| {
+                Ok(Team { id: r.get("id"), org_id: r.get("org_id"), name: r.get("name"), role: role(r.get("role"))? })
+            })
             .collect()
     }
 
@@ -342,7 +340,8 @@ impl IdentityStore for SqliteStore {
         rows.iter()
             .map(|r| {
                 let id: String = r.get("grantee_id");
-                let grantee = if r.get::<String, _>("grantee_kind") == "team" { Grantee::Team(id) } else { Grantee::Account(id) };
+                let grantee =
+                    if r.get::<String, _>("grantee_kind") == "team" { Grantee::Team(id) } else { Grantee::Account(id) };
                 Ok(RepoGrant { pattern: r.get("pattern"), grantee, role: role(r.get("role"))? })
             })
             .collect()

@@ -22,9 +22,7 @@ pub async fn run(conn: &mut SqliteConnection) -> StoreResult<()> {
         sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
         let result = async {
             sqlx::raw_sql(sql).execute(&mut *conn).await?;
-            sqlx::query(&format!("PRAGMA user_version = {version}"))
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(&format!("PRAGMA user_version = {version}")).execute(&mut *conn).await?;
             sqlx::query("COMMIT").execute(&mut *conn).await
         }
         .await;

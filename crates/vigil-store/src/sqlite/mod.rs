@@ -45,25 +45,15 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-16000");
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts.clone())
-            .await?;
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
         migrate::run(&mut *write.acquire().await?).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(4)
-            .min_connections(1)
-            .connect_with(opts.read_only(true))
-            .await?;
+        let read =
+            SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(opts.read_only(true)).await?;
         Ok(SqliteStore { read, write })
     }
 
     async fn manifest_where(&self, repo: &RepoName, sql: &str, key: &str) -> StoreResult<Option<ManifestRecord>> {
-        let row = sqlx::query(sql)
-            .bind(repo.as_str())
-            .bind(key)
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sqlx::query(sql).bind(repo.as_str()).bind(key).fetch_optional(&self.read).await?;
         row.map(|r| {
             Ok(ManifestRecord {
                 digest: parse_digest(r.get("digest"))?,
@@ -136,10 +126,7 @@ impl MetadataStore for SqliteStore {
         .bind(digest.to_string())
         .fetch_optional(&self.read)
         .await?;
-        Ok(size.map(|s| BlobInfo {
-            digest: digest.clone(),
-            size: s as u64,
-        }))
+        Ok(size.map(|s| BlobInfo { digest: digest.clone(), size: s as u64 }))
     }
 
     async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<ManifestRecord>> {
@@ -211,20 +198,12 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn collectable_blobs(&self, linked_before_ms: i64) -> StoreResult<Vec<BlobInfo>> {
-        let rows = sqlx::query(&format!(
-            "SELECT b.digest, b.size FROM blobs b WHERE {}",
-            write::COLLECTABLE
-        ))
-        .bind(linked_before_ms)
-        .fetch_all(&self.read)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT b.digest, b.size FROM blobs b WHERE {}", write::COLLECTABLE))
+            .bind(linked_before_ms)
+            .fetch_all(&self.read)
+            .await?;
         rows.iter()
-            .map(|r| {
-                Ok(BlobInfo {
-                    digest: parse_digest(r.get("digest"))?,
-                    size: r.get::<i64, _>("size") as u64,
-                })
-            })
+            .map(|r| Ok(BlobInfo { digest: parse_digest(r.get("digest"))?, size: r.get::<i64, _>("size") as u64 }))
             .collect()
     }
 
@@ -247,11 +226,7 @@ impl MetadataStore for SqliteStore {
             .await?;
         Ok(rows
             .iter()
-            .map(|r| JournalRecord {
-                seq: r.get::<i64, _>("seq") as u64,
-                ts_ms: r.get("ts"),
-                bytes: r.get("event"),
-            })
+            .map(|r| JournalRecord { seq: r.get::<i64, _>("seq") as u64, ts_ms: r.get("ts"), bytes: r.get("event") })
             .collect())
     }
 }

@@ -20,11 +20,7 @@ pub async fn begin(conn: &mut SqliteConnection) -> StoreResult<()> {
 
 pub async fn finish<T>(conn: &mut SqliteConnection, result: StoreResult<T>) -> StoreResult<T> {
     let result = match result {
-        Ok(v) => sqlx::query("COMMIT")
-            .execute(&mut *conn)
-            .await
-            .map(|_| v)
-            .map_err(StoreError::from),
+        Ok(v) => sqlx::query("COMMIT").execute(&mut *conn).await.map(|_| v).map_err(StoreError::from),
         Err(e) => Err(e),
     };
     if result.is_err() {
@@ -38,9 +34,7 @@ pub async fn append(conn: &mut SqliteConnection, events: &[Box<dyn JournalEvent>
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal")
-        .fetch_one(&mut *conn)
-        .await?;
+    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal").fetch_one(&mut *conn).await?;
     let ts = now_ms();
     let mut seqs = Vec::with_capacity(events.len());
     for (i, event) in events.iter().enumerate() {
@@ -112,11 +106,7 @@ async fn missing(
     };
     let mut out = Vec::new();
     for d in digests {
-        let hit = sqlx::query(sql)
-            .bind(repo_id)
-            .bind(d.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
+        let hit = sqlx::query(sql).bind(repo_id).bind(d.to_string()).fetch_optional(&mut *conn).await?;
         if hit.is_none() {
             out.push(d.clone());
         }
@@ -125,13 +115,11 @@ async fn missing(
 }
 
 async fn tag_target(conn: &mut SqliteConnection, repo_id: i64, tag: &Tag) -> StoreResult<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT digest FROM tags WHERE repo_id = ? AND name = ?")
-            .bind(repo_id)
-            .bind(tag.as_str())
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+    Ok(sqlx::query_scalar("SELECT digest FROM tags WHERE repo_id = ? AND name = ?")
+        .bind(repo_id)
+        .bind(tag.as_str())
+        .fetch_optional(&mut *conn)
+        .await?)
 }
 
 pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreResult<Applied> {
@@ -160,20 +148,14 @@ pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreRes
             Ok(Applied::Done)
         }
         Mutation::CloseUpload { id } => {
-            sqlx::query("DELETE FROM uploads WHERE id = ?")
-                .bind(&id)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query("DELETE FROM uploads WHERE id = ?").bind(&id).execute(&mut *conn).await?;
             Ok(Applied::Done)
         }
         Mutation::LinkBlob { repo, blob, upload } => {
             let rid = ensure_repo(conn, &repo).await?;
             link(conn, rid, &blob).await?;
             if let Some(id) = upload {
-                sqlx::query("DELETE FROM uploads WHERE id = ?")
-                    .bind(&id)
-                    .execute(&mut *conn)
-                    .await?;
+                sqlx::query("DELETE FROM uploads WHERE id = ?").bind(&id).execute(&mut *conn).await?;
             }
             Ok(Applied::Linked(blob))
         }
@@ -189,10 +171,7 @@ pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreRes
             let Some(size) = size else {
                 return Err(StoreError::NotFound(format!("blob {digest} in {from}")));
             };
-            let blob = BlobInfo {
-                digest,
-                size: size as u64,
-            };
+            let blob = BlobInfo { digest, size: size as u64 };
             let rid = ensure_repo(conn, &repo).await?;
             link(conn, rid, &blob).await?;
             Ok(Applied::Linked(blob))
@@ -213,9 +192,7 @@ pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreRes
         }
         Mutation::PutManifest { repo, manifest, tag } => put_manifest(conn, repo, manifest, tag).await,
         Mutation::DeleteTag { repo, tag } => {
-            let rid = repo_id(conn, &repo)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("repository {repo}")))?;
+            let rid = repo_id(conn, &repo).await?.ok_or_else(|| StoreError::NotFound(format!("repository {repo}")))?;
             let n = sqlx::query("DELETE FROM tags WHERE repo_id = ? AND name = ?")
                 .bind(rid)
                 .bind(tag.as_str())
@@ -225,15 +202,10 @@ pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreRes
             if n == 0 {
                 return Err(StoreError::NotFound(format!("tag {tag} in {repo}")));
             }
-            Ok(Applied::Manifest {
-                previous_tag_target: None,
-                removed_tags: vec![tag],
-            })
+            Ok(Applied::Manifest { previous_tag_target: None, removed_tags: vec![tag] })
         }
         Mutation::DeleteManifest { repo, digest } => {
-            let rid = repo_id(conn, &repo)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("repository {repo}")))?;
+            let rid = repo_id(conn, &repo).await?.ok_or_else(|| StoreError::NotFound(format!("repository {repo}")))?;
             let removed: Vec<String> =
                 sqlx::query_scalar("SELECT name FROM tags WHERE repo_id = ? AND digest = ? ORDER BY name")
                     .bind(rid)
@@ -251,15 +223,9 @@ pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreRes
                 return Err(StoreError::NotFound(format!("manifest {digest} in {repo}")));
             }
             let removed_tags = removed.iter().filter_map(|t| t.parse().ok()).collect();
-            Ok(Applied::Manifest {
-                previous_tag_target: None,
-                removed_tags,
-            })
+            Ok(Applied::Manifest { previous_tag_target: None, removed_tags })
         }
-        Mutation::CollectBlob {
-            digest,
-            linked_before_ms,
-        } => {
+        Mutation::CollectBlob { digest, linked_before_ms } => {
             let n = sqlx::query(&format!("DELETE FROM blobs AS b WHERE b.digest = ? AND {COLLECTABLE}"))
                 .bind(digest.to_string())
                 .bind(linked_before_ms)
@@ -327,10 +293,7 @@ async fn put_manifest(
     }
     let mut previous_tag_target = None;
     if let Some(tag) = &tag {
-        previous_tag_target = tag_target(conn, rid, tag)
-            .await?
-            .filter(|d| *d != digest)
-            .and_then(|d| d.parse().ok());
+        previous_tag_target = tag_target(conn, rid, tag).await?.filter(|d| *d != digest).and_then(|d| d.parse().ok());
         sqlx::query(
             "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
@@ -342,8 +305,5 @@ async fn put_manifest(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(Applied::Manifest {
-        previous_tag_target,
-        removed_tags: Vec::new(),
-    })
+    Ok(Applied::Manifest { previous_tag_target, removed_tags: Vec::new() })
 }
