@@ -158,6 +158,21 @@ def vigil(tmp_path_factory) -> Vigil:
     _stop(process)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_docker_config(tmp_path_factory):
+    """The in-process Python clients (oras-py, docker-py under it) read and write the docker config: point them at
+    an empty directory of our own, and at no docker engine, for the whole session."""
+    saved = {k: os.environ.get(k) for k in ("DOCKER_CONFIG", "DOCKER_HOST")}
+    os.environ["DOCKER_CONFIG"] = str(tmp_path_factory.mktemp("docker-config"))
+    os.environ["DOCKER_HOST"] = "unix:///nonexistent/vigil-e2e/docker.sock"
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def containers_env(tmp_path_factory) -> dict:
     """Environment for skopeo/podman/buildah: a registries.conf of our own (no mirrors, no search registries),

@@ -310,3 +310,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[path = "server/authz.rs"]
+mod authz;
