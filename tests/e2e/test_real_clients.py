@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -598,3 +599,380 @@ def test_python_dxf_cross_repository_mount(vigil):
     other = dxf.DXF(vigil.host, "e2e/dxf-mounted", auth=auth, insecure=True)
     assert other.mount_blob("e2e/dxf-src", digest) == digest  # 201 Created, not a fallback upload session
     assert other.blob_size(digest) == len(data)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 6. Identity: the token service, logins as ordinary users with real clients, and what they may not do.
+#
+# Users, tokens, orgs, robots, grants and visibility are made with the `vigil` CLI against the running server's
+# data directory (conftest's Vigil.cli). Pushes copy umoci's OCI layout (`umoci_image`) with skopeo unless the
+# client under test pushes itself.
+
+ALICE = "alice"
+ALICE_PASSWORD = "alice-e2e-pass"
+ALICE_CREDS = f"{ALICE}:{ALICE_PASSWORD}"
+TOKEN_SHAPE = re.compile(r"vgt_[0-9a-f]{16}_[0-9a-f]{48}")
+ACCESS_CHANGE_WITHIN = 3.0  # seconds; see wait_for_access
+
+
+@pytest.fixture(scope="module")
+def alice(vigil):
+    """An ordinary user, who owns the namespace alice/."""
+    vigil.cli("user", "add", ALICE, "--password-stdin", input=ALICE_PASSWORD + "\n")
+    return ALICE
+
+
+def create_token(vigil, user: str, *options) -> tuple[str, str]:
+    """`vigil token create --user USER [OPTIONS]`: (token id, token). The token is stdout alone; the id is in the
+    `token id ID for USER` line on stderr."""
+    proc = vigil.cli("token", "create", "--user", user, *options)
+    token = proc.stdout.strip()
+    assert TOKEN_SHAPE.fullmatch(token), proc.stdout
+    token_id = re.search(r"token id (\S+)", proc.stderr).group(1)
+    return token_id, token
+
+
+def push_layout(vigil, env, umoci_image, repo_tag: str, creds=None, authfile=None):
+    """skopeo copy of umoci's image to <vigil>/<repo_tag>, with --dest-creds or --dest-authfile."""
+    auth = creds_flag(creds, "--dest-creds") + (["--dest-authfile", authfile] if authfile else [])
+    skopeo("copy", "--dest-tls-verify=false", *auth, f"oci:{umoci_image['layout']}:v1",
+           f"docker://{vigil.host}/{repo_tag}", env=env)
+
+
+def skopeo_push_fails(vigil, env, umoci_image, repo_tag: str, creds=None) -> str:
+    return run_fails(["skopeo", "copy", "--dest-tls-verify=false", *creds_flag(creds, "--dest-creds"),
+                      f"oci:{umoci_image['layout']}:v1", f"docker://{vigil.host}/{repo_tag}"], env=env)
+
+
+def skopeo_inspect_fails(vigil, env, ref: str, creds=None) -> str:
+    return run_fails(["skopeo", "inspect", "--tls-verify=false", *creds_flag(creds), f"docker://{vigil.host}/{ref}"],
+                     env=env)
+
+
+def wait_for_access(vigil, path: str, auth, allowed: bool, within: float = ACCESS_CHANGE_WITHIN) -> float:
+    """Polls `GET /v2/<path>` until vigil allows it (any status but 401/403) or refuses it; returns the seconds
+    that took. For changes made with the CLI while the server runs: vigil caches each caller's roles (and the
+    repositories' visibility) for up to 2 s (ACCESS_CACHE_TTL in vigil-auth's authn.rs) and clears that cache at
+    once only for changes made inside the server process."""
+    start = time.monotonic()
+    while True:
+        status, _, body = http("GET", f"{vigil.url}/v2/{path}", {"Accept": ACCEPT_ALL}, auth=auth)
+        if (status not in (401, 403)) == allowed:
+            return time.monotonic() - start
+        assert time.monotonic() - start < within, (
+            f"GET /v2/{path} still answers {status} {body!r} {within}s after the CLI change")
+        time.sleep(0.05)
+
+
+def get_bearer(vigil, scope: str, auth) -> str:
+    status, _, body = http("GET", f"{vigil.url}/auth/token?service=vigil&scope={urllib.parse.quote(scope)}",
+                           auth=auth)
+    assert status == 200, (status, body)
+    return json.loads(body)["token"]
+
+
+def test_challenge_and_token_service(vigil, alice):
+    """The Docker token flow every client above relies on, spelled out over plain HTTP."""
+    status, headers, body = http("GET", f"{vigil.url}/v2/", auth=None)
+    assert status == 401, body
+    assert headers["WWW-Authenticate"] == f'Bearer realm="{vigil.url}/auth/token",service="vigil"'
+    assert json.loads(body)["errors"][0]["code"] == "UNAUTHORIZED"
+
+    scope = "repository:alice/flow:pull,push"
+    status, _, body = http("GET", f"{vigil.url}/auth/token?service=vigil&scope={urllib.parse.quote(scope)}",
+                           auth=basic_auth(ALICE, ALICE_PASSWORD))
+    assert status == 200, body
+    answer = json.loads(body)
+    assert {"token", "access_token", "expires_in", "issued_at"} <= set(answer)
+    assert answer["token"] == answer["access_token"] and answer["expires_in"] > 0
+    status, _, _ = http("GET", f"{vigil.url}/v2/", auth=f"Bearer {answer['token']}")
+    assert status == 200
+
+    # A wrong password gets no token, and no access with Basic either.
+    status, _, _ = http("GET", f"{vigil.url}/auth/token?service=vigil&scope={urllib.parse.quote(scope)}",
+                        auth=basic_auth(ALICE, "wrong"))
+    assert status == 401
+    status, _, _ = http("GET", f"{vigil.url}/v2/", auth=basic_auth(ALICE, "wrong"))
+    assert status == 401
+
+
+def test_docker_cli_login_then_push_and_pull(vigil, containers_env, umoci_image, alice, tmp_path):
+    """`docker login` (the CLI alone: with no engine to ask, it logs in client-side), then the credentials it
+    stored are used for a push (skopeo reading docker's config.json) and the docker CLI's own registry client
+    (`docker manifest inspect/create/push`, which need no engine) pulls and pushes in alice's namespace."""
+    require_tool("docker")
+    require_tool("skopeo")
+    config_dir = tmp_path / "docker"
+    config_dir.mkdir()
+    env = {**containers_env, "DOCKER_CONFIG": str(config_dir), "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    config = config_dir / "config.json"
+    docker = ["docker"]
+
+    # A wrong password is refused, and nothing is stored.
+    err = run_fails([*docker, "login", vigil.host, "-u", ALICE, "--password-stdin"], env=env, input="wrong\n")
+    assert "unauthorized" in err or "401" in err, err
+    assert vigil.host not in (json.loads(config.read_text()).get("auths", {}) if config.exists() else {})
+
+    out = run([*docker, "login", vigil.host, "-u", ALICE, "--password-stdin"], env=env, input=ALICE_PASSWORD + "\n")
+    assert "Login Succeeded" in out
+    stored = json.loads(config.read_text())["auths"][vigil.host]["auth"]
+    assert stored == basic_auth(ALICE, ALICE_PASSWORD).removeprefix("Basic ")
+
+    # Push with what docker login stored.
+    push_layout(vigil, env, umoci_image, "alice/docker:v1", authfile=config)
+    assert tags_via_http(vigil, "alice/docker") == ["v1"]
+
+    # The docker CLI pulls the manifest...
+    pulled = json.loads(run([*docker, "manifest", "inspect", "--insecure", f"{vigil.host}/alice/docker:v1"], env=env))
+    assert pulled == json.loads(umoci_image["manifest"])
+
+    # ...and pushes a manifest list of its own that points at it.
+    list_ref = f"{vigil.host}/alice/docker-list:v1"
+    run([*docker, "manifest", "create", "--insecure", list_ref, f"{vigil.host}/alice/docker:v1"], env=env)
+    pushed = run([*docker, "manifest", "push", "--insecure", list_ref], env=env).strip().splitlines()[-1]
+    assert pushed.startswith("sha256:"), pushed
+    status, headers, raw = http("GET", f"{vigil.url}/v2/alice/docker-list/manifests/v1", {"Accept": ACCEPT_ALL})
+    assert status == 200 and sha256(raw) == pushed
+    assert [m["digest"] for m in json.loads(raw)["manifests"]] == [umoci_image["digest"]]
+
+    # After docker logout, the same pull is refused.
+    run([*docker, "logout", vigil.host], env=env)
+    err = run_fails([*docker, "manifest", "inspect", "--insecure", f"{vigil.host}/alice/docker:v1"], env=env)
+    assert "unauthorized" in err or "401" in err or "denied" in err, err
+
+
+def test_skopeo_login_with_api_token(vigil, containers_env, umoci_image, alice, tmp_path):
+    """An API token works as the password: `skopeo login` with it, `--creds user:token`, and straight over HTTP
+    (Basic with the token, or `Authorization: Bearer vgt_...`)."""
+    require_tool("skopeo")
+    _, token = create_token(vigil, ALICE, "--name", "e2e-skopeo")
+    env = own_authfile(containers_env, tmp_path)
+
+    run(["skopeo", "login", "--tls-verify=false", "-u", ALICE, "--password-stdin", vigil.host], env=env,
+        input=token + "\n")
+    push_layout(vigil, env, umoci_image, "alice/skopeo:v1")  # with the login's auth file (REGISTRY_AUTH_FILE)
+    assert inspect(f"{vigil.host}/alice/skopeo:v1", env, creds=None)["Digest"] == umoci_image["digest"]
+    run(["skopeo", "logout", vigil.host], env=env)
+    skopeo_inspect_fails(vigil, env, "alice/skopeo:v1")
+
+    # --creds with the token, without any login.
+    assert inspect(f"{vigil.host}/alice/skopeo:v1", containers_env, creds=f"{ALICE}:{token}")["Digest"] == \
+        umoci_image["digest"]
+    back = tmp_path / "back"
+    skopeo("copy", "--src-tls-verify=false", "--src-creds", f"{ALICE}:{token}", f"docker://{vigil.host}/alice/skopeo:v1",
+           f"oci:{back}:v1", env=containers_env)
+    assert layout_manifest(back, "v1") == (umoci_image["digest"], umoci_image["manifest"])
+
+    for auth in (basic_auth(ALICE, token), f"Bearer {token}"):
+        status, _, body = http("GET", f"{vigil.url}/v2/alice/skopeo/tags/list", auth=auth)
+        assert status == 200 and json.loads(body)["tags"] == ["v1"], (auth[:12], status, body)
+    # The token belongs to alice: it is no password for anybody else.
+    status, _, _ = http("GET", f"{vigil.url}/v2/alice/skopeo/tags/list", auth=basic_auth(ADMIN_USER, token))
+    assert status == 401
+
+
+def test_podman_login_push_pull_as_user(vigil, containers_env, umoci_image, alice, tmp_path, short_tmp):
+    require_tool("podman")
+    env = own_authfile(containers_env, tmp_path)
+    podman = podman_cmd(tmp_path, short_tmp)
+    login = [*podman, "login", "--tls-verify=false", "-u", ALICE, "--password-stdin", vigil.host]
+
+    err = run_fails(login, env=env, input="wrong\n")
+    assert "unauthorized" in err or "invalid username/password" in err, err
+    run(login, env=env, input=ALICE_PASSWORD + "\n")
+
+    # podman reads the image from umoci's layout (no registry involved), then pushes it to alice's namespace.
+    image_id = run([*podman, "pull", f"oci:{umoci_image['layout']}:v1"], env=env).strip().splitlines()[-1]
+    target = f"{vigil.host}/alice/podman:v1"
+    run([*podman, "tag", image_id, target], env=env)
+    digestfile = tmp_path / "digest"
+    run([*podman, "push", "--tls-verify=false", "--digestfile", digestfile, target], env=env)
+    pushed = digestfile.read_text().strip()
+    assert tags_via_http(vigil, "alice/podman") == ["v1"]
+
+    run([*podman, "rmi", "--all", "--force"], env=env)
+    run([*podman, "pull", "--tls-verify=false", target], env=env)
+    image = json.loads(run([*podman, "image", "inspect", target], env=env))[0]
+    assert image["Digest"] == pushed
+    assert image["Id"] == umoci_image["config_digest"].split(":", 1)[1]
+
+    # Logged out, the pull is refused.
+    run([*podman, "logout", vigil.host], env=env)
+    run([*podman, "rmi", "--all", "--force"], env=env)
+    err = run_fails([*podman, "pull", "--tls-verify=false", target], env=env)
+    assert "unauthorized" in err or "authentication required" in err, err
+
+
+def test_oras_login_push_pull_as_user(vigil, alice, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    client = oras_login(vigil, tmp_path, ALICE, ALICE_PASSWORD)
+    payload = b"alice's artifact\n"
+    Path("note.txt").write_bytes(payload)
+    resp = client.push(target=f"{vigil.host}/alice/oras:v1", files=["note.txt:text/plain"], quiet=True)
+    assert resp.status_code == 201, (resp.status_code, resp.text)
+    assert tags_via_http(vigil, "alice/oras") == ["v1"]
+
+    files = client.pull(target=f"{vigil.host}/alice/oras:v1", outdir=str(tmp_path / "pulled"))
+    assert [Path(f).read_bytes() for f in files] == [payload]
+
+    # oras-py's (default) token backend: a pull through the token service with alice's credentials.
+    token_client = oras_login(vigil, tmp_path, ALICE, ALICE_PASSWORD, auth_backend="token")
+    files = token_client.pull(target=f"{vigil.host}/alice/oras:v1", outdir=str(tmp_path / "pulled-token"))
+    assert [Path(f).read_bytes() for f in files] == [payload]
+    assert token_client.auth.token, "oras-py should have used a bearer token from /auth/token"
+
+    # alice may not push into the admin's namespace, nor read it.
+    with pytest.raises(Exception):
+        resp = client.push(target=f"{vigil.host}/admin/oras-by-alice:v1", files=["note.txt:text/plain"], quiet=True)
+        if resp.status_code != 201:  # oras-py returns the failed manifest PUT instead of raising
+            raise AssertionError(resp.status_code)
+    assert tags_via_http(vigil, "admin/oras-by-alice") is None
+
+    # A wrong password: nothing is pushed.
+    wrong = oras_login(vigil, tmp_path / "wrong", ALICE, "wrong") if (tmp_path / "wrong").mkdir() is None else None
+    with pytest.raises(Exception):
+        resp = wrong.push(target=f"{vigil.host}/alice/oras:v2", files=["note.txt:text/plain"], quiet=True)
+        if resp.status_code != 201:
+            raise AssertionError(resp.status_code)
+    assert tags_via_http(vigil, "alice/oras") == ["v1"]
+
+
+def test_user_cannot_push_to_or_pull_from_admin_namespace(vigil, containers_env, umoci_image, alice):
+    require_tool("skopeo")
+    env = containers_env
+    err = skopeo_push_fails(vigil, env, umoci_image, "admin/private:v1", creds=ALICE_CREDS)
+    assert "denied" in err or "unauthorized" in err, err
+    # Nothing was written: no repository, no manifest, none of the blobs skopeo offered.
+    assert tags_via_http(vigil, "admin/private") is None
+    status, _, _ = http("HEAD", f"{vigil.url}/v2/admin/private/manifests/v1", {"Accept": ACCEPT_ALL})
+    assert status == 404
+    manifest = json.loads(umoci_image["manifest"])
+    for desc in [manifest["config"], *manifest["layers"]]:
+        status, _, _ = http("HEAD", f"{vigil.url}/v2/admin/private/blobs/{desc['digest']}")
+        assert status == 404, desc
+    status, _, body = http("GET", f"{vigil.url}/v2/_catalog")
+    assert status == 200 and "admin/private" not in json.loads(body)["repositories"]
+
+    # The admin pushes there; alice can still neither read nor overwrite it.
+    push_layout(vigil, env, umoci_image, "admin/private:v1", creds=ADMIN_CREDS)
+    err = skopeo_inspect_fails(vigil, env, "admin/private:v1", creds=ALICE_CREDS)
+    assert "denied" in err or "unauthorized" in err, err
+    skopeo_push_fails(vigil, env, umoci_image, "admin/private:v2", creds=ALICE_CREDS)
+    assert tags_via_http(vigil, "admin/private") == ["v1"]
+
+    # The same refusals over HTTP: Basic without the right -> 403 DENIED; a bearer token whose scope was cut down
+    # to nothing -> 401 insufficient_scope.
+    status, _, body = http("GET", f"{vigil.url}/v2/admin/private/manifests/v1", {"Accept": ACCEPT_ALL},
+                           auth=basic_auth(ALICE, ALICE_PASSWORD))
+    assert status == 403 and json.loads(body)["errors"][0]["code"] == "DENIED", (status, body)
+    bearer = get_bearer(vigil, "repository:admin/private:pull,push", basic_auth(ALICE, ALICE_PASSWORD))
+    status, headers, body = http("GET", f"{vigil.url}/v2/admin/private/manifests/v1", {"Accept": ACCEPT_ALL},
+                                 auth=f"Bearer {bearer}")
+    assert status == 401, (status, body)
+    assert 'error="insufficient_scope"' in headers["WWW-Authenticate"]
+    # alice's catalog does not show the admin's repositories.
+    status, _, body = http("GET", f"{vigil.url}/v2/_catalog", auth=basic_auth(ALICE, ALICE_PASSWORD))
+    assert status == 200 and not [r for r in json.loads(body)["repositories"] if not r.startswith("alice/")], body
+
+
+def test_pull_only_token_cannot_push(vigil, containers_env, umoci_image, alice, tmp_path):
+    require_tool("skopeo")
+    env = containers_env
+    push_layout(vigil, env, umoci_image, "alice/scoped:v1", creds=ALICE_CREDS)
+    _, token = create_token(vigil, ALICE, "--name", "e2e-pull-only", "--scope", "alice/*:pull")
+    creds = f"{ALICE}:{token}"
+
+    assert inspect(f"{vigil.host}/alice/scoped:v1", env, creds=creds)["Digest"] == umoci_image["digest"]
+    skopeo("copy", "--src-tls-verify=false", "--src-creds", creds, f"docker://{vigil.host}/alice/scoped:v1",
+           f"dir:{tmp_path / 'pulled'}", env=env)
+    assert (tmp_path / "pulled" / "manifest.json").read_bytes() == umoci_image["manifest"]
+
+    err = skopeo_push_fails(vigil, env, umoci_image, "alice/scoped:v2", creds=creds)
+    assert "denied" in err or "unauthorized" in err, err
+    err = skopeo_push_fails(vigil, env, umoci_image, "alice/scoped-new:v1", creds=creds)
+    assert "denied" in err or "unauthorized" in err, err
+    assert tags_via_http(vigil, "alice/scoped") == ["v1"]
+    assert tags_via_http(vigil, "alice/scoped-new") is None
+    # Nor may it delete.
+    run_fails(["skopeo", "delete", "--tls-verify=false", "--creds", creds, f"docker://{vigil.host}/alice/scoped:v1"],
+              env=env)
+    assert tags_via_http(vigil, "alice/scoped") == ["v1"]
+
+
+def test_revoked_token_stops_working_at_once(vigil, containers_env, umoci_image, alice):
+    require_tool("skopeo")
+    env = containers_env
+    push_layout(vigil, env, umoci_image, "alice/revoked:v1", creds=ALICE_CREDS)
+    token_id, token = create_token(vigil, ALICE, "--name", "e2e-revoke")
+    creds = f"{ALICE}:{token}"
+    ref = f"{vigil.host}/alice/revoked:v1"
+    assert inspect(ref, env, creds=creds)["Digest"] == umoci_image["digest"]
+    # A registry token obtained with the API token, before the revocation.
+    bearer = get_bearer(vigil, "repository:alice/revoked:pull", basic_auth(ALICE, token))
+    manifest_url = f"{vigil.url}/v2/alice/revoked/manifests/v1"
+    assert http("GET", manifest_url, {"Accept": ACCEPT_ALL}, auth=f"Bearer {bearer}")[0] == 200
+
+    vigil.cli("token", "revoke", token_id)
+
+    # At once: no sleep, no retry.
+    err = skopeo_inspect_fails(vigil, env, "alice/revoked:v1", creds=creds)
+    assert "unauthorized" in err or "denied" in err, err
+    skopeo_push_fails(vigil, env, umoci_image, "alice/revoked:v2", creds=creds)
+    for auth in (basic_auth(ALICE, token), f"Bearer {token}", f"Bearer {bearer}"):
+        status, _, body = http("GET", manifest_url, {"Accept": ACCEPT_ALL}, auth=auth)
+        assert status == 401, (auth[:16], status, body)
+    status, _, _ = http("GET", f"{vigil.url}/auth/token?service=vigil&scope=repository:alice/revoked:pull",
+                        auth=basic_auth(ALICE, token))
+    assert status == 401
+    # alice's password is unaffected.
+    assert inspect(ref, env, creds=ALICE_CREDS)["Digest"] == umoci_image["digest"]
+
+
+def test_anonymous_pull_only_when_public(vigil, containers_env, umoci_image, alice, tmp_path):
+    require_tool("skopeo")
+    env = containers_env  # its auth file holds no credentials: everything below without --creds is anonymous
+    push_layout(vigil, env, umoci_image, "alice/public:v1", creds=ALICE_CREDS)
+    ref = f"{vigil.host}/alice/public:v1"
+
+    err = skopeo_inspect_fails(vigil, env, "alice/public:v1")
+    assert "unauthorized" in err or "authentication required" in err, err
+    assert http("GET", f"{vigil.url}/v2/alice/public/manifests/v1", {"Accept": ACCEPT_ALL}, auth=None)[0] == 401
+
+    vigil.cli("visibility", "alice/public")
+    wait_for_access(vigil, "alice/public/manifests/v1", None, allowed=True)
+    assert inspect(ref, env, creds=None)["Digest"] == umoci_image["digest"]
+    skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"oci:{tmp_path / 'anon'}:v1", env=env)
+    assert layout_manifest(tmp_path / "anon", "v1") == (umoci_image["digest"], umoci_image["manifest"])
+    status, _, body = http("GET", f"{vigil.url}/v2/alice/public/manifests/v1", {"Accept": ACCEPT_ALL}, auth=None)
+    assert status == 200 and body == umoci_image["manifest"]
+    # Public means pullable, not pushable, and only that repository.
+    skopeo_push_fails(vigil, env, umoci_image, "alice/public:v2")
+    assert tags_via_http(vigil, "alice/public") == ["v1"]
+    push_layout(vigil, env, umoci_image, "alice/not-public:v1", creds=ALICE_CREDS)
+    skopeo_inspect_fails(vigil, env, "alice/not-public:v1")
+
+    vigil.cli("visibility", "alice/public", "--private")
+    wait_for_access(vigil, "alice/public/manifests/v1", None, allowed=False)
+    skopeo_inspect_fails(vigil, env, "alice/public:v1")
+
+
+def test_org_member_robot_and_grant(vigil, containers_env, umoci_image, alice):
+    """An org whose member may write, and a robot with a grant on one repository, pushing with skopeo."""
+    require_tool("skopeo")
+    env = containers_env
+    vigil.cli("org", "create", "acme")
+    vigil.cli("org", "add-member", "acme", ALICE, "--role", "write")
+    robot_token = vigil.cli("robot", "create", "acme", "ci").stdout.strip()
+    assert TOKEN_SHAPE.fullmatch(robot_token), robot_token
+    vigil.cli("grant", "acme/app", "acme+ci", "--role", "write")
+    robot = f"acme+ci:{robot_token}"
+    # alice's roles may be cached from the tests before (see wait_for_access).
+    wait_for_access(vigil, "acme/from-alice/tags/list", basic_auth(ALICE, ALICE_PASSWORD), allowed=True)
+
+    push_layout(vigil, env, umoci_image, "acme/from-alice:v1", creds=ALICE_CREDS)
+    push_layout(vigil, env, umoci_image, "acme/app:v1", creds=robot)
+    assert inspect(f"{vigil.host}/acme/app:v1", env, creds=robot)["Digest"] == umoci_image["digest"]
+    assert inspect(f"{vigil.host}/acme/app:v1", env, creds=ALICE_CREDS)["Digest"] == umoci_image["digest"]
+    # The robot's grant does not reach alice's namespace.
+    skopeo_push_fails(vigil, env, umoci_image, "alice/by-robot:v1", creds=robot)
+    assert tags_via_http(vigil, "alice/by-robot") is None

@@ -1,6 +1,7 @@
 //! The `vigil` binary: command line, configuration and the composition root (the only place that chooses
 //! storage backends).
 
+mod admin_api;
 mod config;
 mod gc;
 mod identity;

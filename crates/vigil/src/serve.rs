@@ -12,10 +12,12 @@ use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use vigil_auth::client::TrustedProxies;
+use vigil_auth::directory::Directory;
 use vigil_auth::jwt::JwtKeys;
 use vigil_auth::{AuthConfig, Authenticator};
 use vigil_oci::{Registry, RegistryConfig};
 
+use crate::admin_api::{self, AdminState};
 use crate::config::Config;
 use crate::{gc, telemetry, Stores};
 
@@ -24,8 +26,11 @@ const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-pub fn app(registry: Registry, metrics: Option<PrometheusHandle>) -> Router {
+pub fn app(registry: Registry, admin: Option<AdminState>, metrics: Option<PrometheusHandle>) -> Router {
     let mut app = vigil_oci::router(registry).route("/health", get(|| async { "ok" }));
+    if let Some(admin) = admin {
+        app = app.merge(admin_api::router(admin));
+    }
     if let Some(handle) = metrics {
         app = app.route("/metrics", get(move || std::future::ready(handle.render())));
     }
@@ -50,10 +55,12 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let auth = authenticator(&config, &stores, &format!("{scheme}://{}", reachable(addr)))?;
+    let auth = Arc::new(auth);
     let registry =
-        Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config(&config)).with_auth(Arc::new(auth));
+        Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config(&config)).with_auth(auth.clone());
+    let admin = AdminState { directory: Arc::new(Directory::new(stores.identity.clone())), auth };
     let metrics = telemetry::install_metrics()?;
-    let app = app(registry.clone(), Some(metrics));
+    let app = app(registry.clone(), Some(admin), Some(metrics));
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
     let handle = axum_server::Handle::new();

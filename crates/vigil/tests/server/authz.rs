@@ -312,3 +312,129 @@ async fn bad_credentials_get_clear_errors() {
     let o = call(&c, reqwest::Method::GET, &v2, Some(&admin), vec![]).await;
     assert_eq!((o.status.as_u16(), o.code.as_str()), (429, "TOOMANYREQUESTS"));
 }
+
+#[tokio::test]
+async fn admin_api_manages_identity_with_quay_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), &[]);
+    let admin = client();
+    let api = |path: &str| format!("{}/api/v1{path}", s.base);
+    // Global admin creates a user; the user creates an org (becoming its admin), a team, a robot and a grant.
+    let r = admin
+        .post(api("/superuser/users/"))
+        .json(&serde_json::json!({"username": "dana", "password": "dana-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let dana = basic("dana", "dana-password");
+    let c = reqwest::Client::new();
+    let me: serde_json::Value =
+        c.get(api("/user/")).header("authorization", &dana).send().await.unwrap().json().await.unwrap();
+    assert_eq!((me["username"].as_str(), me["kind"].as_str()), (Some("dana"), Some("user")));
+    let r = c
+        .post(api("/organization/"))
+        .header("authorization", &dana)
+        .json(&serde_json::json!({"name": "shop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = c
+        .put(api("/organization/shop/team/builders"))
+        .header("authorization", &dana)
+        .json(&serde_json::json!({"role": "creator"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let robot: serde_json::Value = c
+        .put(api("/organization/shop/robots/deployer"))
+        .header("authorization", &dana)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(robot["name"], "shop+deployer");
+    let robot_auth = basic("shop+deployer", robot["token"].as_str().unwrap());
+    let r = c
+        .put(api("/repository/shop/web/permissions/user/shop+deployer"))
+        .header("authorization", &dana)
+        .json(&serde_json::json!({"role": "write"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let push =
+        call(&c, reqwest::Method::POST, &format!("{}/v2/shop/web/blobs/uploads/", s.base), Some(&robot_auth), vec![])
+            .await;
+    assert_eq!(push.status, 202);
+    // API tokens as Bearer on the admin API; created once, listed without the secret, revoked.
+    let t: serde_json::Value = c
+        .post(api("/user/tokens"))
+        .header("authorization", &dana)
+        .json(&serde_json::json!({"name": "ci", "scopes": ["shop/*:pull"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", t["token"].as_str().unwrap());
+    let me: serde_json::Value =
+        c.get(api("/user/")).header("authorization", &bearer).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["credential"], "token");
+    let listed = c.get(api("/user/tokens")).header("authorization", &dana).send().await.unwrap().text().await.unwrap();
+    assert!(listed.contains("\"ci\"") && !listed.contains(t["token"].as_str().unwrap()));
+    // Denials and bad input.
+    let otto = c
+        .post(api("/superuser/users/"))
+        .header("authorization", &dana)
+        .json(&serde_json::json!({"username": "x", "password": "xxxxxxxxxx"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(otto.status(), 403);
+    let r = c.get(api("/user/")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c.post(api("/organization/")).header("authorization", &dana).body("{not json").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("invalid JSON"));
+    let r = c
+        .put(api("/repository/admin/secret/permissions/user/dana"))
+        .header("authorization", &dana)
+        .json(&serde_json::json!({"role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "dana cannot grant herself rights on admin's namespace");
+    let r = c
+        .post(api("/repository/shop/web/changevisibility"))
+        .header("authorization", &bearer)
+        .json(&serde_json::json!({"visibility": "public"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a scoped token cannot administer");
+    let r = c
+        .post(api("/repository/shop/web/changevisibility"))
+        .header("authorization", &dana)
+        .json(&serde_json::json!({"visibility": "sideways"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = c
+        .delete(api(&format!("/user/tokens/{}", t["id"].as_str().unwrap())))
+        .header("authorization", &dana)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(c.get(api("/user/")).header("authorization", &bearer).send().await.unwrap().status(), 401);
+    let spec: serde_json::Value = c.get(api("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(spec["openapi"], "3.0.3");
+    assert!(spec["paths"]["/api/v1/organization/{org}/robots/{name}"].is_object());
+}

@@ -1,0 +1,481 @@
+//! The JSON admin API under `/api/v1`: the second front door to the same [`Directory`] the CLI uses. Paths and
+//! shapes follow Quay's API where the two overlap (organizations, teams, robots, repository permissions,
+//! visibility, superuser user management), so existing scripts keep working. Accepts Basic auth and API tokens
+//! as `Authorization: Bearer`; registry JWTs are for `/v2` only.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use vigil_auth::directory::{Actor, Directory, DirectoryError};
+use vigil_auth::{AuthError, Authenticator, Principal};
+use vigil_core::{RepoName, Role};
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub auth: Arc<Authenticator>,
+    pub directory: Arc<Directory>,
+}
+
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let kind = match self.0 {
+            StatusCode::UNAUTHORIZED => "invalid_token",
+            StatusCode::FORBIDDEN => "insufficient_scope",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+            s if s.is_server_error() => "internal_error",
+            _ => "invalid_request",
+        };
+        let body = json!({ "status": self.0.as_u16(), "error_message": self.1, "error_type": kind, "detail": self.1 });
+        (self.0, Json(body)).into_response()
+    }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        let status = match &e {
+            DirectoryError::Invalid(_) => StatusCode::BAD_REQUEST,
+            DirectoryError::NotFound(_) => StatusCode::NOT_FOUND,
+            DirectoryError::Conflict(_) => StatusCode::CONFLICT,
+            DirectoryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn forbidden() -> ApiError {
+    ApiError(StatusCode::FORBIDDEN, "you are not allowed to do this".into())
+}
+
+/// The authenticated caller (401 otherwise), as an extractor.
+pub struct Caller(Principal);
+
+impl FromRequestParts<AdminState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AdminState) -> ApiResult<Self> {
+        caller(st, parts).await.map(Caller)
+    }
+}
+
+async fn caller(st: &AdminState, parts: &Parts) -> ApiResult<Principal> {
+    let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    let xff = vigil_oci::gate::all_values(&parts.headers, "x-forwarded-for");
+    let fwd = vigil_oci::gate::all_values(&parts.headers, "forwarded");
+    let ip = st.auth.client_ip(peer, &xff, &fwd);
+    let p = st.auth.from_header(header, ip, false).await.map_err(|e| match e {
+        AuthError::Throttled => ApiError(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
+        AuthError::Store(m) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, m),
+        e => ApiError(StatusCode::UNAUTHORIZED, e.to_string()),
+    })?;
+    if p.is_anonymous() {
+        return Err(ApiError(StatusCode::UNAUTHORIZED, "authentication required".into()));
+    }
+    Ok(p)
+}
+
+fn actor(p: &Principal) -> Actor {
+    Actor { origin: "api", performer: Some((p.name.clone(), p.account_id.clone().unwrap_or_default())) }
+}
+
+/// Admin of a namespace (user or org) or a global admin.
+async fn require_namespace_admin(st: &AdminState, p: &Principal, ns: &str) -> ApiResult<()> {
+    let probe: RepoName =
+        format!("{ns}/x").parse().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("bad namespace {ns:?}")))?;
+    require_repo_admin(st, p, &probe).await
+}
+
+async fn require_repo_admin(st: &AdminState, p: &Principal, repo: &RepoName) -> ApiResult<()> {
+    if p.token_scopes.is_some() && !p.is_admin {
+        // A scoped API token is for registry access, not administration.
+        return Err(forbidden());
+    }
+    let access = st.auth.access(p).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    if access.role_for(repo) == Some(Role::Admin) {
+        Ok(())
+    } else {
+        Err(forbidden())
+    }
+}
+
+fn require_global_admin(p: &Principal) -> ApiResult<()> {
+    if p.is_admin && p.token_scopes.is_none() {
+        Ok(())
+    } else {
+        Err(forbidden())
+    }
+}
+
+/// Quay's team roles mapped onto vigil's (Quay `member` reads, `creator` writes, `admin` administers).
+fn parse_role(s: &str) -> ApiResult<Role> {
+    match s {
+        "member" => Ok(Role::Read),
+        "creator" => Ok(Role::Write),
+        other => other.parse().map_err(|e: String| ApiError(StatusCode::BAD_REQUEST, e)),
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> ApiResult<T> {
+    if bytes.len() > 64 * 1024 {
+        return Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, "request body larger than 64 KiB".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    username: String,
+    password: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    is_admin: bool,
+}
+
+#[derive(Deserialize)]
+struct NewOrg {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct RoleBody {
+    role: String,
+}
+
+#[derive(Deserialize)]
+struct Visibility {
+    visibility: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    #[serde(default = "default_token_name")]
+    name: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    expires_in_days: Option<u32>,
+}
+
+fn default_token_name() -> String {
+    "api".into()
+}
+
+fn repo_of(rest: &str, suffix: &str) -> ApiResult<RepoName> {
+    rest.strip_suffix(suffix)
+        .unwrap_or(rest)
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e: vigil_core::NameError| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+pub fn router(st: AdminState) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/api/v1/user/", get(me))
+        .route("/api/v1/user/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/user/tokens/{id}", delete(revoke_token))
+        .route("/api/v1/user/robots/{name}", put(create_user_robot))
+        .route("/api/v1/superuser/users/", post(create_user))
+        .route("/api/v1/superuser/users/{name}", delete(delete_user))
+        .route("/api/v1/organization/", post(create_org))
+        .route("/api/v1/organization/{org}/members/{member}", put(set_member).delete(remove_member))
+        .route("/api/v1/organization/{org}/team/{team}", put(create_team))
+        .route(
+            "/api/v1/organization/{org}/team/{team}/members/{member}",
+            put(add_team_member).delete(remove_team_member),
+        )
+        .route("/api/v1/organization/{org}/robots/{name}", put(create_org_robot))
+        .route("/api/v1/repository/{*rest}", put(repo_put).delete(repo_delete).post(repo_post))
+        .with_state(st)
+}
+
+async fn me(Caller(p): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({
+        "username": p.name, "id": p.account_id, "kind": p.kind.as_str(), "is_admin": p.is_admin,
+        "credential": p.credential.as_str(), "token_id": p.token_id,
+    })))
+}
+
+async fn create_user(
+    State(st): State<AdminState>,
+    Caller(p): Caller,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    require_global_admin(&p)?;
+    let u: NewUser = parse(&bytes)?;
+    let a = st.directory.add_user(&u.username, &u.password, u.is_admin, &actor(&p)).await?;
+    st.auth.invalidate();
+    Ok((StatusCode::CREATED, Json(json!({ "username": a.name, "id": a.id, "email": u.email }))))
+}
+
+async fn delete_user(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+    Caller(p): Caller,
+) -> ApiResult<StatusCode> {
+    require_global_admin(&p)?;
+    st.directory.delete_account(&name, &actor(&p)).await?;
+    st.auth.invalidate();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn create_org(
+    State(st): State<AdminState>,
+    Caller(p): Caller,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if p.token_scopes.is_some() {
+        return Err(forbidden());
+    }
+    let o: NewOrg = parse(&bytes)?;
+    let creator = (p.kind == vigil_auth::PrincipalKind::User).then_some(p.name.as_str());
+    st.directory.create_org(&o.name, creator, &actor(&p)).await?;
+    st.auth.invalidate();
+    Ok((StatusCode::CREATED, Json(json!("Created"))))
+}
+
+async fn set_member(
+    State(st): State<AdminState>,
+    Path((org, member)): Path<(String, String)>,
+    Caller(p): Caller,
+    bytes: Bytes,
+) -> ApiResult<Json<Value>> {
+    require_namespace_admin(&st, &p, &org).await?;
+    let r: RoleBody = parse(&bytes)?;
+    let role = parse_role(&r.role)?;
+    st.directory.set_member(&org, &member, Some(role), &actor(&p)).await?;
+    st.auth.invalidate();
+    Ok(Json(json!({ "name": member, "role": role.as_str() })))
+}
+
+async fn remove_member(
+    State(st): State<AdminState>,
+    Path((org, member)): Path<(String, String)>,
+    Caller(p): Caller,
+) -> ApiResult<StatusCode> {
+    require_namespace_admin(&st, &p, &org).await?;
+    st.directory.set_member(&org, &member, None, &actor(&p)).await?;
+    st.auth.invalidate();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn create_team(
+    State(st): State<AdminState>,
+    Path((org, team)): Path<(String, String)>,
+    Caller(p): Caller,
+    bytes: Bytes,
+) -> ApiResult<Json<Value>> {
+    require_namespace_admin(&st, &p, &org).await?;
+    let r: RoleBody = parse(&bytes)?;
+    let t = st.directory.create_team(&org, &team, parse_role(&r.role)?, &actor(&p)).await?;
+    Ok(Json(json!({ "name": t.name, "role": t.role.as_str() })))
+}
+
+async fn team_member(
+    st: AdminState,
+    org: String,
+    team: String,
+    member: String,
+    add: bool,
+    p: Principal,
+) -> ApiResult<StatusCode> {
+    require_namespace_admin(&st, &p, &org).await?;
+    st.directory.set_team_member(&org, &team, &member, add, &actor(&p)).await?;
+    st.auth.invalidate();
+    Ok(if add { StatusCode::OK } else { StatusCode::NO_CONTENT })
+}
+
+async fn add_team_member(
+    State(st): State<AdminState>,
+    Path((org, team, member)): Path<(String, String, String)>,
+    Caller(p): Caller,
+) -> ApiResult<StatusCode> {
+    team_member(st, org, team, member, true, p).await
+}
+
+async fn remove_team_member(
+    State(st): State<AdminState>,
+    Path((org, team, member)): Path<(String, String, String)>,
+    Caller(p): Caller,
+) -> ApiResult<StatusCode> {
+    team_member(st, org, team, member, false, p).await
+}
+
+async fn robot(st: &AdminState, p: &Principal, ns: &str, name: &str) -> ApiResult<Json<Value>> {
+    let t = st.directory.create_robot(ns, name, &actor(p)).await?;
+    Ok(Json(json!({ "name": t.account, "token": t.token, "token_id": t.id })))
+}
+
+async fn create_org_robot(
+    State(st): State<AdminState>,
+    Path((org, name)): Path<(String, String)>,
+    Caller(p): Caller,
+) -> ApiResult<Json<Value>> {
+    require_namespace_admin(&st, &p, &org).await?;
+    robot(&st, &p, &org, &name).await
+}
+
+async fn create_user_robot(
+    State(st): State<AdminState>,
+    Path(name): Path<String>,
+    Caller(p): Caller,
+) -> ApiResult<Json<Value>> {
+    if p.kind != vigil_auth::PrincipalKind::User || p.token_scopes.is_some() {
+        return Err(forbidden());
+    }
+    robot(&st, &p, &p.name.clone(), &name).await
+}
+
+async fn list_tokens(State(st): State<AdminState>, Caller(p): Caller) -> ApiResult<Json<Value>> {
+    let id = p.account_id.clone().unwrap_or_default();
+    let tokens =
+        st.auth.store().tokens_of(&id).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let list: Vec<Value> = tokens
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id, "name": t.name, "scopes": t.scopes, "created": t.created_at_ms, "expires": t.expires_at_ms,
+                "revoked": t.revoked_at_ms, "last_used": t.last_used_at_ms,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "tokens": list })))
+}
+
+async fn create_token(
+    State(st): State<AdminState>,
+    Caller(p): Caller,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if p.token_scopes.is_some() {
+        return Err(forbidden());
+    }
+    let t: NewToken = parse(&bytes)?;
+    let issued = st.directory.create_token(&p.name, &t.name, &t.scopes, t.expires_in_days, &actor(&p)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": issued.id, "token": issued.token, "expires": issued.expires_at_ms }))))
+}
+
+async fn revoke_token(
+    State(st): State<AdminState>,
+    Path(id): Path<String>,
+    Caller(p): Caller,
+) -> ApiResult<StatusCode> {
+    let owner = (!p.is_admin).then_some(p.name.as_str());
+    st.directory.revoke_token(&id, owner, &actor(&p)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /api/v1/repository/<repo>/permissions/{user|team}/<name>` with `{"role"}`.
+async fn repo_put(
+    State(st): State<AdminState>,
+    Path(rest): Path<String>,
+    Caller(p): Caller,
+    bytes: Bytes,
+) -> ApiResult<Json<Value>> {
+    let (repo, kind, name) = permission_path(&rest)?;
+    require_repo_admin(&st, &p, &repo).await?;
+    let r: RoleBody = parse(&bytes)?;
+    let role = parse_role(&r.role)?;
+    let grantee = if kind == "team" { format!("{}/{name}", repo.namespace()) } else { name.clone() };
+    st.directory.grant(repo.as_str(), &grantee, Some(role), &actor(&p)).await?;
+    st.auth.invalidate();
+    Ok(Json(json!({ "role": role.as_str(), "name": name })))
+}
+
+async fn repo_delete(
+    State(st): State<AdminState>,
+    Path(rest): Path<String>,
+    Caller(p): Caller,
+) -> ApiResult<StatusCode> {
+    let (repo, kind, name) = permission_path(&rest)?;
+    require_repo_admin(&st, &p, &repo).await?;
+    let grantee = if kind == "team" { format!("{}/{name}", repo.namespace()) } else { name };
+    st.directory.grant(repo.as_str(), &grantee, None, &actor(&p)).await?;
+    st.auth.invalidate();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/repository/<repo>/changevisibility` with `{"visibility": "public"|"private"}`.
+async fn repo_post(
+    State(st): State<AdminState>,
+    Path(rest): Path<String>,
+    Caller(p): Caller,
+    bytes: Bytes,
+) -> ApiResult<Json<Value>> {
+    if !rest.ends_with("/changevisibility") {
+        return Err(ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()));
+    }
+    let repo = repo_of(&rest, "/changevisibility")?;
+    require_repo_admin(&st, &p, &repo).await?;
+    let v: Visibility = parse(&bytes)?;
+    let public = match v.visibility.as_str() {
+        "public" => true,
+        "private" => false,
+        other => {
+            return Err(ApiError(StatusCode::BAD_REQUEST, format!("visibility {other:?} is not public or private")))
+        }
+    };
+    st.directory.set_public(repo.as_str(), public, &actor(&p)).await?;
+    st.auth.invalidate();
+    Ok(Json(json!({ "success": true })))
+}
+
+fn permission_path(rest: &str) -> ApiResult<(RepoName, String, String)> {
+    let not_found = || ApiError(StatusCode::NOT_FOUND, "no such endpoint".into());
+    let (head, name) = rest.rsplit_once('/').ok_or_else(not_found)?;
+    let (head, kind) = head.rsplit_once('/').ok_or_else(not_found)?;
+    let repo_part = head.strip_suffix("/permissions").ok_or_else(not_found)?;
+    if kind != "user" && kind != "team" {
+        return Err(not_found());
+    }
+    Ok((repo_of(repo_part, "")?, kind.to_owned(), name.to_owned()))
+}
+
+/// The OpenAPI description of this API.
+pub fn openapi() -> Value {
+    let op = |summary: &str| json!({ "summary": summary, "responses": { "200": { "description": "OK" } } });
+    json!({
+        "openapi": "3.0.3",
+        "info": { "title": "vigil admin API", "version": env!("CARGO_PKG_VERSION") },
+        "components": { "securitySchemes": {
+            "basic": { "type": "http", "scheme": "basic" },
+            "token": { "type": "http", "scheme": "bearer", "description": "an API token (vgt_...)" } } },
+        "security": [{ "basic": [] }, { "token": [] }],
+        "paths": {
+            "/api/v1/user/": { "get": op("The caller's identity") },
+            "/api/v1/user/tokens": { "get": op("List the caller's API tokens"), "post": op("Create an API token {name, scopes[], expires_in_days}; the token is shown once") },
+            "/api/v1/user/tokens/{id}": { "delete": op("Revoke an API token") },
+            "/api/v1/user/robots/{name}": { "put": op("Create robot <user>+<name>; returns its token") },
+            "/api/v1/superuser/users/": { "post": op("Create a user {username, password, is_admin} (global admins)") },
+            "/api/v1/superuser/users/{name}": { "delete": op("Delete a user (global admins)") },
+            "/api/v1/organization/": { "post": op("Create an organization {name}; the caller becomes its admin") },
+            "/api/v1/organization/{org}/members/{member}": { "put": op("Add or change a member {role}"), "delete": op("Remove a member") },
+            "/api/v1/organization/{org}/team/{team}": { "put": op("Create a team {role: read|write|admin or Quay's member|creator|admin}") },
+            "/api/v1/organization/{org}/team/{team}/members/{member}": { "put": op("Add a team member"), "delete": op("Remove a team member") },
+            "/api/v1/organization/{org}/robots/{name}": { "put": op("Create robot <org>+<name>; returns its token") },
+            "/api/v1/repository/{repo}/permissions/user/{name}": { "put": op("Grant a user or robot a role {role}"), "delete": op("Remove the grant") },
+            "/api/v1/repository/{repo}/permissions/team/{team}": { "put": op("Grant a team a role {role}"), "delete": op("Remove the grant") },
+            "/api/v1/repository/{repo}/changevisibility": { "post": op("Make a repository public or private {visibility}") },
+        }
+    })
+}
