@@ -12,6 +12,7 @@ registry only; the ratios (vigil / peer) of one run are what count, not the abso
 from __future__ import annotations
 
 import argparse
+import base64
 import ctypes
 import datetime as dt
 import hashlib
@@ -118,32 +119,98 @@ def with_digest(path: str, digest: str) -> str:
     return f"{path}{'&' if '?' in path else '?'}digest={digest}"
 
 
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    scheme, _, rest = header.strip().partition(" ")
+    return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', rest))
+
+
+def repo_of(path: str) -> str | None:
+    m = re.match(r"/v2/(.+?)/(?:manifests|blobs|tags|referrers)/", path)
+    return m.group(1) if m else None
+
+
 class Client:
-    def __init__(self, port: int):
+    """A keep-alive HTTP/1.1 client for one registry. With credentials it does what docker does: on a 401 with a
+    Bearer challenge it fetches a token for the repository (`pull,push`) from the realm with Basic auth, caches it
+    and retries; on a Basic challenge it sends Basic. Registries without auth never answer 401, so never pay this."""
+
+    def __init__(self, port: int, creds: tuple[str, str] | None = None):
         self.port = port
+        self.creds = creds
         self.conn: http.client.HTTPConnection | None = None
+        self.tokens: dict[str | None, str] = {}  # repository -> Authorization value
+        self.token_fetches = 0
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
 
-    def request(self, method, path, body=None, headers=None, expect=None):
-        """One request on a keep-alive connection (reopened once if the server closed it). Returns (resp, body)."""
+    def _send(self, method, path, body, headers):
         for attempt in (0, 1):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
             try:
-                self.conn.request(method, path, body=body, headers=headers or {})
+                self.conn.request(method, path, body=body, headers=headers)
                 resp = self.conn.getresponse()
                 data = resp.read()
                 if resp.will_close:
                     self.close()
-                break
+                return resp, data
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 self.close()
                 if attempt:
                     raise
+
+    def auth_header(self, path: str) -> str | None:
+        return self.tokens.get(repo_of(path)) or self.tokens.get(None)
+
+    def _login(self, path: str, challenge: str) -> None:
+        if not self.creds:
+            raise BenchError(f"{path} answered 401 and no credentials are configured: {challenge!r}")
+        scheme, params = parse_challenge(challenge)
+        repo = repo_of(path)
+        if scheme == "basic":
+            self.tokens[None] = "Basic " + base64.b64encode(f"{self.creds[0]}:{self.creds[1]}".encode()).decode()
+            return
+        if scheme != "bearer" or "realm" not in params:
+            raise BenchError(f"{path}: unsupported challenge {challenge!r}")
+        realm = urllib.parse.urlsplit(params["realm"])
+        if realm.hostname not in ("127.0.0.1", "localhost") or (realm.port or 80) != self.port:
+            raise BenchError(f"token realm {params['realm']!r} is not this server on 127.0.0.1; refusing to use it")
+        q = [("service", params.get("service", ""))]
+        if repo:
+            q.append(("scope", f"repository:{repo}:pull,push"))
+        basic = base64.b64encode(f"{self.creds[0]}:{self.creds[1]}".encode()).decode()
+        resp, data = self._send("GET", realm.path + "?" + urllib.parse.urlencode(q), None,
+                                {"Authorization": f"Basic {basic}"})
+        self.token_fetches += 1
+        if resp.status != 200:
+            raise BenchError(f"token request to {realm.path} answered {resp.status}: {data[:300]!r}")
+        doc = json.loads(data)
+        token = doc.get("token") or doc.get("access_token")
+        if not token:
+            raise BenchError(f"token response without a token: {data[:300]!r}")
+        self.tokens[repo] = f"Bearer {token}"
+
+    def authorize(self, repo: str) -> None:
+        """Logs in for a repository before a measurement (a no-op for registries without auth)."""
+        if not self.creds:
+            return
+        self.request("HEAD", f"/v2/{repo}/manifests/bench-auth-probe", expect={200, 404})
+
+    def request(self, method, path, body=None, headers=None, expect=None):
+        """One request on a keep-alive connection (reopened once if the server closed it). Returns (resp, body)."""
+        for attempt in (0, 1):
+            h = dict(headers or {})
+            auth = self.auth_header(path)
+            if auth:
+                h["Authorization"] = auth
+            resp, data = self._send(method, path, body, h)
+            if resp.status == 401 and attempt == 0 and self.creds:
+                self._login(path, resp.getheader("WWW-Authenticate") or "")
+                continue
+            break
         if expect is not None and resp.status not in expect:
             raise BenchError(f"{method} {path} answered {resp.status}, expected {sorted(expect)}: {data[:300]!r}")
         return resp, data
@@ -152,7 +219,8 @@ class Client:
         """GET a blob, reading it into a reused buffer; returns the byte count (checked against want_len)."""
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=HTTP_TIMEOUT)
-        self.conn.request("GET", path)
+        auth = self.auth_header(path)
+        self.conn.request("GET", path, headers={"Authorization": auth} if auth else {})
         resp = self.conn.getresponse()
         if resp.status != 200:
             data = resp.read()
@@ -263,6 +331,7 @@ class Server:
         self.log_path = self.dir / "server.log"
         self.proc: subprocess.Popen | None = None
         self.port = 0
+        self.creds: tuple[str, str] | None = None
 
     def start(self) -> None:
         base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
@@ -270,7 +339,9 @@ class Server:
         cwd = self.dir
         if self.reg.kind == "vigil":
             argv = [self.reg.binary, "serve", "--listen", "127.0.0.1:0"]
-            env = {**base_env, "VIGIL_DATA_DIR": str(data), **self.reg.env}
+            # vigil requires authentication: the first start creates the global admin with this password.
+            self.creds = ("admin", "bench-" + os.urandom(12).hex())
+            env = {**base_env, "VIGIL_DATA_DIR": str(data), "VIGIL_ADMIN_PASSWORD": self.creds[1], **self.reg.env}
         elif self.reg.kind == "distribution":
             self.port = free_port()
             cfg = self.dir / "config.yml"
@@ -290,7 +361,10 @@ class Server:
             argv = [self.reg.binary, "serve"]
             env = {**base_env, "NORA_HOST": "127.0.0.1", "NORA_PORT": str(self.port),
                    "NORA_STORAGE_PATH": str(data), "NORA_RATE_LIMIT_ENABLED": "false",
-                   "NORA_AUDIT_LOG": "file", **self.reg.env}
+                   "NORA_AUDIT_LOG": "file",
+                   # No upstream proxy: by default NORA forwards unknown images to Docker Hub; everything here stays
+                   # on 127.0.0.1 (and a miss must be a local 404, not a proxy attempt).
+                   "NORA_DOCKER_PROXIES": "", **self.reg.env}
         else:
             raise ValueError(self.reg.kind)
         self.logf = open(self.log_path, "wb")
@@ -318,12 +392,12 @@ class Server:
                     c = Client(self.port)
                     resp, _ = c.request("GET", "/v2/")
                     c.close()
-                    if resp.status == 200:
+                    if resp.status in (200, 401):  # 401: up, and asking for credentials
                         return
                 except OSError:
                     pass
             time.sleep(0.05)
-        raise BenchError(f"{self.reg.label} did not answer GET /v2/ within {timeout:.0f} s:\n{self.log_tail()}")
+        raise BenchError(f"{self.reg.label} did not answer GET /v2/ (200 or 401) within {timeout:.0f} s:\n{self.log_tail()}")
 
     def status(self) -> dict[str, int]:
         out = {}
@@ -406,17 +480,27 @@ def run_wrk(port: int, path: str, cfg: dict, headers: dict[str, str] | None = No
 
 
 def _parallel_worker(idx, barrier, queue, fn, args):
+    """Runs fn(idx, *args, ready) in a child process; fn calls ready() when its setup (login) is done, and the
+    clock starts when every worker is ready."""
+    t0 = [0.0]
+
+    def ready():
+        barrier.wait(timeout=120)
+        t0[0] = time.monotonic()
+
     try:
-        barrier.wait(timeout=60)
-        t0 = time.monotonic()
-        n = fn(idx, *args)
-        queue.put((idx, t0, time.monotonic(), n, None))
+        n = fn(idx, *args, ready)
+        queue.put((idx, t0[0], time.monotonic(), n, None))
     except BaseException as e:  # reported to the parent
+        try:
+            barrier.abort()
+        except Exception:
+            pass
         queue.put((idx, 0.0, 0.0, 0, f"{type(e).__name__}: {e}"))
 
 
 def run_parallel(n: int, fn, args: tuple, timeout: float) -> tuple[float, int]:
-    """Runs fn(idx, *args) in n processes released together; returns (wall seconds, sum of results)."""
+    """Runs fn(idx, *args, ready) in n processes released together; returns (wall seconds, sum of results)."""
     ctx = mp.get_context("fork")
     barrier, queue = ctx.Barrier(n), ctx.Queue()
     procs = [ctx.Process(target=_parallel_worker, args=(i, barrier, queue, fn, args), daemon=True) for i in range(n)]
@@ -446,17 +530,21 @@ def run_parallel(n: int, fn, args: tuple, timeout: float) -> tuple[float, int]:
     return end - start, sum(r[3] for r in results)
 
 
-def _blob_get_worker(idx, port, path, size):
-    c = Client(port)
+def _blob_get_worker(idx, port, creds, path, size, ready):
+    c = Client(port, creds)
     try:
+        c.authorize(repo_of(path))
+        ready()
         return c.get_to_sink(path, size)
     finally:
         c.close()
 
 
-def _small_push_worker(idx, port, jobs):
-    c = Client(port)
+def _small_push_worker(idx, port, creds, jobs, ready):
+    c = Client(port, creds)
     try:
+        c.authorize(jobs[idx][0][0])
+        ready()
         for repo, tag, config, cd, layer, ld, manifest in jobs[idx]:
             c.push_blob_monolithic(repo, layer, ld, head_first=True)
             c.push_blob_monolithic(repo, config, cd, head_first=True)
@@ -533,7 +621,7 @@ class RoundRunner:
     def seed_small(self) -> None:
         repo = "bench/seed"
         config, cd, layer, ld, manifest, md = make_image("seed", os.urandom(4096))
-        c = Client(self.port)
+        c = Client(self.port, self.s.creds)
         try:
             c.push_blob_monolithic(repo, layer, ld, head_first=True)
             c.push_blob_monolithic(repo, config, cd, head_first=True)
@@ -561,13 +649,21 @@ class RoundRunner:
                          tags=f"/v2/{repo}/tags/list")
 
     def wrk(self, key: str, path: str) -> None:
-        headers = {"Accept": ACCEPT} if "/manifests/" in path else None
+        headers = {"Accept": ACCEPT} if "/manifests/" in path else {}
+        c = Client(self.port, self.s.creds)
+        try:
+            c.authorize(repo_of(path))  # a fresh token (vigil's last 5 minutes) for the whole wrk run
+            auth = c.auth_header(path)
+        finally:
+            c.close()
+        if auth:
+            headers["Authorization"] = auth
         res = run_wrk(self.port, path, self.cfg, headers)
         self.record(key, res["rps"])
         self.extra.setdefault("wrk", {}).setdefault(key, []).append(res)
 
     def seed_big(self) -> None:
-        c = Client(self.port)
+        c = Client(self.port, self.s.creds)
         try:
             c.push_blob_monolithic("bench/big", self.big, self.big_digest)
             c.get_to_sink(f"/v2/bench/big/blobs/{self.big_digest}", len(self.big), verify_digest=self.big_digest)
@@ -577,9 +673,10 @@ class RoundRunner:
 
     # --- blobs ----------------------------------------------------------------------------------------------
     def blob_get_1(self) -> None:
-        c = Client(self.port)
+        c = Client(self.port, self.s.creds)
         try:
             path = f"/v2/bench/big/blobs/{self.big_digest}"
+            c.authorize("bench/big")
             t0 = time.monotonic()
             n = c.get_to_sink(path, len(self.big))
             secs = time.monotonic() - t0
@@ -589,7 +686,8 @@ class RoundRunner:
 
     def blob_get_n(self) -> None:
         path = f"/v2/bench/big/blobs/{self.big_digest}"
-        secs, n = run_parallel(self.cfg["parallel"], _blob_get_worker, (self.port, path, len(self.big)), timeout=300)
+        secs, n = run_parallel(self.cfg["parallel"], _blob_get_worker, (self.port, self.s.creds, path, len(self.big)),
+                               timeout=300)
         self.record("blob_get_n", n / MIB / secs)
 
     def fresh_blob(self, tag: str) -> tuple[bytearray, str]:
@@ -606,8 +704,9 @@ class RoundRunner:
 
     def push_mono(self) -> None:
         data, digest = self.fresh_blob("mono")
-        c = Client(self.port)
+        c = Client(self.port, self.s.creds)
         try:
+            c.authorize("bench/push-mono")
             t0 = time.monotonic()
             c.push_blob_monolithic("bench/push-mono", memoryview(data), digest)
             secs = time.monotonic() - t0
@@ -618,8 +717,9 @@ class RoundRunner:
 
     def push_chunked(self) -> None:
         data, digest = self.fresh_blob("chunked")
-        c = Client(self.port)
+        c = Client(self.port, self.s.creds)
         try:
+            c.authorize("bench/push-chunked")
             t0 = time.monotonic()
             c.push_blob_chunked("bench/push-chunked", memoryview(data), digest, self.cfg["chunk_mib"] * MIB)
             secs = time.monotonic() - t0
@@ -640,11 +740,11 @@ class RoundRunner:
                 config, cd, layer, ld, manifest, _ = make_image(f"{nonce}-{ci}-{i}", layer)
                 mine.append((f"bench/small-{ci}", f"i{i}", config, cd, layer, ld, manifest))
             jobs.append(mine)
-        secs, images = run_parallel(n, _small_push_worker, (self.port, jobs), timeout=600)
+        secs, images = run_parallel(n, _small_push_worker, (self.port, self.s.creds, jobs), timeout=600)
         if images != n * k:
             raise BenchError(f"pushed {images} images, expected {n * k}")
         # Spot check: the last image of each client is listed and fetchable.
-        c = Client(self.port)
+        c = Client(self.port, self.s.creds)
         try:
             for ci in range(n):
                 _, body = c.request("GET", f"/v2/bench/small-{ci}/tags/list", expect={200})
@@ -997,8 +1097,11 @@ def main() -> int:
     if "vigil" in wanted:
         for label, env in variants:
             regs.append(Registry(label, "vigil", args.vigil_bin, env, vigil_v,
-                                 f"`{args.vigil_bin}`; environment: PATH, HOME, VIGIL_DATA_DIR"
-                                 + "".join(f", {k}={v}" for k, v in env.items()) + "; default configuration."))
+                                 f"`{args.vigil_bin}`; environment: PATH, HOME, VIGIL_DATA_DIR, VIGIL_ADMIN_PASSWORD"
+                                 + "".join(f", {k}={v}" for k, v in env.items()) + "; default configuration. "
+                                 "Authentication is always on: the clients log in as the first-start admin with the "
+                                 "docker token flow (Basic to `/auth/token`, once per client and repository, before "
+                                 "the clock starts) and send `Authorization: Bearer` on every request, wrk included."))
     if "distribution" in wanted:
         if args.distribution_bin:
             regs.append(Registry("Distribution", "distribution", args.distribution_bin, {},
@@ -1012,7 +1115,8 @@ def main() -> int:
         if args.nora_bin:
             regs.append(Registry("NORA", "nora", args.nora_bin, {}, sh([args.nora_bin, "--version"]),
                                  "`cargo install nora-registry --version 1.4.3`; NORA_RATE_LIMIT_ENABLED=false, "
-                                 "NORA_AUDIT_LOG=file (its audit file on), otherwise defaults."))
+                                 "NORA_AUDIT_LOG=file (its audit file on), NORA_DOCKER_PROXIES= (no Docker Hub "
+                                 "upstream), otherwise defaults (no authentication)."))
         else:
             skipped.append("NORA (" + ("not run in smoke mode: it takes ~7 minutes to compile" if mode == "smoke"
                                        else "no --nora-bin") + ")")

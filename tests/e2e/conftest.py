@@ -55,7 +55,7 @@ class Vigil:
     env: dict  # the server's environment (VIGIL_DATA_DIR, VIGIL_ADMIN_PASSWORD), reused by `cli`
     work_dir: Path
 
-    def cli(self, *args, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def cli(self, *args, input=None, check: bool = True) -> subprocess.CompletedProcess:
         """Runs `vigil ARGS...` against the server's data directory (the identity commands work while it runs)."""
         proc = subprocess.run([str(self.binary), *map(str, args)], cwd=self.work_dir, env=self.env, input=input,
                               capture_output=True, text=True, timeout=60)

@@ -87,8 +87,15 @@ pub async fn admit(auth: &Authenticator, req: &Parts, op: Operation, route: &Rou
             let repo = route.repo().expect("repository operations have a repository");
             let access = auth.access(&admitted.principal).await.map_err(|e| auth_failure(auth, e))?;
             let p = &admitted.principal;
+            let mount_from = (op == Operation::MountBlob)
+                .then(|| query_param(&query_pairs(req.uri.query()), "from").and_then(|f| f.parse::<RepoName>().ok()))
+                .flatten();
             if !access.allows(p, repo, action) {
-                let scope = scope_for(repo, action);
+                // A mount's challenge names the source too, so clients fetch one token that covers both.
+                let scope = match &mount_from {
+                    Some(from) => format!("{} {}", scope_for(from, Action::Pull), scope_for(repo, action)),
+                    None => scope_for(repo, action),
+                };
                 return Err(match p.credential {
                     Credential::None => unauthorized(auth, "authentication required", Some(&scope), None),
                     Credential::TemporaryToken => unauthorized(
@@ -103,21 +110,18 @@ pub async fn admit(auth: &Authenticator, req: &Parts, op: Operation, route: &Rou
                     }
                 });
             }
-            if op == Operation::MountBlob {
-                let from = query_param(&query_pairs(req.uri.query()), "from").and_then(|f| f.parse::<RepoName>().ok());
-                if let Some(from) = from {
-                    admitted.mount_allowed = access.allows(p, &from, Action::Pull);
-                    let role_allows = access.role_for(&from).is_some_and(|r| r.allows(Action::Pull));
-                    if !admitted.mount_allowed && role_allows && p.credential == Credential::TemporaryToken {
-                        // The caller could read the source but the token was not asked for it: let it re-negotiate.
-                        let scope = format!("{} {}", scope_for(&from, Action::Pull), scope_for(repo, Action::Push));
-                        return Err(unauthorized(
-                            auth,
-                            "the token does not cover the mount source",
-                            Some(&scope),
-                            Some("insufficient_scope"),
-                        ));
-                    }
+            if let Some(from) = &mount_from {
+                admitted.mount_allowed = access.allows(p, from, Action::Pull);
+                let role_allows = access.role_for(from).is_some_and(|r| r.allows(Action::Pull));
+                if !admitted.mount_allowed && role_allows && p.credential == Credential::TemporaryToken {
+                    // The caller could read the source but the token was not asked for it: let it re-negotiate.
+                    let scope = format!("{} {}", scope_for(from, Action::Pull), scope_for(repo, Action::Push));
+                    return Err(unauthorized(
+                        auth,
+                        "the token does not cover the mount source",
+                        Some(&scope),
+                        Some("insufficient_scope"),
+                    ));
                 }
             }
             admitted.access = Some(access);
