@@ -76,23 +76,9 @@ async fn push_image(
     layer: Vec<u8>,
 ) -> reqwest::Result<(Digest, Digest)> {
     let len = layer.len();
-    let config = push_blob(c, base, repo, b"{}".to_vec()).await?;
     let layer = push_blob(c, base, repo, layer).await?;
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 2},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer.to_string(), "size": len}],
-    })
-    .to_string();
-    let r = c
-        .put(format!("{base}/v2/{repo}/manifests/{tag}"))
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .body(manifest.clone())
-        .send()
-        .await?;
-    assert_eq!(r.status(), 201);
-    Ok((Digest::sha256_of(manifest.as_bytes()), layer))
+    let manifest = push_manifest_for(c, base, repo, tag, &layer, len).await?;
+    Ok((manifest, layer))
 }
 
 #[test]
