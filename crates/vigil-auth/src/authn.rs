@@ -69,6 +69,7 @@ pub struct Authenticator {
     config: AuthConfig,
     throttle: Throttle,
     verified: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+    hashing: HashPool,
     access_cache: Mutex<HashMap<String, (Instant, Access)>>,
 }
 
@@ -94,10 +95,59 @@ fn token_usable(t: &TokenRecord) -> bool {
     t.revoked_at_ms.is_none() && t.expires_at_ms.is_none_or(|e| e > now_ms())
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads (one per core) for argon2 runs. Each run works in ~19 MiB; on a fixed set of threads
+/// that memory is reused, and a burst of logins (valid or not) queues instead of spreading over many blocking
+/// threads whose allocator arenas keep the memory (measured: 128 concurrent bad logins reached 800 MiB before).
+struct HashPool {
+    jobs: Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("vigil-argon2-{i}"))
+                .spawn(move || loop {
+                    let job = rx.lock().expect("hash pool lock").recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                })
+                .expect("spawning a password-hashing thread");
+        }
+        HashPool { jobs: Mutex::new(tx) }
+    }
+
+    /// Runs `f` on the pool; `None` if the pool is gone.
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        self.jobs.lock().expect("hash pool lock").send(job).ok()?;
+        rx.await.ok()
+    }
+}
+
 impl Authenticator {
     pub fn new(store: Arc<dyn IdentityStore>, keys: JwtKeys, config: AuthConfig) -> Self {
         let throttle = Throttle::new(config.throttle_window, config.max_failures_per_user, config.max_failures_per_ip);
-        Authenticator { store, keys, config, throttle, verified: Mutex::default(), access_cache: Mutex::default() }
+        let hashing = HashPool::new(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        Authenticator {
+            store,
+            keys,
+            config,
+            throttle,
+            verified: Mutex::default(),
+            hashing,
+            access_cache: Mutex::default(),
+        }
     }
 
     pub fn config(&self) -> &AuthConfig {
@@ -173,7 +223,7 @@ impl Authenticator {
         let account = self.store.account_by_name(user).await?;
         let Some((account, phc)) = account.and_then(|a| a.password_hash.clone().map(|h| (a, h))) else {
             let password = password.to_owned();
-            let _ = tokio::task::spawn_blocking(move || secret::verify_dummy(&password)).await;
+            self.hashing.run(move || secret::verify_dummy(&password)).await;
             return Err(AuthError::BadCredentials);
         };
         let key: [u8; 32] = Sha256::new().chain_update(user).chain_update([0]).chain_update(password).finalize().into();
@@ -185,7 +235,7 @@ impl Authenticator {
             .is_some_and(|(h, at)| *h == phc && at.elapsed() < PASSWORD_CACHE_TTL);
         if !cached {
             let (p, h) = (password.to_owned(), phc.clone());
-            let ok = tokio::task::spawn_blocking(move || secret::verify_password(&h, &p)).await.unwrap_or(false);
+            let ok = self.hashing.run(move || secret::verify_password(&h, &p)).await.unwrap_or(false);
             if !ok {
                 return Err(AuthError::BadCredentials);
             }
