@@ -83,6 +83,28 @@ fn valid_password(p: &str) -> DirResult<()> {
     Ok(())
 }
 
+/// A new account with a fresh stable id and no rights; callers fill in what differs.
+fn new_account(name: &str, kind: AccountKind) -> Account {
+    Account {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: name.to_owned(),
+        kind,
+        password_hash: None,
+        is_admin: false,
+        public: false,
+        owner_id: None,
+        created_at_ms: now_ms(),
+    }
+}
+
+/// argon2id off the async runtime.
+async fn hash_off_runtime(password: &str) -> DirResult<String> {
+    let pw = password.to_owned();
+    tokio::task::spawn_blocking(move || secret::hash_password(&pw))
+        .await
+        .map_err(|e| DirectoryError::Store(e.to_string()))
+}
+
 impl Directory {
     pub fn new(store: Arc<dyn IdentityStore>) -> Self {
         Directory { store }
@@ -123,20 +145,8 @@ impl Directory {
     pub async fn add_user(&self, name: &str, password: &str, is_admin: bool, actor: &Actor) -> DirResult<Account> {
         valid_namespace_name(name)?;
         valid_password(password)?;
-        let pw = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || secret::hash_password(&pw))
-            .await
-            .map_err(|e| DirectoryError::Store(e.to_string()))?;
-        let account = Account {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_owned(),
-            kind: AccountKind::User,
-            password_hash: Some(hash),
-            is_admin,
-            public: false,
-            owner_id: None,
-            created_at_ms: now_ms(),
-        };
+        let hash = hash_off_runtime(password).await?;
+        let account = Account { password_hash: Some(hash), is_admin, ..new_account(name, AccountKind::User) };
         let detail = if is_admin { "global admin" } else { "" }.to_owned();
         self.record(IdentityChange::CreateAccount(account.clone()), actor, "user_create", name, detail).await?;
         Ok(account)
@@ -145,10 +155,7 @@ impl Directory {
     pub async fn set_password(&self, name: &str, password: &str, actor: &Actor) -> DirResult<()> {
         valid_password(password)?;
         let user = self.account_of_kind(name, &[AccountKind::User]).await?;
-        let pw = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || secret::hash_password(&pw))
-            .await
-            .map_err(|e| DirectoryError::Store(e.to_string()))?;
+        let hash = hash_off_runtime(password).await?;
         let change = IdentityChange::SetPassword { account_id: user.id, password_hash: hash };
         self.record(change, actor, "user_change_password", name, String::new()).await
     }
@@ -166,16 +173,7 @@ impl Directory {
     /// Creates an organization; `creator`, if given, becomes its admin.
     pub async fn create_org(&self, name: &str, creator: Option<&str>, actor: &Actor) -> DirResult<Account> {
         valid_namespace_name(name)?;
-        let org = Account {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_owned(),
-            kind: AccountKind::Org,
-            password_hash: None,
-            is_admin: false,
-            public: false,
-            owner_id: None,
-            created_at_ms: now_ms(),
-        };
+        let org = new_account(name, AccountKind::Org);
         self.record(IdentityChange::CreateAccount(org.clone()), actor, "org_create", name, String::new()).await?;
         if let Some(c) = creator {
             self.set_member(name, c, Some(Role::Admin), actor).await?;
@@ -234,16 +232,7 @@ impl Directory {
         valid_namespace_name(name)?;
         let owner = self.account_of_kind(namespace, &[AccountKind::User, AccountKind::Org]).await?;
         let full = format!("{namespace}+{name}");
-        let robot = Account {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: full.clone(),
-            kind: AccountKind::Robot,
-            password_hash: None,
-            is_admin: false,
-            public: false,
-            owner_id: Some(owner.id),
-            created_at_ms: now_ms(),
-        };
+        let robot = Account { owner_id: Some(owner.id), ..new_account(&full, AccountKind::Robot) };
         self.record(IdentityChange::CreateAccount(robot), actor, "create_robot", &full, String::new()).await?;
         self.create_token(&full, "robot", &[], None, actor).await
     }

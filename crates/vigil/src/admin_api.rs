@@ -392,11 +392,10 @@ async fn repo_put(
     Caller(p): Caller,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let (repo, kind, name) = permission_path(&rest)?;
+    let (repo, grantee, name) = permission_path(&rest)?;
     require_repo_admin(&st, &p, &repo).await?;
     let r: RoleBody = parse(&bytes)?;
     let role = parse_role(&r.role)?;
-    let grantee = if kind == "team" { format!("{}/{name}", repo.namespace()) } else { name.clone() };
     st.directory.grant(repo.as_str(), &grantee, Some(role), &actor(&p)).await?;
     st.auth.invalidate();
     Ok(Json(json!({ "role": role.as_str(), "name": name })))
@@ -407,9 +406,8 @@ async fn repo_delete(
     Path(rest): Path<String>,
     Caller(p): Caller,
 ) -> ApiResult<StatusCode> {
-    let (repo, kind, name) = permission_path(&rest)?;
+    let (repo, grantee, _) = permission_path(&rest)?;
     require_repo_admin(&st, &p, &repo).await?;
-    let grantee = if kind == "team" { format!("{}/{name}", repo.namespace()) } else { name };
     st.directory.grant(repo.as_str(), &grantee, None, &actor(&p)).await?;
     st.auth.invalidate();
     Ok(StatusCode::NO_CONTENT)
@@ -440,15 +438,19 @@ async fn repo_post(
     Ok(Json(json!({ "success": true })))
 }
 
+/// Parses `<repo>/permissions/{user|team}/<name>` into the repository, the grantee as the directory names it
+/// (`name`, or `<namespace>/<team>` for a team) and the name as given.
 fn permission_path(rest: &str) -> ApiResult<(RepoName, String, String)> {
     let not_found = || ApiError(StatusCode::NOT_FOUND, "no such endpoint".into());
     let (head, name) = rest.rsplit_once('/').ok_or_else(not_found)?;
     let (head, kind) = head.rsplit_once('/').ok_or_else(not_found)?;
-    let repo_part = head.strip_suffix("/permissions").ok_or_else(not_found)?;
-    if kind != "user" && kind != "team" {
-        return Err(not_found());
-    }
-    Ok((repo_of(repo_part, "")?, kind.to_owned(), name.to_owned()))
+    let repo = repo_of(head.strip_suffix("/permissions").ok_or_else(not_found)?, "")?;
+    let grantee = match kind {
+        "user" => name.to_owned(),
+        "team" => format!("{}/{name}", repo.namespace()),
+        _ => return Err(not_found()),
+    };
+    Ok((repo, grantee, name.to_owned()))
 }
 
 /// The OpenAPI description of this API.
