@@ -7,9 +7,11 @@ use vigil_core::{RepoName, Role};
 use vigil_store::identity::{Account, AccountKind, Grantee, IdentityChange, IdentityStore, Team, TokenRecord};
 use vigil_store::{now_ms, StoreError};
 
-use crate::event::IdentityEvent;
 use crate::scope::{valid_pattern, TokenScope};
 use crate::secret;
+use vigil_audit::event::default_node;
+use vigil_audit::{EventDraft, Origin, RequestScope, Target, UserRef};
+use vigil_core::Operation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -21,6 +23,9 @@ pub enum DirectoryError {
     Conflict(String),
     #[error("identity store: {0}")]
     Store(String),
+    /// The change's audit record could not be made durable, so the change was not made.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<StoreError> for DirectoryError {
@@ -28,6 +33,7 @@ impl From<StoreError> for DirectoryError {
         match e {
             StoreError::NotFound(w) => DirectoryError::NotFound(w),
             StoreError::Conflict(w) => DirectoryError::Conflict(w),
+            e @ StoreError::JournalUnavailable(_) => DirectoryError::Unavailable(e.to_string()),
             e => DirectoryError::Store(e.to_string()),
         }
     }
@@ -35,19 +41,25 @@ impl From<StoreError> for DirectoryError {
 
 pub type DirResult<T> = Result<T, DirectoryError>;
 
-/// Who is making a change, for the journal.
+/// Who is making a change: the event every change they make is recorded from.
 #[derive(Debug, Clone)]
-pub struct Actor {
-    pub origin: &'static str,
-    pub performer: Option<(String, String)>,
-}
+pub struct Actor(EventDraft);
 
 impl Actor {
+    /// A `vigil` command, recorded with the operating-system user that ran it.
     pub fn cli() -> Self {
-        Actor { origin: "cli", performer: None }
+        let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+        Actor(EventDraft::background(Origin::Cli, Operation::AdminChange, UserRef::system(who), default_node()))
     }
+
+    /// The server itself (first-start bootstrap).
     pub fn system() -> Self {
-        Actor { origin: "system", performer: None }
+        Actor(EventDraft::background(Origin::System, Operation::AdminChange, UserRef::system("system"), default_node()))
+    }
+
+    /// An admin API request: its event carries the request and the caller, and commits with the change.
+    pub fn request(scope: &Arc<RequestScope>) -> Self {
+        Actor(scope.draft(Operation::AdminChange))
     }
 }
 
@@ -118,14 +130,12 @@ impl Directory {
         subject: &str,
         detail: String,
     ) -> DirResult<()> {
-        let event = IdentityEvent {
-            kind,
-            actor: actor.origin,
-            performer: actor.performer.clone(),
-            subject: subject.to_owned(),
-            detail,
-        };
-        self.store.change(change, vec![Box::new(event)]).await?;
+        let mut event = actor.0.clone().kind(kind).artifact(subject).detail(detail);
+        event.id = uuid::Uuid::new_v4().to_string();
+        if let Some(repo) = subject.split_once('/').and_then(|_| subject.parse::<RepoName>().ok()) {
+            event.target = Target::repo(&repo);
+        }
+        self.store.change(change, vec![event.boxed()]).await?;
         Ok(())
     }
 

@@ -13,7 +13,6 @@ pub mod access;
 pub mod authn;
 pub mod client;
 pub mod directory;
-pub mod event;
 pub mod jwt;
 pub mod principal;
 pub mod scope;

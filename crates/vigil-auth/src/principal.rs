@@ -76,3 +76,16 @@ impl Principal {
         self.kind == PrincipalKind::Anonymous
     }
 }
+
+impl Principal {
+    /// How the audit trail records this caller: stable id, name, kind, credential and token id (never a secret).
+    pub fn audit_user(&self) -> vigil_audit::UserRef {
+        vigil_audit::UserRef {
+            id: self.account_id.clone(),
+            name: self.name.clone(),
+            kind: self.kind.as_str(),
+            credential: self.credential.as_str(),
+            token_id: self.token_id.clone(),
+        }
+    }
+}

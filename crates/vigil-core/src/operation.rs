@@ -38,6 +38,16 @@ pub enum Operation {
     Metrics,
     /// Garbage collection removing one unreferenced blob (background or `vigil gc`).
     CollectBlob,
+    /// `GET`/`POST /auth/token`: the token service (where `docker login` proves a password).
+    IssueToken,
+    /// A read of the admin API (`GET /api/v1/...`).
+    AdminRead,
+    /// A change through the admin API or the identity CLI (users, organizations, teams, robots, tokens, grants).
+    AdminChange,
+    /// Configuration loaded at start (and changes to the audit configuration).
+    LoadConfig,
+    /// Readiness probe.
+    Ready,
     /// Anything the router could not classify (answered 404/405 in the protocol's format).
     Unknown,
 }
@@ -66,6 +76,11 @@ impl Operation {
         Operation::Health,
         Operation::Metrics,
         Operation::CollectBlob,
+        Operation::IssueToken,
+        Operation::AdminRead,
+        Operation::AdminChange,
+        Operation::LoadConfig,
+        Operation::Ready,
         Operation::Unknown,
     ];
 
@@ -94,8 +109,19 @@ impl Operation {
             Operation::Health => "Health",
             Operation::Metrics => "Metrics",
             Operation::CollectBlob => "CollectBlob",
+            Operation::IssueToken => "IssueToken",
+            Operation::AdminRead => "AdminRead",
+            Operation::AdminChange => "AdminChange",
+            Operation::LoadConfig => "LoadConfig",
+            Operation::Ready => "Ready",
             Operation::Unknown => "Unknown",
         }
+    }
+
+    /// Probes and scrapes: answered, counted in metrics, but not audited (they carry no user action and would
+    /// drown the trail).
+    pub fn is_probe(self) -> bool {
+        matches!(self, Operation::Health | Operation::Metrics | Operation::Ready)
     }
 
     /// Whether the operation can change stored state (and so must commit its journal record with the change).
@@ -113,6 +139,7 @@ impl Operation {
                 | Operation::CompleteUpload
                 | Operation::CancelUpload
                 | Operation::CollectBlob
+                | Operation::AdminChange
         )
     }
 }

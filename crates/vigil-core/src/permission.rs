@@ -97,7 +97,9 @@ impl Operation {
     pub fn requirement(self) -> Requirement {
         use Operation::*;
         match self {
-            Health | Metrics => Requirement::None,
+            Health | Metrics | Ready | IssueToken => Requirement::None,
+            // The admin API decides per endpoint (namespace admin, repository admin, global admin).
+            AdminRead | AdminChange => Requirement::Authenticated,
             CheckApiVersion | ListCatalog | Unknown => Requirement::Authenticated,
             ListTags | GetManifest | HeadManifest | GetBlob | HeadBlob | ListReferrers => {
                 Requirement::Repository(Action::Pull)
@@ -106,7 +108,7 @@ impl Operation {
             | GetUploadStatus | CancelUpload => Requirement::Repository(Action::Push),
             DeleteManifest | DeleteTag | DeleteBlob => Requirement::Repository(Action::Delete),
             // Background work runs as the system; no request ever carries it.
-            CollectBlob => Requirement::Authenticated,
+            CollectBlob | LoadConfig => Requirement::Authenticated,
         }
     }
 }

@@ -1,15 +1,17 @@
 //! Blob reads (with ranges) and deletes.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tokio_util::io::ReaderStream;
+use vigil_audit::{AuditTarget, RequestScope, Target};
 use vigil_core::{Digest, Operation, RepoName};
 use vigil_store::{Mutation, StoreError};
 
 use crate::error::{ErrorCode, OciError, OciResult};
 use crate::http::{header_str, response};
-use crate::journal::RegistryEvent;
 use crate::Registry;
 
 /// A byte range resolved against a blob's size.
@@ -67,7 +69,9 @@ pub async fn get(
             return Err(unknown());
         }
         hdrs.push(("content-length", size.to_string()));
-        return Ok(response(StatusCode::OK, &hdrs, Body::empty()));
+        let mut resp = response(StatusCode::OK, &hdrs, Body::empty());
+        resp.extensions_mut().insert(AuditTarget(Target::repo(repo).digest(digest).size(size)));
+        return Ok(resp);
     }
     let (status, start, len) = match resolve_range(header_str(headers, "range"), size) {
         RangeRequest::Full => (StatusCode::OK, 0, size),
@@ -89,11 +93,17 @@ pub async fn get(
     };
     hdrs.push(("content-length", len.to_string()));
     let body = Body::from_stream(ReaderStream::with_capacity(read.reader, 256 * 1024));
-    Ok(response(status, &hdrs, body))
+    let mut resp = response(status, &hdrs, body);
+    resp.extensions_mut().insert(AuditTarget(Target::repo(repo).digest(digest).size(size)));
+    Ok(resp)
 }
 
-pub async fn delete(reg: &Registry, repo: RepoName, digest: Digest) -> OciResult<Response> {
-    let event = RegistryEvent::new(Operation::DeleteBlob, &repo).digest(&digest).boxed();
+pub async fn delete(reg: &Registry, repo: RepoName, digest: Digest, scope: &Arc<RequestScope>) -> OciResult<Response> {
+    let event = scope
+        .draft(Operation::DeleteBlob)
+        .target(Target::repo(&repo).digest(&digest))
+        .status(StatusCode::ACCEPTED.as_u16())
+        .boxed();
     match reg.commit(Mutation::UnlinkBlob { repo: repo.clone(), digest: digest.clone() }, vec![event]).await {
         Ok(_) => Ok(response(StatusCode::ACCEPTED, &[("content-length", "0".into())], Body::empty())),
         Err(StoreError::NotFound(_)) => {

@@ -3,6 +3,7 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
+use vigil_audit::AuditReason;
 use vigil_store::StoreError;
 
 /// Error codes of the OCI distribution spec, plus the few that the reference registry adds and clients know.
@@ -28,6 +29,9 @@ pub enum ErrorCode {
     PaginationNumberInvalid,
     /// Reference registry: a `Range`/`Content-Range` that cannot be satisfied.
     RangeInvalid,
+    /// Reference registry: the service cannot take the request now (here: its audit record cannot be made
+    /// durable, so it is refused rather than served unrecorded).
+    Unavailable,
     /// Anything on our side (storage failure).
     Unknown,
 }
@@ -52,6 +56,7 @@ impl ErrorCode {
             ErrorCode::TagInvalid => "TAG_INVALID",
             ErrorCode::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
             ErrorCode::RangeInvalid => "RANGE_INVALID",
+            ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Unknown => "UNKNOWN",
         }
     }
@@ -69,6 +74,7 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RangeInvalid => StatusCode::RANGE_NOT_SATISFIABLE,
             ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -105,6 +111,11 @@ impl OciError {
         self
     }
 
+    /// 503: the request's audit record cannot be made durable, so nothing was done.
+    pub fn unavailable(why: &str) -> Self {
+        OciError::new(ErrorCode::Unavailable, format!("audit journal unavailable, nothing was changed: {why}"))
+    }
+
     pub fn internal(context: &str, e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "{context}");
         OciError::new(ErrorCode::Unknown, format!("{context}: {e}"))
@@ -125,6 +136,7 @@ impl From<StoreError> for OciError {
             StoreError::NotFound(what) => OciError::new(ErrorCode::Unknown, format!("{what} not found")),
             StoreError::Conflict(what) => OciError::new(ErrorCode::Unknown, what),
             StoreError::Backend(e) => OciError::internal("metadata store", e),
+            StoreError::JournalUnavailable(e) => OciError::unavailable(&e),
         }
     }
 }
@@ -138,7 +150,7 @@ impl From<std::io::Error> for OciError {
 impl IntoResponse for OciError {
     fn into_response(self) -> Response {
         let body =
-            json!({ "errors": [{ "code": self.code.as_str(), "message": self.message, "detail": self.detail }] });
+            json!({ "errors": [{ "code": self.code.as_str(), "message": &self.message, "detail": self.detail }] });
         let mut resp = (self.status, axum::Json(body)).into_response();
         for (name, value) in self.headers {
             if let Ok(v) = HeaderValue::from_str(&value) {
@@ -146,6 +158,7 @@ impl IntoResponse for OciError {
             }
         }
         resp.extensions_mut().insert(self.code);
+        resp.extensions_mut().insert(AuditReason { code: Some(self.code.as_str().to_owned()), message: self.message });
         resp
     }
 }

@@ -4,10 +4,12 @@
 //! for Basic or API-token callers without the right.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use vigil_audit::RequestScope;
 use vigil_auth::{Access, AuthError, Authenticator, Credential, Principal};
 use vigil_core::{Action, Operation, RepoName, Requirement};
 
@@ -25,6 +27,8 @@ pub struct Admitted {
     /// For a mount: whether the caller may read the source repository. A mount the caller may not read from
     /// falls back to an ordinary upload, which reveals nothing about the source.
     pub mount_allowed: bool,
+    /// The request's audit scope: handlers draft the events of the changes they commit from it.
+    pub scope: Arc<RequestScope>,
 }
 
 fn scope_for(repo: &RepoName, action: Action) -> String {
@@ -65,13 +69,20 @@ pub fn auth_failure(auth: &Authenticator, e: AuthError) -> OciError {
     }
 }
 
-pub async fn admit(auth: &Authenticator, req: &Parts, op: Operation, route: &Route) -> Result<Admitted, OciError> {
+pub async fn admit(
+    auth: &Authenticator,
+    req: &Parts,
+    op: Operation,
+    route: &Route,
+    scope: Arc<RequestScope>,
+) -> Result<Admitted, OciError> {
     let ip = client_ip(Some(auth), req);
     let principal = auth
         .from_header(header_str(&req.headers, "authorization"), ip, true)
         .await
         .map_err(|e| auth_failure(auth, e))?;
-    let mut admitted = Admitted { principal, client_ip: ip, access: None, mount_allowed: false };
+    scope.set_user(principal.audit_user());
+    let mut admitted = Admitted { principal, client_ip: ip, access: None, mount_allowed: false, scope };
     match op.requirement() {
         Requirement::None => Ok(admitted),
         Requirement::Authenticated => {

@@ -9,7 +9,6 @@ pub mod blobs;
 pub mod error;
 pub mod gate;
 mod http;
-pub mod journal;
 pub mod listing;
 pub mod manifest;
 pub mod manifests;
@@ -25,6 +24,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
+use vigil_audit::{AuditTarget, RequestScope};
 use vigil_auth::{Authenticator, Principal};
 use vigil_core::Operation;
 use vigil_store::{Applied, BlobStore, JournalEvent, MetadataStore, Mutation, StoreResult};
@@ -117,19 +117,21 @@ async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
     let (mut parts, body) = req.into_parts();
     let classified = route::classify(&parts.method, parts.uri.path(), parts.uri.query());
     let operation = classified.operation;
-    let mut principal = None;
+    let scope = RequestScope::of(&parts);
+    let mut route_target = None;
     let result = async {
         let route = classified.route?;
+        route_target = Some(route.audit_target());
         let admitted = match &reg.auth {
-            Some(auth) => gate::admit(auth, &parts, operation, &route).await?,
+            Some(auth) => gate::admit(auth, &parts, operation, &route, scope).await?,
             None => Admitted {
                 principal: Principal::anonymous(),
                 client_ip: gate::client_ip(None, &parts),
                 access: None,
                 mount_allowed: true,
+                scope,
             },
         };
-        principal = Some(admitted.principal.clone());
         parts.extensions.insert(admitted);
         handle(&reg, operation, route, Request::from_parts(parts, body)).await
     }
@@ -137,8 +139,10 @@ async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     resp.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
     resp.extensions_mut().insert(operation);
-    if let Some(p) = principal {
-        resp.extensions_mut().insert(p);
+    // Handlers attach what they learnt (a tag's digest, a size); the path fills in the rest.
+    if let Some(from_route) = route_target {
+        let from_handler = resp.extensions_mut().remove::<AuditTarget>().unwrap_or_default().0;
+        resp.extensions_mut().insert(AuditTarget(from_handler.or(from_route)));
     }
     resp
 }
@@ -163,12 +167,14 @@ async fn handle(reg: &Registry, op: Operation, route: Route, req: Request) -> Oc
             manifests::put(reg, repo, reference, req).await
         }
         (Operation::DeleteManifest | Operation::DeleteTag, Route::Manifest { repo, reference }) => {
-            manifests::delete(reg, repo, reference).await
+            manifests::delete(reg, op, repo, reference, &admitted(&req).scope).await
         }
         (Operation::GetBlob | Operation::HeadBlob, Route::Blob { repo, digest }) => {
             blobs::get(reg, &repo, &digest, req.headers(), op == Operation::HeadBlob).await
         }
-        (Operation::DeleteBlob, Route::Blob { repo, digest }) => blobs::delete(reg, repo, digest).await,
+        (Operation::DeleteBlob, Route::Blob { repo, digest }) => {
+            blobs::delete(reg, repo, digest, &admitted(&req).scope).await
+        }
         (Operation::StartUpload | Operation::UploadBlobMonolithic | Operation::MountBlob, Route::Uploads { repo }) => {
             uploads::post(reg, op, repo, req).await
         }

@@ -1,15 +1,17 @@
 //! Manifest get, put and delete.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
+use vigil_audit::{AuditTarget, RequestScope, Target};
 use vigil_core::{Algorithm, Digest, Operation, Reference, RepoName};
 use vigil_store::{Applied, Mutation, NewManifest, StoreError};
 
 use crate::error::{ErrorCode, OciError, OciResult};
 use crate::http::{header_str, response};
-use crate::journal::RegistryEvent;
 use crate::{manifest, Registry};
 
 fn unknown(repo: &RepoName, reference: &Reference) -> OciError {
@@ -28,11 +30,19 @@ pub async fn get(reg: &Registry, repo: &RepoName, reference: &Reference, head_on
         ("etag", format!("\"{}\"", record.digest)),
         ("content-length", record.content.len().to_string()),
     ];
+    let mut target =
+        Target::repo(repo).digest(&record.digest).media_type(&record.media_type).size(record.content.len() as u64);
+    if let Reference::Tag(t) = reference {
+        target = target.tag(t);
+    }
     let body = if head_only { Body::empty() } else { Body::from(record.content) };
-    Ok(response(StatusCode::OK, &hdrs, body))
+    let mut resp = response(StatusCode::OK, &hdrs, body);
+    resp.extensions_mut().insert(AuditTarget(target));
+    Ok(resp)
 }
 
 pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Request) -> OciResult<Response> {
+    let scope = crate::admitted(&req).scope.clone();
     let content_type = header_str(req.headers(), "content-type").map(str::to_owned);
     let max = reg.config.max_manifest_bytes;
     let body = axum::body::to_bytes(req.into_body(), max).await.map_err(|e| {
@@ -59,13 +69,11 @@ pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Requ
         }
         Reference::Tag(t) => (Digest::of(Algorithm::Sha256, &body), Some(t.clone())),
     };
-    let mut event = RegistryEvent::new(Operation::PutManifest, &repo)
-        .digest(&digest)
-        .size(body.len() as u64)
-        .media_type(&parsed.media_type);
+    let mut target = Target::repo(&repo).digest(&digest).size(body.len() as u64).media_type(&parsed.media_type);
     if let Some(t) = &tag {
-        event = event.tag(t);
+        target = target.tag(t);
     }
+    let event = scope.draft(Operation::PutManifest).target(target).status(StatusCode::CREATED.as_u16());
     let subject = parsed.subject.clone();
     let new = NewManifest {
         digest: digest.clone(),
@@ -93,17 +101,20 @@ pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Requ
     Ok(response(StatusCode::CREATED, &hdrs, Body::empty()))
 }
 
-pub async fn delete(reg: &Registry, repo: RepoName, reference: Reference) -> OciResult<Response> {
-    let (mutation, event) = match &reference {
-        Reference::Digest(d) => (
-            Mutation::DeleteManifest { repo: repo.clone(), digest: d.clone() },
-            RegistryEvent::new(Operation::DeleteManifest, &repo).digest(d),
-        ),
-        Reference::Tag(t) => (
-            Mutation::DeleteTag { repo: repo.clone(), tag: t.clone() },
-            RegistryEvent::new(Operation::DeleteTag, &repo).tag(t),
-        ),
+pub async fn delete(
+    reg: &Registry,
+    op: Operation,
+    repo: RepoName,
+    reference: Reference,
+    scope: &Arc<RequestScope>,
+) -> OciResult<Response> {
+    let (mutation, target) = match &reference {
+        Reference::Digest(d) => {
+            (Mutation::DeleteManifest { repo: repo.clone(), digest: d.clone() }, Target::repo(&repo).digest(d))
+        }
+        Reference::Tag(t) => (Mutation::DeleteTag { repo: repo.clone(), tag: t.clone() }, Target::repo(&repo).tag(t)),
     };
+    let event = scope.draft(op).target(target).status(StatusCode::ACCEPTED.as_u16());
     match reg.commit(mutation, vec![event.boxed()]).await {
         Ok((Applied::Manifest { .. } | Applied::Done, _)) => {
             Ok(response(StatusCode::ACCEPTED, &[("content-length", "0".into())], Body::empty()))

@@ -37,6 +37,18 @@ pub enum Route {
 }
 
 impl Route {
+    /// What the audit record says the request was about, as far as the path tells.
+    pub fn audit_target(&self) -> vigil_audit::Target {
+        use vigil_audit::Target;
+        match self {
+            Route::ApiVersion | Route::Catalog => Target::default(),
+            Route::Manifest { repo, reference: Reference::Tag(t) } => Target::repo(repo).tag(t),
+            Route::Manifest { repo, reference: Reference::Digest(d) } => Target::repo(repo).digest(d),
+            Route::Blob { repo, digest } | Route::Referrers { repo, digest } => Target::repo(repo).digest(digest),
+            Route::Tags { repo } | Route::Uploads { repo } | Route::Upload { repo, .. } => Target::repo(repo),
+        }
+    }
+
     pub fn repo(&self) -> Option<&RepoName> {
         match self {
             Route::ApiVersion | Route::Catalog => None,

@@ -7,9 +7,12 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::sync::Arc;
+
+use vigil_audit::{AuditDetail, AuditUser, RequestScope, UserRef};
 use vigil_auth::scope::{parse_request_scope, ResourceAccess};
 use vigil_auth::{Authenticator, Principal};
-use vigil_core::RepoName;
+use vigil_core::{Operation, RepoName};
 
 use crate::error::{ErrorCode, OciError, OciResult};
 use crate::gate::{auth_failure, client_ip};
@@ -27,18 +30,26 @@ pub async fn token(State(reg): State<Registry>, req: Request) -> Response {
     let Some(auth) = reg.auth.clone() else {
         return OciError::new(ErrorCode::Unsupported, "this registry has no token service").into_response();
     };
-    let (principal, result) = match issue(&auth, req).await {
-        Ok((p, r)) => (Some(p), Ok(r)),
+    let scope = req.extensions().get::<Arc<RequestScope>>().cloned();
+    let (issued, result) = match issue(&auth, req, scope.as_deref()).await {
+        Ok((p, granted, r)) => (Some((p, granted)), Ok(r)),
         Err(e) => (None, Err(e)),
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
-    if let Some(p) = principal {
-        resp.extensions_mut().insert(p);
+    resp.extensions_mut().insert(Operation::IssueToken);
+    if let Some((p, granted)) = issued {
+        resp.extensions_mut().insert(AuditUser(p.audit_user()));
+        resp.extensions_mut().insert(AuditDetail(granted));
     }
     resp
 }
 
-async fn issue(auth: &Authenticator, req: Request) -> OciResult<(Principal, Response)> {
+/// Issues a token; returns the caller, the granted scopes as text (for the audit record) and the response.
+async fn issue(
+    auth: &Authenticator,
+    req: Request,
+    scope: Option<&RequestScope>,
+) -> OciResult<(Principal, String, Response)> {
     let (parts, body) = req.into_parts();
     let ip = client_ip(Some(auth), &parts);
     let (params, principal) = if parts.method == Method::POST {
@@ -52,6 +63,10 @@ async fn issue(auth: &Authenticator, req: Request) -> OciResult<(Principal, Resp
             return Err(bad_request("only grant_type=password is supported".into()));
         }
         let (user, pass) = (get("username").unwrap_or_default(), get("password").unwrap_or_default());
+        if let Some(scope) = scope {
+            // The form, not a header, names who is logging in: record the claim in case it fails.
+            scope.set_user(UserRef::claimed(Some(user.clone()), "password", None));
+        }
         let p = auth.basic(&user, &pass, ip).await.map_err(|e| auth_failure(auth, e))?;
         (form, p)
     } else {
@@ -95,6 +110,8 @@ async fn issue(auth: &Authenticator, req: Request) -> OciResult<(Principal, Resp
             ResourceAccess { actions, ..w }
         })
         .collect();
+    let granted_text =
+        granted.iter().map(|g| format!("{}:{}:{}", g.kind, g.name, g.actions.join(","))).collect::<Vec<_>>().join(" ");
     let (token, issued_at, expires_in) = auth.issue(&principal, granted);
     let body = json!({
         "token": token,
@@ -103,5 +120,5 @@ async fn issue(auth: &Authenticator, req: Request) -> OciResult<(Principal, Resp
         "issued_at": vigil_core::time::rfc3339_ms(issued_at * 1000),
     });
     let resp = response(StatusCode::OK, &[("content-type", "application/json".into())], Body::from(body.to_string()));
-    Ok((principal, resp))
+    Ok((principal, granted_text, resp))
 }

@@ -13,12 +13,12 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::StreamExt;
+use vigil_audit::{EventDraft, Target};
 use vigil_core::{Algorithm, Digest, Hasher, Operation, RepoName};
 use vigil_store::{BlobInfo, ByteStream, Mutation, StoreError, UploadSession};
 
 use crate::error::{ErrorCode, OciError, OciResult};
 use crate::http::{body_stream, header_str, query_pairs, query_param, response, upload_range};
-use crate::journal::RegistryEvent;
 use crate::Registry;
 
 /// The sha256 state of an upload's first `len` staged bytes.
@@ -83,7 +83,12 @@ pub async fn post(reg: &Registry, op: Operation, repo: RepoName, req: Request) -
             let from: RepoName = from
                 .parse()
                 .map_err(|e: vigil_core::NameError| OciError::new(ErrorCode::NameInvalid, format!("from: {e}")))?;
-            let event = RegistryEvent::new(Operation::MountBlob, &repo).digest(&digest).boxed();
+            let event = crate::admitted(&req)
+                .scope
+                .draft(Operation::MountBlob)
+                .target(Target::repo(&repo).digest(&digest))
+                .status(StatusCode::CREATED.as_u16())
+                .boxed();
             let m = Mutation::MountBlob { repo: repo.clone(), from, digest: digest.clone() };
             match reg.commit(m, vec![event]).await {
                 Ok(_) => return Ok(blob_created(reg, &repo, &digest)),
@@ -97,12 +102,13 @@ pub async fn post(reg: &Registry, op: Operation, repo: RepoName, req: Request) -
     if op != Operation::UploadBlobMonolithic {
         return Ok(response(StatusCode::ACCEPTED, &session_headers(reg, &repo, &id, 0), Body::empty()));
     }
+    let draft = crate::admitted(&req).scope.draft(Operation::UploadBlobMonolithic);
     let result = async {
         let expected = digest_param(&pairs)?;
         let slot = reg.uploads.slot(&id);
         let mut state = slot.lock().await;
         append(reg, &repo, &id, &mut state, None, body_stream(req.into_body())).await?;
-        finish(reg, &repo, &id, &mut state, expected).await
+        finish(reg, &repo, &id, &mut state, expected, draft).await
     }
     .await;
     if result.is_err() {
@@ -136,6 +142,7 @@ pub async fn patch(reg: &Registry, repo: &RepoName, id: &str, req: Request) -> O
 pub async fn complete(reg: &Registry, repo: RepoName, id: &str, req: Request) -> OciResult<Response> {
     session_for(reg, &repo, id).await?;
     let expected = digest_param(&query_pairs(req.uri().query()))?;
+    let draft = crate::admitted(&req).scope.draft(Operation::CompleteUpload);
     let slot = reg.uploads.slot(id);
     let mut state = slot.lock().await;
     let content_range = header_str(req.headers(), "content-range").map(str::to_owned);
@@ -149,7 +156,7 @@ pub async fn complete(reg: &Registry, repo: RepoName, id: &str, req: Request) ->
         body_stream(req.into_body()),
     )
     .await?;
-    let digest = finish(reg, &repo, id, &mut state, expected).await?;
+    let digest = finish(reg, &repo, id, &mut state, expected, draft).await?;
     Ok(blob_created(reg, &repo, &digest))
 }
 
@@ -308,6 +315,7 @@ async fn finish(
     id: &str,
     state: &mut Option<HashState>,
     expected: Digest,
+    event: EventDraft,
 ) -> OciResult<Digest> {
     let current = reg.blobs.upload_len(id).await?.ok_or_else(|| upload_unknown(id))?;
     let actual = match state.as_ref() {
@@ -323,7 +331,10 @@ async fn finish(
         // Order matters for garbage collection: mark the digest as wanted, move the bytes in, then record the blob.
         reg2.meta.apply(Mutation::FinishingUpload { id: id2.clone(), digest: digest.clone() }, Vec::new()).await?;
         reg2.blobs.commit_upload(&id2, &digest).await?;
-        let event = RegistryEvent::new(Operation::CompleteUpload, &repo2).digest(&digest).size(current).boxed();
+        let event = event
+            .target(Target::repo(&repo2).digest(&digest).size(current))
+            .status(StatusCode::CREATED.as_u16())
+            .boxed();
         let blob = BlobInfo { digest, size: current };
         reg2.meta.apply(Mutation::LinkBlob { repo: repo2, blob, upload: Some(id2.clone()) }, vec![event]).await?;
         reg2.uploads.forget(&id2);

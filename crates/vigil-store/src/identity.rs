@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use vigil_core::Role;
 
-use crate::meta::{JournalEvent, StoreResult};
+use crate::journal::JournalEvent;
+use crate::meta::StoreResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccountKind {

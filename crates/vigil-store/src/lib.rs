@@ -12,10 +12,12 @@
 pub mod blob;
 pub mod fs;
 pub mod identity;
+pub mod journal;
 pub mod meta;
 pub mod sqlite;
 
 pub use blob::{BlobRead, BlobStore, ByteStream};
+pub use journal::*;
 pub use meta::*;
 
 /// Milliseconds since the Unix epoch: the one clock format stored in metadata.

@@ -4,6 +4,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use vigil_core::{Digest, RepoName, Tag};
 
+use crate::journal::{CommitParticipant, JournalEvent, JournalRecord, SinkMark};
+
 /// A blob as a repository holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -57,20 +59,6 @@ pub struct UploadSession {
     pub updated_at_ms: i64,
 }
 
-/// A journal record under construction. The store assigns the sequence number and timestamp inside the
-/// transaction that commits the change, then asks the event for its canonical bytes.
-pub trait JournalEvent: Send + Sync {
-    fn encode(&self, seq: u64, ts_ms: i64) -> Vec<u8>;
-}
-
-/// A committed journal record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JournalRecord {
-    pub seq: u64,
-    pub ts_ms: i64,
-    pub bytes: Vec<u8>,
-}
-
 /// Every state change the registry makes. A mutation and its events commit together or not at all.
 #[derive(Debug, Clone)]
 pub enum Mutation {
@@ -120,8 +108,14 @@ pub enum Mutation {
         repo: RepoName,
         digest: Digest,
     },
+    /// Remembers a setting (committed with the event that records the change).
+    SetSetting {
+        key: String,
+        value: String,
+    },
     /// Garbage collection: forgets a blob that no manifest references, no upload is finishing and nobody linked
-    /// since `linked_before_ms`. Applies as `Collected(false)` when any of that no longer holds.
+    /// since `linked_before_ms`. Fails with `Conflict` (and commits nothing, its events included) when any of that
+    /// no longer holds.
     CollectBlob {
         digest: Digest,
         linked_before_ms: i64,
@@ -154,6 +148,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("storage backend: {0}")]
     Backend(String),
+    /// The journal (or an enforced audit sink) cannot take the record, so nothing was changed.
+    #[error("audit journal unavailable: {0}")]
+    JournalUnavailable(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -196,4 +193,20 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn blob_wanted(&self, digest: &Digest) -> StoreResult<bool>;
     /// Journal records with `seq >= from`, in order.
     async fn journal(&self, from: u64, limit: usize) -> StoreResult<Vec<JournalRecord>>;
+    /// A setting stored with [`Mutation::SetSetting`].
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+    /// The highest committed sequence number (0 for an empty journal).
+    async fn journal_head(&self) -> StoreResult<u64>;
+
+    /// Makes `participant` take part in every journal commit from now on (enforced audit sinks).
+    fn set_commit_participant(&self, participant: std::sync::Arc<dyn CommitParticipant>);
+    /// Positions of the audit sinks as last committed with the journal.
+    async fn sink_marks(&self) -> StoreResult<Vec<SinkMark>>;
+    /// Records a sink's position (best-effort sinks after each delivered batch; new sinks at registration).
+    async fn set_sink_mark(&self, mark: SinkMark) -> StoreResult<()>;
+    /// Follows the committed journal head as commits happen in this process.
+    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// Whether the journal can be written now: a cheap write-lock probe plus the participants' own checks, and
+    /// no failed commit in the last few seconds.
+    async fn journal_ready(&self) -> StoreResult<()>;
 }

@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use vigil_audit::{AuditReason, RequestScope};
 use vigil_auth::directory::{Actor, Directory, DirectoryError};
 use vigil_auth::{AuthError, Authenticator, Principal};
 use vigil_core::{RepoName, Role};
@@ -38,7 +39,9 @@ impl IntoResponse for ApiError {
             _ => "invalid_request",
         };
         let body = json!({ "status": self.0.as_u16(), "error_message": self.1, "error_type": kind, "detail": self.1 });
-        (self.0, Json(body)).into_response()
+        let mut resp = (self.0, Json(body)).into_response();
+        resp.extensions_mut().insert(AuditReason { code: Some(kind.to_owned()), message: self.1 });
+        resp
     }
 }
 
@@ -49,6 +52,7 @@ impl From<DirectoryError> for ApiError {
             DirectoryError::NotFound(_) => StatusCode::NOT_FOUND,
             DirectoryError::Conflict(_) => StatusCode::CONFLICT,
             DirectoryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            DirectoryError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError(status, e.to_string())
     }
@@ -56,18 +60,27 @@ impl From<DirectoryError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// 503 in this API's error format (the request's audit record could not be made durable).
+pub fn unavailable(message: &str) -> Response {
+    ApiError(StatusCode::SERVICE_UNAVAILABLE, format!("audit journal unavailable, nothing was changed: {message}"))
+        .into_response()
+}
+
 fn forbidden() -> ApiError {
     ApiError(StatusCode::FORBIDDEN, "you are not allowed to do this".into())
 }
 
-/// The authenticated caller (401 otherwise), as an extractor.
-pub struct Caller(Principal);
+/// The authenticated caller (401 otherwise), with the actor its changes are recorded under, as an extractor.
+pub struct Caller(Principal, Actor);
 
 impl FromRequestParts<AdminState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AdminState) -> ApiResult<Self> {
-        caller(st, parts).await.map(Caller)
+        let p = caller(st, parts).await?;
+        let scope = RequestScope::of(parts);
+        scope.set_user(p.audit_user());
+        Ok(Caller(p, Actor::request(&scope)))
     }
 }
 
@@ -89,10 +102,6 @@ async fn caller(st: &AdminState, parts: &Parts) -> ApiResult<Principal> {
         return Err(ApiError(StatusCode::UNAUTHORIZED, "authentication required".into()));
     }
     Ok(p)
-}
-
-fn actor(p: &Principal) -> Actor {
-    Actor { origin: "api", performer: Some((p.name.clone(), p.account_id.clone().unwrap_or_default())) }
 }
 
 /// Admin of a namespace (user or org) or a global admin.
@@ -209,7 +218,7 @@ pub fn router(st: AdminState) -> Router {
         .with_state(st)
 }
 
-async fn me(Caller(p): Caller) -> ApiResult<Json<Value>> {
+async fn me(Caller(p, _): Caller) -> ApiResult<Json<Value>> {
     Ok(Json(json!({
         "username": p.name, "id": p.account_id, "kind": p.kind.as_str(), "is_admin": p.is_admin,
         "credential": p.credential.as_str(), "token_id": p.token_id,
@@ -218,12 +227,12 @@ async fn me(Caller(p): Caller) -> ApiResult<Json<Value>> {
 
 async fn create_user(
     State(st): State<AdminState>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     require_global_admin(&p)?;
     let u: NewUser = parse(&bytes)?;
-    let a = st.directory.add_user(&u.username, &u.password, u.is_admin, &actor(&p)).await?;
+    let a = st.directory.add_user(&u.username, &u.password, u.is_admin, &actor).await?;
     st.auth.invalidate();
     Ok((StatusCode::CREATED, Json(json!({ "username": a.name, "id": a.id, "email": u.email }))))
 }
@@ -231,17 +240,17 @@ async fn create_user(
 async fn delete_user(
     State(st): State<AdminState>,
     Path(name): Path<String>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
 ) -> ApiResult<StatusCode> {
     require_global_admin(&p)?;
-    st.directory.delete_account(&name, &actor(&p)).await?;
+    st.directory.delete_account(&name, &actor).await?;
     st.auth.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn create_org(
     State(st): State<AdminState>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if p.token_scopes.is_some() {
@@ -249,7 +258,7 @@ async fn create_org(
     }
     let o: NewOrg = parse(&bytes)?;
     let creator = (p.kind == vigil_auth::PrincipalKind::User).then_some(p.name.as_str());
-    st.directory.create_org(&o.name, creator, &actor(&p)).await?;
+    st.directory.create_org(&o.name, creator, &actor).await?;
     st.auth.invalidate();
     Ok((StatusCode::CREATED, Json(json!("Created"))))
 }
@@ -257,13 +266,13 @@ async fn create_org(
 async fn set_member(
     State(st): State<AdminState>,
     Path((org, member)): Path<(String, String)>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
     require_namespace_admin(&st, &p, &org).await?;
     let r: RoleBody = parse(&bytes)?;
     let role = parse_role(&r.role)?;
-    st.directory.set_member(&org, &member, Some(role), &actor(&p)).await?;
+    st.directory.set_member(&org, &member, Some(role), &actor).await?;
     st.auth.invalidate();
     Ok(Json(json!({ "name": member, "role": role.as_str() })))
 }
@@ -271,10 +280,10 @@ async fn set_member(
 async fn remove_member(
     State(st): State<AdminState>,
     Path((org, member)): Path<(String, String)>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
 ) -> ApiResult<StatusCode> {
     require_namespace_admin(&st, &p, &org).await?;
-    st.directory.set_member(&org, &member, None, &actor(&p)).await?;
+    st.directory.set_member(&org, &member, None, &actor).await?;
     st.auth.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -282,12 +291,12 @@ async fn remove_member(
 async fn create_team(
     State(st): State<AdminState>,
     Path((org, team)): Path<(String, String)>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
     require_namespace_admin(&st, &p, &org).await?;
     let r: RoleBody = parse(&bytes)?;
-    let t = st.directory.create_team(&org, &team, parse_role(&r.role)?, &actor(&p)).await?;
+    let t = st.directory.create_team(&org, &team, parse_role(&r.role)?, &actor).await?;
     Ok(Json(json!({ "name": t.name, "role": t.role.as_str() })))
 }
 
@@ -297,10 +306,10 @@ async fn team_member(
     team: String,
     member: String,
     add: bool,
-    p: Principal,
+    Caller(p, actor): Caller,
 ) -> ApiResult<StatusCode> {
     require_namespace_admin(&st, &p, &org).await?;
-    st.directory.set_team_member(&org, &team, &member, add, &actor(&p)).await?;
+    st.directory.set_team_member(&org, &team, &member, add, &actor).await?;
     st.auth.invalidate();
     Ok(if add { StatusCode::OK } else { StatusCode::NO_CONTENT })
 }
@@ -308,45 +317,45 @@ async fn team_member(
 async fn add_team_member(
     State(st): State<AdminState>,
     Path((org, team, member)): Path<(String, String, String)>,
-    Caller(p): Caller,
+    caller: Caller,
 ) -> ApiResult<StatusCode> {
-    team_member(st, org, team, member, true, p).await
+    team_member(st, org, team, member, true, caller).await
 }
 
 async fn remove_team_member(
     State(st): State<AdminState>,
     Path((org, team, member)): Path<(String, String, String)>,
-    Caller(p): Caller,
+    caller: Caller,
 ) -> ApiResult<StatusCode> {
-    team_member(st, org, team, member, false, p).await
+    team_member(st, org, team, member, false, caller).await
 }
 
-async fn robot(st: &AdminState, p: &Principal, ns: &str, name: &str) -> ApiResult<Json<Value>> {
-    let t = st.directory.create_robot(ns, name, &actor(p)).await?;
+async fn robot(st: &AdminState, actor: &Actor, ns: &str, name: &str) -> ApiResult<Json<Value>> {
+    let t = st.directory.create_robot(ns, name, actor).await?;
     Ok(Json(json!({ "name": t.account, "token": t.token, "token_id": t.id })))
 }
 
 async fn create_org_robot(
     State(st): State<AdminState>,
     Path((org, name)): Path<(String, String)>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
 ) -> ApiResult<Json<Value>> {
     require_namespace_admin(&st, &p, &org).await?;
-    robot(&st, &p, &org, &name).await
+    robot(&st, &actor, &org, &name).await
 }
 
 async fn create_user_robot(
     State(st): State<AdminState>,
     Path(name): Path<String>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
 ) -> ApiResult<Json<Value>> {
     if p.kind != vigil_auth::PrincipalKind::User || p.token_scopes.is_some() {
         return Err(forbidden());
     }
-    robot(&st, &p, &p.name.clone(), &name).await
+    robot(&st, &actor, &p.name.clone(), &name).await
 }
 
-async fn list_tokens(State(st): State<AdminState>, Caller(p): Caller) -> ApiResult<Json<Value>> {
+async fn list_tokens(State(st): State<AdminState>, Caller(p, _): Caller) -> ApiResult<Json<Value>> {
     let id = p.account_id.clone().unwrap_or_default();
     let tokens =
         st.auth.store().tokens_of(&id).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
@@ -364,24 +373,24 @@ async fn list_tokens(State(st): State<AdminState>, Caller(p): Caller) -> ApiResu
 
 async fn create_token(
     State(st): State<AdminState>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     if p.token_scopes.is_some() {
         return Err(forbidden());
     }
     let t: NewToken = parse(&bytes)?;
-    let issued = st.directory.create_token(&p.name, &t.name, &t.scopes, t.expires_in_days, &actor(&p)).await?;
+    let issued = st.directory.create_token(&p.name, &t.name, &t.scopes, t.expires_in_days, &actor).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": issued.id, "token": issued.token, "expires": issued.expires_at_ms }))))
 }
 
 async fn revoke_token(
     State(st): State<AdminState>,
     Path(id): Path<String>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
 ) -> ApiResult<StatusCode> {
     let owner = (!p.is_admin).then_some(p.name.as_str());
-    st.directory.revoke_token(&id, owner, &actor(&p)).await?;
+    st.directory.revoke_token(&id, owner, &actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -389,14 +398,14 @@ async fn revoke_token(
 async fn repo_put(
     State(st): State<AdminState>,
     Path(rest): Path<String>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
     let (repo, grantee, name) = permission_path(&rest)?;
     require_repo_admin(&st, &p, &repo).await?;
     let r: RoleBody = parse(&bytes)?;
     let role = parse_role(&r.role)?;
-    st.directory.grant(repo.as_str(), &grantee, Some(role), &actor(&p)).await?;
+    st.directory.grant(repo.as_str(), &grantee, Some(role), &actor).await?;
     st.auth.invalidate();
     Ok(Json(json!({ "role": role.as_str(), "name": name })))
 }
@@ -404,11 +413,11 @@ async fn repo_put(
 async fn repo_delete(
     State(st): State<AdminState>,
     Path(rest): Path<String>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
 ) -> ApiResult<StatusCode> {
     let (repo, grantee, _) = permission_path(&rest)?;
     require_repo_admin(&st, &p, &repo).await?;
-    st.directory.grant(repo.as_str(), &grantee, None, &actor(&p)).await?;
+    st.directory.grant(repo.as_str(), &grantee, None, &actor).await?;
     st.auth.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -417,7 +426,7 @@ async fn repo_delete(
 async fn repo_post(
     State(st): State<AdminState>,
     Path(rest): Path<String>,
-    Caller(p): Caller,
+    Caller(p, actor): Caller,
     bytes: Bytes,
 ) -> ApiResult<Json<Value>> {
     if !rest.ends_with("/changevisibility") {
@@ -433,7 +442,7 @@ async fn repo_post(
             return Err(ApiError(StatusCode::BAD_REQUEST, format!("visibility {other:?} is not public or private")))
         }
     };
-    st.directory.set_public(repo.as_str(), public, &actor(&p)).await?;
+    st.directory.set_public(repo.as_str(), public, &actor).await?;
     st.auth.invalidate();
     Ok(Json(json!({ "success": true })))
 }

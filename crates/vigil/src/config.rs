@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `VIGIL_` prefix that are not configuration keys.
 const NOT_CONFIG_KEYS: &[&str] = &["VIGIL_CONFIG", "VIGIL_ADMIN_PASSWORD", "VIGIL_AUDIT_LOG"];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to listen on (`VIGIL_LISTEN`).
@@ -26,9 +26,11 @@ pub struct Config {
     pub gc: GcSection,
     pub log: LogSection,
     pub auth: AuthSection,
+    /// The audit trail: sinks, delivery guarantee, two-stage logging (`VIGIL_AUDIT_LOG` sets `mode`).
+    pub audit: vigil_audit::AuditSettings,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthSection {
     /// The token service's name (`service` in challenges, audience of registry tokens).
@@ -56,7 +58,7 @@ impl Default for AuthSection {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// PEM certificate chain; with `key`, vigil serves HTTPS.
@@ -65,7 +67,7 @@ pub struct TlsConfig {
     pub key: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RegistrySection {
     pub max_manifest_bytes: usize,
@@ -74,7 +76,7 @@ pub struct RegistrySection {
     pub upload_expiry_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GcSection {
     /// A blob unreferenced for less than this is kept (must exceed the upload expiry).
@@ -83,7 +85,7 @@ pub struct GcSection {
     pub interval_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSection {
     /// `text` or `json`.
@@ -103,6 +105,7 @@ impl Default for Config {
             gc: GcSection::default(),
             log: LogSection::default(),
             auth: AuthSection::default(),
+            audit: vigil_audit::AuditSettings::default(),
         }
     }
 }
@@ -192,7 +195,18 @@ impl Config {
             None if Path::new("vigil.toml").exists() => read_file(Path::new("vigil.toml"))?,
             None => toml::Table::new(),
         };
+        let audit_log = env.iter().find(|(k, _)| k == "VIGIL_AUDIT_LOG").map(|(_, v)| v.clone());
         merge(&mut table, env_table(env.into_iter())?);
+        if let Some(mode) = audit_log {
+            // NORA's variable, with NORA's values.
+            mode.parse::<vigil_audit::LogMode>().map_err(|e| anyhow::anyhow!("VIGIL_AUDIT_LOG: {e}"))?;
+            let mut over = toml::Table::new();
+            over.insert(
+                "audit".into(),
+                toml::Value::Table(toml::Table::from_iter([("mode".into(), toml::Value::String(mode))])),
+            );
+            merge(&mut table, over);
+        }
         let mut flag_table = toml::Table::new();
         if let Some(v) = &flags.listen {
             flag_table.insert("listen".into(), toml::Value::String(v.clone()));
@@ -216,6 +230,7 @@ impl Config {
                 bail!("public_url {url:?} must be an absolute http:// or https:// URL");
             }
         }
+        self.audit.resolve(&self.data_dir).map_err(|e| anyhow::anyhow!("audit: {e}"))?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             bail!("tls.cert and tls.key must be given together");
         }

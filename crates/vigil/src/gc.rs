@@ -11,9 +11,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+use vigil_audit::event::default_node;
+use vigil_audit::{EventDraft, Origin, Target, UserRef};
 use vigil_core::Operation;
-use vigil_oci::journal::RegistryEvent;
-use vigil_store::{Applied, Mutation};
+use vigil_store::{Applied, Mutation, StoreError};
 
 use crate::config::Config;
 use crate::Stores;
@@ -47,7 +48,9 @@ pub async fn recover(stores: &Stores) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn collect(stores: &Stores, config: &Config, dry_run: bool, actor: &'static str) -> anyhow::Result<Report> {
+/// Collects unreferenced blobs, recording one `gc_blob` event per removed blob under `origin` (`cli` for
+/// `vigil gc`, `scheduler` in the server).
+pub async fn collect(stores: &Stores, config: &Config, dry_run: bool, origin: Origin) -> anyhow::Result<Report> {
     recover(stores).await?;
     let cutoff = vigil_store::now_ms() - (config.gc.grace_secs as i64) * 1000;
     let candidates = stores.meta.collectable_blobs(cutoff).await?;
@@ -60,13 +63,21 @@ pub async fn collect(stores: &Stores, config: &Config, dry_run: bool, actor: &'s
         return Ok(report);
     }
     let meta = Arc::clone(&stores.meta);
+    let node = default_node();
     for blob in candidates {
-        let event =
-            RegistryEvent::global(Operation::CollectBlob).digest(&blob.digest).size(blob.size).actor(actor).boxed();
+        let who = match origin {
+            Origin::Cli => UserRef::system(std::env::var("USER").unwrap_or_else(|_| "cli".into())),
+            _ => UserRef::system("gc"),
+        };
+        let event = EventDraft::background(origin, Operation::CollectBlob, who, node.clone())
+            .target(Target::default().digest(&blob.digest).size(blob.size))
+            .boxed();
         let m = Mutation::CollectBlob { digest: blob.digest.clone(), linked_before_ms: cutoff };
-        let (applied, _) = meta.apply(m, vec![event]).await?;
-        if applied != Applied::Collected(true) {
-            continue;
+        match meta.apply(m, vec![event]).await {
+            Ok((Applied::Collected(true), _)) => {}
+            // Linked or referenced again since the candidates were listed: kept, and nothing recorded.
+            Ok(_) | Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
         }
         if stores.blobs.trash_blob(&blob.digest).await? {
             if stores.meta.blob_wanted(&blob.digest).await? {

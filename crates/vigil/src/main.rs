@@ -2,6 +2,7 @@
 //! storage backends).
 
 mod admin_api;
+mod audit;
 mod config;
 mod gc;
 mod identity;
@@ -119,7 +120,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Gc { dry_run } => {
                 let stores = open_stores(&config).await?;
-                let report = gc::collect(&stores, &config, dry_run, "cli").await?;
+                let report = gc::collect(&stores, &config, dry_run, vigil_audit::Origin::Cli).await?;
                 println!("{report}");
                 Ok(())
             }

@@ -7,27 +7,37 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
+use vigil_audit::layer::HttpAudit;
 use vigil_auth::client::TrustedProxies;
 use vigil_auth::directory::Directory;
 use vigil_auth::jwt::JwtKeys;
 use vigil_auth::{AuthConfig, Authenticator};
 use vigil_oci::{Registry, RegistryConfig};
+use vigil_store::MetadataStore;
 
 use crate::admin_api::{self, AdminState};
 use crate::config::Config;
-use crate::{gc, telemetry, Stores};
+use crate::{audit, gc, telemetry, Stores};
 
 /// How often expired upload sessions are swept.
 const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-pub fn app(registry: Registry, admin: Option<AdminState>, metrics: Option<PrometheusHandle>) -> Router {
-    let mut app = vigil_oci::router(registry).route("/health", get(|| async { "ok" }));
+pub fn app(
+    registry: Registry,
+    admin: Option<AdminState>,
+    metrics: Option<PrometheusHandle>,
+    audit: Arc<HttpAudit>,
+) -> Router {
+    let journal = audit.recorder.store().clone();
+    let mut app = vigil_oci::router(registry)
+        .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(move || ready(journal.clone())));
     if let Some(admin) = admin {
         app = app.merge(admin_api::router(admin));
     }
@@ -35,7 +45,16 @@ pub fn app(registry: Registry, admin: Option<AdminState>, metrics: Option<Promet
         app = app.route("/metrics", get(move || std::future::ready(handle.render())));
     }
     app.fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })
+        .layer(axum::middleware::from_fn_with_state(audit, vigil_audit::layer::middleware))
         .layer(axum::middleware::from_fn(telemetry::track))
+}
+
+/// Readiness: fails while the journal (or an enforced sink) cannot be written. `/health` stays a liveness check.
+async fn ready(journal: Arc<dyn MetadataStore>) -> Response {
+    match journal.journal_ready().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response(),
+    }
 }
 
 pub fn registry_config(config: &Config) -> RegistryConfig {
@@ -49,7 +68,6 @@ pub fn registry_config(config: &Config) -> RegistryConfig {
 
 pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     gc::recover(&stores).await.context("recovering an interrupted garbage collection")?;
-    bootstrap_admin(&stores).await?;
     let scheme = if config.tls.cert.is_some() { "https" } else { "http" };
     let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
     listener.set_nonblocking(true)?;
@@ -58,9 +76,13 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     let auth = Arc::new(auth);
     let registry =
         Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config(&config)).with_auth(auth.clone());
-    let admin = AdminState { directory: Arc::new(Directory::new(stores.identity.clone())), auth };
     let metrics = telemetry::install_metrics()?;
-    let app = app(registry.clone(), Some(admin), Some(metrics));
+    let audit = audit::start(&config, &stores, auth.clone()).await.context("starting the audit trail")?;
+    tracing::info!(sinks = ?audit.sinks.names, "audit trail ready");
+    // After the sinks start, so the first start's admin account is in every sink too.
+    bootstrap_admin(&stores).await?;
+    let admin = AdminState { directory: Arc::new(Directory::new(stores.identity.clone())), auth };
+    let app = app(registry.clone(), Some(admin), Some(metrics), audit.layer.clone());
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
     let handle = axum_server::Handle::new();
@@ -142,7 +164,7 @@ fn spawn_housekeeping(registry: Registry, stores: Arc<Stores>, config: Config) {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                match gc::collect(&stores, &config, false, "scheduler").await {
+                match gc::collect(&stores, &config, false, vigil_audit::Origin::Scheduler).await {
                     Ok(report) => tracing::info!(%report, "garbage collection"),
                     Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
                 }

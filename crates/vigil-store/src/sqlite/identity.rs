@@ -5,9 +5,11 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use vigil_core::Role;
 
-use super::{write, SqliteStore};
+use super::writer::Change;
+use super::SqliteStore;
 use crate::identity::*;
-use crate::meta::{JournalEvent, StoreError, StoreResult};
+use crate::journal::JournalEvent;
+use crate::meta::{StoreError, StoreResult};
 
 const ACCOUNT_COLUMNS: &str = "id, name, kind, password_hash, is_admin, public, owner_id, created_at";
 
@@ -59,7 +61,7 @@ fn affected(n: u64, what: &str) -> StoreResult<()> {
     }
 }
 
-async fn apply(conn: &mut SqliteConnection, change: IdentityChange) -> StoreResult<()> {
+pub(super) async fn apply(conn: &mut SqliteConnection, change: IdentityChange) -> StoreResult<()> {
     match change {
         IdentityChange::CreateAccount(a) => {
             let exists =
@@ -246,14 +248,7 @@ async fn apply(conn: &mut SqliteConnection, change: IdentityChange) -> StoreResu
 #[async_trait]
 impl IdentityStore for SqliteStore {
     async fn change(&self, change: IdentityChange, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<Vec<u64>> {
-        let mut conn = self.write.acquire().await?;
-        write::begin(&mut conn).await?;
-        let result = async {
-            apply(&mut conn, change).await?;
-            write::append(&mut conn, &events).await
-        }
-        .await;
-        write::finish(&mut conn, result).await
+        self.writer.submit(Change::Identity(change), events).await.map(|(_, seqs)| seqs)
     }
 
     async fn account_by_name(&self, name: &str) -> StoreResult<Option<Account>> {
@@ -361,12 +356,7 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn touch_token(&self, id: &str, now_ms: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE tokens SET last_used_at = ? WHERE id = ?")
-            .bind(now_ms)
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        Ok(())
+        self.writer.submit(Change::TouchToken { id: id.to_owned(), now_ms }, Vec::new()).await.map(|_| ())
     }
 
     async fn access_facts(&self, account_id: Option<&str>) -> StoreResult<AccessFacts> {

@@ -1,13 +1,14 @@
 //! Metadata/journal store on SQLite (the embedded default).
 //!
 //! Durability: WAL with `synchronous = FULL`, so a commit is fsynced before `apply` returns. Writers are
-//! serialized: in this process through a one-connection write pool, across processes (the CLI while the server
-//! runs) through `BEGIN IMMEDIATE` and SQLite's lock. That serialization is what makes journal sequence numbers
+//! serialized: in this process through the single group-committing writer ([`writer`]), across processes (the
+//! CLI while the server runs) through `BEGIN IMMEDIATE` and SQLite's lock. That serialization is what makes journal sequence numbers
 //! gapless and in commit order: each transaction reads `MAX(seq)` while holding the write lock.
 
 mod identity;
 mod migrate;
 mod write;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -15,15 +16,21 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Connection, Row};
+use std::sync::Arc;
+use tokio::sync::watch;
 use vigil_core::{Digest, RepoName, Tag};
 
+use crate::journal::*;
 use crate::meta::*;
+use writer::{Change, Done};
 
 pub struct SqliteStore {
     read: SqlitePool,
-    write: SqlitePool,
+    writer: writer::Writer,
 }
 
 fn parse_digest(s: &str) -> StoreResult<Digest> {
@@ -45,11 +52,12 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-16000");
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-        migrate::run(&mut *write.acquire().await?).await?;
+        let mut conn = SqliteConnection::connect_with(&opts).await?;
+        migrate::run(&mut conn).await?;
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal").fetch_one(&mut conn).await?;
         let read =
             SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(opts.read_only(true)).await?;
-        Ok(SqliteStore { read, write })
+        Ok(SqliteStore { read, writer: writer::Writer::spawn(conn, head as u64) })
     }
 
     async fn manifest_where(&self, repo: &RepoName, sql: &str, key: &str) -> StoreResult<Option<ManifestRecord>> {
@@ -69,22 +77,14 @@ impl SqliteStore {
 #[async_trait]
 impl MetadataStore for SqliteStore {
     async fn apply(&self, mutation: Mutation, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<(Applied, Vec<u64>)> {
-        let mut conn = self.write.acquire().await?;
-        write::begin(&mut conn).await?;
-        let result = async {
-            let applied = write::mutate(&mut conn, mutation).await?;
-            let seqs = write::append(&mut conn, &events).await?;
-            Ok((applied, seqs))
+        match self.writer.submit(Change::Registry(mutation), events).await? {
+            (Done::Registry(applied), seqs) => Ok((applied, seqs)),
+            (Done::Other, _) => Err(StoreError::Backend("writer answered a mutation with no outcome".into())),
         }
-        .await;
-        write::finish(&mut conn, result).await
     }
 
     async fn append_events(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<Vec<u64>> {
-        let mut conn = self.write.acquire().await?;
-        write::begin(&mut conn).await?;
-        let result = write::append(&mut conn, &events).await;
-        write::finish(&mut conn, result).await
+        self.writer.submit(Change::None, events).await.map(|(_, seqs)| seqs)
     }
 
     async fn repository_exists(&self, repo: &RepoName) -> StoreResult<bool> {
@@ -189,12 +189,10 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn touch_upload(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE uploads SET updated_at = ? WHERE id = ?")
-            .bind(crate::now_ms())
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        Ok(())
+        self.writer
+            .submit(Change::TouchUpload { id: id.to_owned(), now_ms: crate::now_ms() }, Vec::new())
+            .await
+            .map(|_| ())
     }
 
     async fn collectable_blobs(&self, linked_before_ms: i64) -> StoreResult<Vec<BlobInfo>> {
@@ -228,6 +226,46 @@ impl MetadataStore for SqliteStore {
             .iter()
             .map(|r| JournalRecord { seq: r.get::<i64, _>("seq") as u64, ts_ms: r.get("ts"), bytes: r.get("event") })
             .collect())
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.read).await?)
+    }
+
+    async fn journal_head(&self) -> StoreResult<u64> {
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal").fetch_one(&self.read).await?;
+        Ok(head as u64)
+    }
+
+    fn set_commit_participant(&self, participant: Arc<dyn CommitParticipant>) {
+        self.writer.set_participant(participant);
+    }
+
+    async fn sink_marks(&self) -> StoreResult<Vec<SinkMark>> {
+        let rows = sqlx::query("SELECT name, path, offset, through FROM audit_sinks ORDER BY name")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SinkMark {
+                name: r.get(0),
+                path: r.get(1),
+                offset: r.get::<i64, _>(2) as u64,
+                through: r.get::<i64, _>(3) as u64,
+            })
+            .collect())
+    }
+
+    async fn set_sink_mark(&self, mark: SinkMark) -> StoreResult<()> {
+        self.writer.submit(Change::SinkMark(mark), Vec::new()).await.map(|_| ())
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.writer.watch_head()
+    }
+
+    async fn journal_ready(&self) -> StoreResult<()> {
+        self.writer.ready().await
     }
 }
 

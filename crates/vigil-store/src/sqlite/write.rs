@@ -1,4 +1,5 @@
-//! The write side of the SQLite store: one function per mutation, all run inside `BEGIN IMMEDIATE`.
+//! The write side of the SQLite store: one function per mutation, run by the [`super::writer`] inside its
+//! transaction.
 
 use sqlx::SqliteConnection;
 use vigil_core::{Digest, RepoName, Tag};
@@ -10,45 +11,6 @@ use crate::now_ms;
 pub const COLLECTABLE: &str = "b.last_linked_at < ?
     AND NOT EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.target_digest = b.digest)
     AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.finishing_digest = b.digest)";
-
-pub async fn begin(conn: &mut SqliteConnection) -> StoreResult<()> {
-    // IMMEDIATE takes the write lock up front, so a transaction never fails half way on a lock upgrade and the
-    // MAX(seq) it reads stays the maximum until it commits.
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    Ok(())
-}
-
-pub async fn finish<T>(conn: &mut SqliteConnection, result: StoreResult<T>) -> StoreResult<T> {
-    let result = match result {
-        Ok(v) => sqlx::query("COMMIT").execute(&mut *conn).await.map(|_| v).map_err(StoreError::from),
-        Err(e) => Err(e),
-    };
-    if result.is_err() {
-        // After a failed COMMIT (disk full, I/O error) SQLite may keep the transaction open: end it.
-        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-    }
-    result
-}
-
-pub async fn append(conn: &mut SqliteConnection, events: &[Box<dyn JournalEvent>]) -> StoreResult<Vec<u64>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal").fetch_one(&mut *conn).await?;
-    let ts = now_ms();
-    let mut seqs = Vec::with_capacity(events.len());
-    for (i, event) in events.iter().enumerate() {
-        let seq = last as u64 + 1 + i as u64;
-        sqlx::query("INSERT INTO journal (seq, ts, event) VALUES (?, ?, ?)")
-            .bind(seq as i64)
-            .bind(ts)
-            .bind(event.encode(seq, ts))
-            .execute(&mut *conn)
-            .await?;
-        seqs.push(seq);
-    }
-    Ok(seqs)
-}
 
 async fn repo_id(conn: &mut SqliteConnection, repo: &RepoName) -> StoreResult<Option<i64>> {
     Ok(sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
@@ -225,6 +187,14 @@ pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreRes
             let removed_tags = removed.iter().filter_map(|t| t.parse().ok()).collect();
             Ok(Applied::Manifest { previous_tag_target: None, removed_tags })
         }
+        Mutation::SetSetting { key, value } => {
+            sqlx::query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                .bind(key)
+                .bind(value)
+                .execute(&mut *conn)
+                .await?;
+            Ok(Applied::Done)
+        }
         Mutation::CollectBlob { digest, linked_before_ms } => {
             let n = sqlx::query(&format!("DELETE FROM blobs AS b WHERE b.digest = ? AND {COLLECTABLE}"))
                 .bind(digest.to_string())
@@ -232,7 +202,11 @@ pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreRes
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
-            Ok(Applied::Collected(n > 0))
+            if n == 0 {
+                // Rolls back the job's savepoint, so its `gc_blob` event is not recorded either.
+                return Err(StoreError::Conflict(format!("blob {digest} is no longer collectable")));
+            }
+            Ok(Applied::Collected(true))
         }
     }
 }

@@ -1,0 +1,213 @@
+//! The one emission point for HTTP: a middleware around every route that records one event per request from the
+//! operation, the resolved identity and the outcome.
+//!
+//! Order of work for a request: take or make its request id; classify it; (two-stage logging) journal a
+//! `received` event before anything else happens; run the handler; unless the handler already committed this
+//! request's event together with a state change, journal the `complete` event from what the response carries;
+//! only then let the response go. If the event cannot be made durable under `enforced`, the client gets 503 in
+//! the protocol's own error format instead of the response.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{request::Parts, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use vigil_core::Operation;
+
+use crate::event::{EventDraft, Outcome, RequestInfo, ResponseInfo, Stage, UserRef};
+use crate::recorder::Recorder;
+use crate::scope::{AuditDetail, AuditKind, AuditReason, AuditTarget, AuditUser, RequestScope};
+
+pub type Classifier = dyn Fn(&Method, &str, Option<&str>) -> Operation + Send + Sync;
+pub type ClientAddr = dyn Fn(&Parts) -> Option<IpAddr> + Send + Sync;
+/// Builds the 503 answer in the protocol's own format, from the request path and a message.
+pub type UnavailableResponse = dyn Fn(&str, &str) -> Response + Send + Sync;
+
+pub struct HttpAudit {
+    pub recorder: Arc<Recorder>,
+    pub classify: Box<Classifier>,
+    pub client_addr: Box<ClientAddr>,
+    pub unavailable: Box<UnavailableResponse>,
+}
+
+/// Query parameters whose values are secrets and never recorded.
+const SECRET_PARAMS: &[&str] = &["password", "refresh_token", "access_token", "token", "client_secret"];
+
+/// A well-formed request id: at most 128 characters of `[A-Za-z0-9._:-]`.
+pub fn valid_request_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(&b))
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// The path with its query, secret parameter values replaced by `REDACTED`.
+fn recorded_path(path: &str, query: Option<&str>) -> String {
+    let Some(q) = query else { return path.to_owned() };
+    let redacted: Vec<String> = q
+        .split('&')
+        .map(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            if SECRET_PARAMS.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+                format!("{name}=REDACTED")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect();
+    format!("{path}?{}", redacted.join("&"))
+}
+
+/// Who the caller claimed to be when authentication did not establish it (a failed login): the Basic user name
+/// or an API token's id. Never the secret.
+fn claimed_user(headers: &HeaderMap) -> UserRef {
+    let Some(value) = header(headers, "authorization") else { return UserRef::anonymous() };
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value.as_str(), ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok();
+        let name =
+            decoded.and_then(|d| String::from_utf8(d).ok()).and_then(|s| s.split_once(':').map(|(u, _)| u.to_owned()));
+        // `docker login` with an API token sends it as the password; a token id is not in the user name part.
+        return UserRef::claimed(name, "password", None);
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        let token = rest.trim();
+        if let Some(id) = token.strip_prefix("vgt_").and_then(|t| t.split('_').next()) {
+            return UserRef::claimed(None, "token", Some(id.chars().take(32).collect()));
+        }
+        return UserRef::claimed(None, "temporary_token", None);
+    }
+    UserRef::claimed(None, "none", None)
+}
+
+fn body_len(resp: &Response) -> Option<u64> {
+    resp.headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact())
+}
+
+pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next: Next) -> Response {
+    let request_id = header(req.headers(), "x-request-id")
+        .filter(|id| valid_request_id(id))
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let operation = (audit.classify)(req.method(), req.uri().path(), req.uri().query());
+    if operation.is_probe() {
+        return with_request_id(next.run(req).await, &request_id);
+    }
+    let (mut parts, body) = req.into_parts();
+    let info = RequestInfo {
+        id: request_id.clone(),
+        method: parts.method.to_string(),
+        path: recorded_path(parts.uri.path(), parts.uri.query()),
+        host: header(&parts.headers, "host"),
+        remote_addr: (audit.client_addr)(&parts).map(|ip| ip.to_string()),
+        user_agent: header(&parts.headers, "user-agent"),
+    };
+    let scope = RequestScope::new(info, audit.recorder.node());
+    let claimed = claimed_user(&parts.headers);
+    parts.extensions.insert(scope.clone());
+    let path = parts.uri.path().to_owned();
+    let method = parts.method.clone();
+
+    if audit.recorder.two_stage() {
+        let mut received = scope.draft(operation);
+        received.scope = None;
+        received.stage = Stage::Received;
+        received.outcome = Outcome::Pending;
+        received.user = claimed.clone();
+        if let Err(e) = audit.recorder.record(received).await {
+            return with_request_id((audit.unavailable)(&path, &e.to_string()), &request_id);
+        }
+    }
+
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    if scope.journaled().is_some() {
+        return with_request_id(resp, &request_id);
+    }
+    let mut draft = complete_event(&scope, operation, claimed, &resp);
+    if method == Method::HEAD {
+        if let Some(r) = draft.response.as_mut() {
+            r.bytes = Some(0);
+        }
+    }
+    match audit.recorder.record(draft).await {
+        Ok(_) => with_request_id(resp, &request_id),
+        Err(e) => {
+            tracing::error!(error = %e, request_id, "refusing a request whose audit event cannot be made durable");
+            with_request_id((audit.unavailable)(&path, &e.to_string()), &request_id)
+        }
+    }
+}
+
+/// The `complete` event of a request from what its response carries.
+fn complete_event(scope: &Arc<RequestScope>, classified: Operation, claimed: UserRef, resp: &Response) -> EventDraft {
+    let ext = resp.extensions();
+    let operation = ext.get::<Operation>().copied().unwrap_or(classified);
+    let mut draft = scope.draft(operation);
+    draft.scope = None;
+    draft.user = ext.get::<AuditUser>().map(|u| u.0.clone()).or_else(|| scope.user()).unwrap_or(claimed);
+    if let Some(AuditTarget(t)) = ext.get::<AuditTarget>() {
+        draft.target = t.clone();
+    }
+    if let Some(AuditDetail(d)) = ext.get::<AuditDetail>() {
+        draft.detail = Some(d.clone());
+    }
+    if let Some(AuditKind(k)) = ext.get::<AuditKind>() {
+        draft.kind = Some(k);
+    }
+    let status = resp.status().as_u16();
+    draft.outcome = Outcome::from_status(status);
+    let reason = ext.get::<AuditReason>();
+    draft.reason = reason.map(|r| r.message.clone());
+    draft.response = Some(ResponseInfo { status, bytes: body_len(resp), error: reason.and_then(|r| r.code.clone()) });
+    draft
+}
+
+fn with_request_id(mut resp: Response, id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_checked() {
+        assert!(valid_request_id("abc-123.x:y_z"));
+        assert!(!valid_request_id(""));
+        assert!(!valid_request_id(&"a".repeat(129)));
+        assert!(valid_request_id(&"a".repeat(128)));
+        assert!(!valid_request_id("a b") && !valid_request_id("a\"b") && !valid_request_id("é"));
+    }
+
+    #[test]
+    fn secrets_in_queries_are_redacted() {
+        assert_eq!(
+            recorded_path("/auth/token", Some("service=x&password=hunter2&scope=repository:a:pull")),
+            "/auth/token?service=x&password=REDACTED&scope=repository:a:pull"
+        );
+        assert_eq!(recorded_path("/v2/", None), "/v2/");
+    }
+
+    #[test]
+    fn claimed_users_never_carry_secrets() {
+        let mut h = HeaderMap::new();
+        let basic = base64::engine::general_purpose::STANDARD.encode("bob:s3cret");
+        h.insert("authorization", format!("Basic {basic}").parse().unwrap());
+        let u = claimed_user(&h);
+        assert_eq!((u.name.as_str(), u.credential), ("bob", "password"));
+        h.insert("authorization", "Bearer vgt_0123456789abcdef_secretpart".parse().unwrap());
+        let u = claimed_user(&h);
+        assert_eq!(u.token_id.as_deref(), Some("0123456789abcdef"));
+        assert!(!format!("{u:?}").contains("secretpart"));
+    }
+}

@@ -1,0 +1,319 @@
+//! The `[audit]` configuration section: NORA's short form (`mode`, or `VIGIL_AUDIT_LOG`) and the full form with any
+//! number of `[[audit.sink]]`s (Nomad-style), each with its own guarantee, format, rotation and filters.
+//! Every key is documented in `docs/configuration.md`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::filter::FilterSettings;
+
+/// NORA's audit modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogMode {
+    /// `{data_dir}/audit.jsonl`, native format, the section's delivery guarantee.
+    File,
+    /// JSON lines on stderr, best-effort.
+    Stdout,
+    Both,
+    /// The mode adds no sink (explicit `[[audit.sink]]`s still run; the journal is always on).
+    Off,
+}
+
+impl std::str::FromStr for LogMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "file" => Ok(LogMode::File),
+            "stdout" => Ok(LogMode::Stdout),
+            "both" => Ok(LogMode::Both),
+            "off" => Ok(LogMode::Off),
+            other => Err(format!("audit log mode {other:?} is not one of file, stdout, both, off")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Guarantee {
+    /// Acknowledge only after the event is durable; fail with 503 when it cannot be.
+    Enforced,
+    /// Proceed regardless; count and log what could not be recorded.
+    BestEffort,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SinkType {
+    File,
+    Stderr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// The journal's canonical bytes, one event per line (verifiable line by line).
+    #[default]
+    Native,
+    /// Exactly NORA's six fields.
+    Nora,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    pub mode: LogMode,
+    pub delivery_guarantee: Guarantee,
+    /// Reads (pulls, listings) never wait for their event (Quay's "pulls without strict logging").
+    pub relax_reads: bool,
+    /// `["complete"]` (default) or `["received", "complete"]` for two-stage logging.
+    pub stages: Vec<String>,
+    /// The `node` recorded in every event; the host name when unset.
+    pub node: Option<String>,
+    /// Filters applied to every sink (the journal always holds everything).
+    #[serde(rename = "filter")]
+    pub filters: Vec<FilterSettings>,
+    #[serde(rename = "sink")]
+    pub sinks: Vec<SinkSettings>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            mode: LogMode::File,
+            delivery_guarantee: Guarantee::Enforced,
+            relax_reads: false,
+            stages: vec!["complete".into()],
+            node: None,
+            filters: Vec::new(),
+            sinks: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkSettings {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: SinkType,
+    /// Defaults to the section's `delivery_guarantee`.
+    pub delivery_guarantee: Option<Guarantee>,
+    #[serde(default)]
+    pub format: Format,
+    /// File sinks: where to write (relative paths are under the data directory).
+    pub path: Option<PathBuf>,
+    /// File permissions, octal text such as `"0600"` (the default).
+    pub mode: Option<String>,
+    pub rotate_bytes: Option<u64>,
+    /// Such as `"24h"`, `"30m"`, `"90s"`.
+    pub rotate_duration: Option<String>,
+    /// Rotated files kept; 0 or unset keeps all.
+    pub rotate_max_files: Option<usize>,
+    #[serde(default, rename = "filter")]
+    pub filters: Vec<FilterSettings>,
+}
+
+/// A sink with every default resolved and every value checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkSpec {
+    pub name: String,
+    pub kind: SinkType,
+    pub guarantee: Guarantee,
+    pub format: Format,
+    pub path: Option<PathBuf>,
+    pub mode: u32,
+    pub rotate_bytes: Option<u64>,
+    pub rotate_duration: Option<Duration>,
+    pub rotate_max_files: usize,
+    pub filters: Vec<crate::filter::Filter>,
+}
+
+/// Parses `"90s"`, `"30m"`, `"24h"`, `"7d"`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("duration {s:?} must be a number followed by s, m, h or d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("duration {s:?} must end in s, m, h or d")),
+    };
+    if secs == 0 {
+        return Err(format!("duration {s:?} must be positive"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    let v = u32::from_str_radix(s.trim_start_matches("0o"), 8).map_err(|_| format!("file mode {s:?} is not octal"))?;
+    if v > 0o777 {
+        return Err(format!("file mode {s:?} is more than 0777"));
+    }
+    Ok(v)
+}
+
+impl AuditSettings {
+    /// Whether two-stage logging is on.
+    pub fn two_stage(&self) -> bool {
+        self.stages.iter().any(|s| s == "received")
+    }
+
+    /// Checks the section and resolves the sinks it asks for: those of `mode` (unless `off`) and every
+    /// `[[audit.sink]]`, with paths under `data_dir`.
+    pub fn resolve(&self, data_dir: &Path) -> Result<Vec<SinkSpec>, String> {
+        for s in &self.stages {
+            if s != "received" && s != "complete" {
+                return Err(format!("audit stage {s:?} is not one of received, complete"));
+            }
+        }
+        if !self.stages.iter().any(|s| s == "complete") {
+            return Err("audit stages must include \"complete\"".into());
+        }
+        let global: Vec<crate::filter::Filter> =
+            self.filters.iter().map(FilterSettings::compile).collect::<Result<_, _>>()?;
+        let mut specs = Vec::new();
+        if matches!(self.mode, LogMode::File | LogMode::Both) {
+            specs.push(SinkSpec {
+                name: "file".into(),
+                kind: SinkType::File,
+                guarantee: self.delivery_guarantee,
+                format: Format::Native,
+                path: Some(data_dir.join("audit.jsonl")),
+                mode: 0o600,
+                rotate_bytes: None,
+                rotate_duration: None,
+                rotate_max_files: 0,
+                filters: global.clone(),
+            });
+        }
+        if matches!(self.mode, LogMode::Stdout | LogMode::Both) {
+            specs.push(SinkSpec {
+                name: "stderr".into(),
+                kind: SinkType::Stderr,
+                guarantee: Guarantee::BestEffort,
+                format: Format::Native,
+                path: None,
+                mode: 0o600,
+                rotate_bytes: None,
+                rotate_duration: None,
+                rotate_max_files: 0,
+                filters: global.clone(),
+            });
+        }
+        for s in &self.sinks {
+            if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return Err(format!("audit sink name {:?} must be letters, digits, '-', '_' or '.'", s.name));
+            }
+            if specs.iter().any(|x| x.name == s.name) {
+                return Err(format!(
+                    "audit sink name {:?} is used twice (\"file\" and \"stderr\" are the mode's)",
+                    s.name
+                ));
+            }
+            let path = match (s.kind, &s.path) {
+                (SinkType::File, Some(p)) if p.is_absolute() => Some(p.clone()),
+                (SinkType::File, Some(p)) => Some(data_dir.join(p)),
+                (SinkType::File, None) => Some(data_dir.join(format!("audit-{}.jsonl", s.name))),
+                (SinkType::Stderr, Some(_)) => {
+                    return Err(format!("audit sink {:?}: stderr sinks take no path", s.name))
+                }
+                (SinkType::Stderr, None) => None,
+            };
+            let mut filters = global.clone();
+            for f in &s.filters {
+                filters.push(f.compile().map_err(|e| format!("audit sink {:?}: {e}", s.name))?);
+            }
+            specs.push(SinkSpec {
+                name: s.name.clone(),
+                kind: s.kind,
+                guarantee: s.delivery_guarantee.unwrap_or(self.delivery_guarantee),
+                format: s.format,
+                path,
+                mode: s.mode.as_deref().map(parse_mode).transpose()?.unwrap_or(0o600),
+                rotate_bytes: s.rotate_bytes.filter(|b| *b > 0),
+                rotate_duration: s.rotate_duration.as_deref().map(parse_duration).transpose()?,
+                rotate_max_files: s.rotate_max_files.unwrap_or(0),
+                filters,
+            });
+        }
+        let mut paths: Vec<_> = specs.iter().filter_map(|s| s.path.as_ref()).collect();
+        paths.sort();
+        if paths.windows(2).any(|w| w[0] == w[1]) {
+            return Err("two audit sinks write the same file".into());
+        }
+        Ok(specs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_modes() {
+        assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("1w").is_err() && parse_duration("h").is_err() && parse_duration("0s").is_err());
+        assert_eq!(parse_mode("0640").unwrap(), 0o640);
+        assert!(parse_mode("0999").is_err());
+    }
+
+    #[test]
+    fn modes_resolve_to_nora_sinks() {
+        let dir = Path::new("/data");
+        let mut s = AuditSettings::default();
+        let specs = s.resolve(dir).unwrap();
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].path.as_deref(), Some(Path::new("/data/audit.jsonl")));
+        assert_eq!(specs[0].guarantee, Guarantee::Enforced);
+        s.mode = LogMode::Both;
+        assert_eq!(s.resolve(dir).unwrap()[1].kind, SinkType::Stderr);
+        s.mode = LogMode::Off;
+        assert!(s.resolve(dir).unwrap().is_empty());
+        s.sinks.push(SinkSettings {
+            name: "own".into(),
+            kind: SinkType::Stderr,
+            delivery_guarantee: None,
+            format: Format::Nora,
+            path: None,
+            mode: None,
+            rotate_bytes: None,
+            rotate_duration: None,
+            rotate_max_files: None,
+            filters: Vec::new(),
+        });
+        assert_eq!(s.resolve(dir).unwrap().len(), 1, "explicit sinks run whatever the mode");
+    }
+
+    #[test]
+    fn sinks_are_checked() {
+        let toml = r#"
+            mode = "off"
+            [[sink]]
+            name = "siem"
+            type = "file"
+            path = "/var/log/vigil.jsonl"
+            format = "nora"
+            rotate_duration = "1h"
+            mode = "0640"
+            [[sink.filter]]
+            operations = ["HEAD"]
+        "#;
+        let mut s: AuditSettings = toml::from_str(toml).unwrap();
+        s.mode = LogMode::File;
+        let specs = s.resolve(Path::new("/d")).unwrap();
+        assert_eq!(specs[1].mode, 0o640);
+        assert_eq!(specs[1].rotate_duration, Some(Duration::from_secs(3600)));
+        assert_eq!(specs[1].filters.len(), 1);
+        s.sinks[0].name = "file".into();
+        assert!(s.resolve(Path::new("/d")).unwrap_err().contains("used twice"));
+        s.stages = vec!["received".into()];
+        assert!(s.resolve(Path::new("/d")).is_err());
+    }
+}

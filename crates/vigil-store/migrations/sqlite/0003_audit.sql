@@ -1,0 +1,15 @@
+-- Audit sink positions. An enforced sink's row commits in the same transaction as the journal records it was
+-- given, so after a crash the file is cut back to `offset` (bytes the journal never committed are dropped).
+-- A best-effort sink's row is its delivery cursor.
+CREATE TABLE audit_sinks (
+    name    TEXT PRIMARY KEY,
+    path    TEXT NOT NULL,
+    offset  INTEGER NOT NULL,
+    through INTEGER NOT NULL
+);
+
+-- Small facts the server keeps between starts (the audit configuration last started with, to record changes).
+CREATE TABLE settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

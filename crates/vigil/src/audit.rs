@@ -1,0 +1,105 @@
+//! Wiring the audit trail into the server: the sinks, the recorder, what the HTTP layer needs to know about
+//! each route (its operation, the client address, the 503 answer in the route's own error format), and the
+//! events of the configuration loaded at start.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use vigil_audit::layer::HttpAudit;
+use vigil_audit::sink::Sinks;
+use vigil_audit::{Origin, Recorder, UserRef};
+use vigil_auth::Authenticator;
+use vigil_core::Operation;
+use vigil_store::Mutation;
+
+use crate::config::Config;
+use crate::Stores;
+
+/// The settings key holding the audit configuration the server last started with.
+const AUDIT_CONFIG_KEY: &str = "audit_config";
+
+pub struct Audit {
+    pub layer: Arc<HttpAudit>,
+    pub sinks: Sinks,
+}
+
+/// Starts the sinks (reconciling enforced files with the journal), then records the configuration.
+pub async fn start(config: &Config, stores: &Stores, auth: Arc<Authenticator>) -> anyhow::Result<Audit> {
+    let specs = config.audit.resolve(&config.data_dir).map_err(anyhow::Error::msg)?;
+    let sinks = vigil_audit::sink::start(stores.meta.clone(), specs).await.map_err(anyhow::Error::msg)?;
+    let recorder = Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
+    record_configuration(config, stores, &recorder).await?;
+    let layer = Arc::new(HttpAudit {
+        recorder,
+        classify: Box::new(classify),
+        client_addr: Box::new(move |parts| Some(vigil_oci::gate::client_ip(Some(&auth), parts))),
+        unavailable: Box::new(unavailable),
+    });
+    Ok(Audit { layer, sinks })
+}
+
+/// The operation of any request the server answers.
+pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Operation {
+    match path {
+        "/health" => Operation::Health,
+        "/metrics" => Operation::Metrics,
+        "/ready" => Operation::Ready,
+        "/auth/token" => Operation::IssueToken,
+        p if p == "/v2" || p.starts_with("/v2/") => vigil_oci::route::classify(method, path, query).operation,
+        p if p.starts_with("/api/v1/") && (method == Method::GET || method == Method::HEAD) => Operation::AdminRead,
+        p if p.starts_with("/api/v1/") => Operation::AdminChange,
+        _ => Operation::Unknown,
+    }
+}
+
+/// 503 in the format of the route's protocol.
+fn unavailable(path: &str, message: &str) -> Response {
+    if path == "/v2" || path.starts_with("/v2/") || path == "/auth/token" {
+        vigil_oci::error::OciError::unavailable(message).into_response()
+    } else if path.starts_with("/api/") {
+        crate::admin_api::unavailable(message)
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("audit journal unavailable: {message}\n")).into_response()
+    }
+}
+
+/// Records `config_loaded` with the effective configuration and, when the `[audit]` section differs from the
+/// last start (or this is the first), `audit_config_change` committed together with the remembered value.
+async fn record_configuration(config: &Config, stores: &Stores, recorder: &Recorder) -> anyhow::Result<()> {
+    let audit_now = serde_json::to_string(&config.audit).context("serializing the audit configuration")?;
+    let previous = stores.meta.setting(AUDIT_CONFIG_KEY).await?;
+    let system = || UserRef::system("system");
+    if previous.as_deref() != Some(audit_now.as_str()) {
+        let event = recorder
+            .background(Origin::System, Operation::LoadConfig, system())
+            .kind("audit_config_change")
+            .artifact("audit")
+            .detail(audit_now.clone());
+        let change = Mutation::SetSetting { key: AUDIT_CONFIG_KEY.into(), value: audit_now };
+        stores.meta.apply(change, vec![event.boxed()]).await.context("recording the audit configuration")?;
+    }
+    let effective = serde_json::to_string(config).context("serializing the configuration")?;
+    let event =
+        recorder.background(Origin::System, Operation::LoadConfig, system()).artifact("config").detail(effective);
+    stores.meta.append_events(vec![event.boxed()]).await.context("recording the configuration loaded")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_front_door_is_classified() {
+        let c = |m: Method, p: &str| classify(&m, p, None);
+        assert_eq!(c(Method::GET, "/v2/a/manifests/v1"), Operation::GetManifest);
+        assert_eq!(c(Method::GET, "/auth/token"), Operation::IssueToken);
+        assert_eq!(c(Method::POST, "/auth/token"), Operation::IssueToken);
+        assert_eq!(c(Method::GET, "/api/v1/user/"), Operation::AdminRead);
+        assert_eq!(c(Method::PUT, "/api/v1/organization/x/team/t"), Operation::AdminChange);
+        assert_eq!(c(Method::GET, "/ready"), Operation::Ready);
+        assert_eq!(c(Method::GET, "/etc/passwd"), Operation::Unknown);
+    }
+}
