@@ -41,12 +41,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # ---------------------------------------------------------------------------------------------------------------
 # vigil variants: one line each. A variant is a label and the extra environment vigil is started with (vigil rejects
 # unknown VIGIL_* variables, so it gets a clean environment: PATH, HOME, VIGIL_DATA_DIR and these). Every variant is
-# compared with every peer. When the audit modes land, uncomment / adjust the lines below.
+# compared with every peer; the first is the baseline of the variant ratios. The journal itself is always on: "audit
+# off" means no sink and nobody waiting for read events (best-effort journal); "enforced" is the default
+# configuration (every event fsynced in the journal and in {data_dir}/audit.jsonl before the response).
 VIGIL_VARIANTS: list[tuple[str, dict[str, str]]] = [
-    ("vigil (journal on)", {}),
-    # ("vigil (audit off)", {"VIGIL_AUDIT_LOG": "off"}),
-    # ("vigil (audit best-effort)", {"VIGIL_AUDIT__DELIVERY_GUARANTEE": "best-effort"}),
-    # ("vigil (audit enforced)", {"VIGIL_AUDIT__DELIVERY_GUARANTEE": "enforced"}),
+    ("vigil (audit off)", {"VIGIL_AUDIT_LOG": "off", "VIGIL_AUDIT__DELIVERY_GUARANTEE": "best-effort"}),
+    ("vigil (audit best-effort)", {"VIGIL_AUDIT_LOG": "file", "VIGIL_AUDIT__DELIVERY_GUARANTEE": "best-effort"}),
+    ("vigil (audit enforced)", {"VIGIL_AUDIT_LOG": "file", "VIGIL_AUDIT__DELIVERY_GUARANTEE": "enforced"}),
 ]
 
 PROFILES = {

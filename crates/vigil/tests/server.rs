@@ -299,3 +299,9 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[path = "server/authz.rs"]
 mod authz;
+
+#[path = "server/audit_events.rs"]
+mod audit_events;
+
+#[path = "server/audit_sinks.rs"]
+mod audit_sinks;
