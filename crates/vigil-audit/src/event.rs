@@ -321,10 +321,20 @@ impl EventDraft {
         if let Some(k) = self.kind {
             return k;
         }
-        let login = || if self.outcome == Outcome::Success { "login_success" } else { "login_failure" };
-        // Credentials that did not authenticate are a failed login, whatever the request was for.
-        if self.outcome == Outcome::Denied && self.user.kind == "anonymous" && self.presented_credentials() {
-            return "login_failure";
+        let authenticated = self.user.kind != "anonymous";
+        if self.stage == Stage::Complete && self.presented_credentials() {
+            // Credentials that did not authenticate are a failed login, whatever the request was for; a login
+            // endpoint that authenticated the caller and answered is a successful one. (A `received` event
+            // precedes authentication, so it is neither.)
+            if !authenticated && self.outcome == Outcome::Denied {
+                return "login_failure";
+            }
+            if matches!(self.operation, CheckApiVersion | IssueToken)
+                && authenticated
+                && self.outcome == Outcome::Success
+            {
+                return "login_success";
+            }
         }
         match self.operation {
             GetManifest => "pull_repo",
@@ -345,7 +355,6 @@ impl EventDraft {
             ListCatalog => "list_catalog",
             ListTags => "list_tags",
             ListReferrers => "list_referrers",
-            CheckApiVersion | IssueToken if self.presented_credentials() => login(),
             CheckApiVersion => "ping",
             IssueToken => "token_issue",
             AdminRead => "admin_read",
@@ -534,7 +543,15 @@ mod tests {
             (Some("login_failure"), Some("denied"), Some("token_issue"))
         );
         d = d.status(200);
+        assert_eq!(parse(&d)["kind"], "token_issue", "a claim that was not authenticated is no successful login");
+        d.user = UserRef { id: Some("u1".into()), kind: "user", ..d.user.clone() };
         assert_eq!(parse(&d)["kind"], "login_success");
+        d = d.status(400);
+        assert_eq!(parse(&d)["kind"], "token_issue", "authenticated, but the token request itself was bad");
+        d.stage = Stage::Received;
+        d.outcome = Outcome::Pending;
+        d.user = UserRef::claimed(Some("bob".into()), "password", None);
+        assert_eq!(parse(&d)["kind"], "token_issue", "received events precede authentication");
     }
 
     #[test]

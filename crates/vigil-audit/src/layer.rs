@@ -10,6 +10,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{request::Parts, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
@@ -17,6 +18,7 @@ use axum::response::Response;
 use base64::Engine;
 use vigil_core::Operation;
 
+use crate::counted::CountedBody;
 use crate::event::{EventDraft, Outcome, RequestInfo, ResponseInfo, Stage, UserRef};
 use crate::recorder::Recorder;
 use crate::scope::{AuditDetail, AuditKind, AuditReason, AuditTarget, AuditUser, RequestScope};
@@ -69,19 +71,28 @@ fn claimed_user(headers: &HeaderMap) -> UserRef {
     let (scheme, rest) = value.split_once(' ').unwrap_or((value.as_str(), ""));
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok();
-        let name =
-            decoded.and_then(|d| String::from_utf8(d).ok()).and_then(|s| s.split_once(':').map(|(u, _)| u.to_owned()));
-        // `docker login` with an API token sends it as the password; a token id is not in the user name part.
-        return UserRef::claimed(name, "password", None);
+        let text = decoded.and_then(|d| String::from_utf8(d).ok()).unwrap_or_default();
+        let Some((name, secret)) = text.split_once(':') else { return UserRef::claimed(None, "password", None) };
+        // Clients send API tokens as the Basic password: record which token (its id, never the secret).
+        if let Some(id) = api_token_id(secret) {
+            return UserRef::claimed(Some(name.to_owned()), "token", Some(id));
+        }
+        return UserRef::claimed(Some(name.to_owned()), "password", None);
     }
     if scheme.eq_ignore_ascii_case("bearer") {
-        let token = rest.trim();
-        if let Some(id) = token.strip_prefix("vgt_").and_then(|t| t.split('_').next()) {
-            return UserRef::claimed(None, "token", Some(id.chars().take(32).collect()));
+        if let Some(id) = api_token_id(rest.trim()) {
+            return UserRef::claimed(None, "token", Some(id));
         }
         return UserRef::claimed(None, "temporary_token", None);
     }
     UserRef::claimed(None, "none", None)
+}
+
+/// The id part of something shaped like an API token (`vgt_<id>_<secret>`).
+fn api_token_id(s: &str) -> Option<String> {
+    let (id, secret) = s.strip_prefix("vgt_")?.split_once('_')?;
+    let ok = !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && !secret.is_empty();
+    ok.then(|| id.to_owned())
 }
 
 fn body_len(resp: &Response) -> Option<u64> {
@@ -136,6 +147,10 @@ pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next:
             r.bytes = Some(0);
         }
     }
+    if audit.recorder.two_stage() && resp.status().is_success() && method != Method::HEAD {
+        // The `received` event is already durable; `complete` says what was actually sent, once it was.
+        return with_request_id(count_then_record(resp, draft, audit.recorder.clone()), &request_id);
+    }
     match audit.recorder.record(draft).await {
         Ok(_) => with_request_id(resp, &request_id),
         Err(e) => {
@@ -167,6 +182,28 @@ fn complete_event(scope: &Arc<RequestScope>, classified: Operation, claimed: Use
     draft.reason = reason.map(|r| r.message.clone());
     draft.response = Some(ResponseInfo { status, bytes: body_len(resp), error: reason.and_then(|r| r.code.clone()) });
     draft
+}
+
+/// Wraps the body so the `complete` event is recorded when the body ends (or the client goes away), with the
+/// bytes actually sent; a body cut short is recorded as `failed` with the reason.
+fn count_then_record(resp: Response, mut draft: EventDraft, recorder: Arc<Recorder>) -> Response {
+    let (parts, body) = resp.into_parts();
+    let counted = CountedBody::new(body, move |sent, complete| {
+        if let Some(r) = draft.response.as_mut() {
+            r.bytes = Some(sent);
+        }
+        if !complete {
+            draft.outcome = Outcome::Failed;
+            draft.reason = Some("the response body was cut short (client disconnected or read error)".into());
+        }
+        // The response is gone by now: nothing to refuse, so a failure is counted and logged by the recorder.
+        tokio::spawn(async move {
+            if recorder.record(draft).await.is_err() {
+                metrics::counter!("vigil_audit_events_dropped_total").increment(1);
+            }
+        });
+    });
+    Response::from_parts(parts, Body::new(counted))
 }
 
 fn with_request_id(mut resp: Response, id: &str) -> Response {
@@ -208,6 +245,11 @@ mod tests {
         h.insert("authorization", "Bearer vgt_0123456789abcdef_secretpart".parse().unwrap());
         let u = claimed_user(&h);
         assert_eq!(u.token_id.as_deref(), Some("0123456789abcdef"));
+        assert!(!format!("{u:?}").contains("secretpart"));
+        let basic = base64::engine::general_purpose::STANDARD.encode("bob:vgt_00ff_secretpart");
+        h.insert("authorization", format!("Basic {basic}").parse().unwrap());
+        let u = claimed_user(&h);
+        assert_eq!((u.name.as_str(), u.credential, u.token_id.as_deref()), ("bob", "token", Some("00ff")));
         assert!(!format!("{u:?}").contains("secretpart"));
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! The journal itself lives in the metadata store (`vigil_store`), whose single writer group-commits.
 
+mod counted;
 pub mod event;
 pub mod filter;
 pub mod layer;

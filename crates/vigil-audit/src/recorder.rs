@@ -54,7 +54,8 @@ impl Recorder {
     }
 
     fn waits_for(&self, draft: &EventDraft) -> bool {
-        self.guarantee == Guarantee::Enforced && !(self.relax_reads && !draft.operation.is_mutation())
+        let relaxed = self.relax_reads && !draft.operation.is_mutation();
+        self.guarantee == Guarantee::Enforced && !relaxed
     }
 
     /// Journals `draft`. `Ok(Some(seq))` once durable; `Ok(None)` when it was queued under best-effort.

@@ -57,9 +57,10 @@ impl Actor {
         Actor(EventDraft::background(Origin::System, Operation::AdminChange, UserRef::system("system"), default_node()))
     }
 
-    /// An admin API request: its event carries the request and the caller, and commits with the change.
-    pub fn request(scope: &Arc<RequestScope>) -> Self {
-        Actor(scope.draft(Operation::AdminChange))
+    /// An admin API request: its event carries the request, the caller and the status the request answers when
+    /// the change succeeds, and commits with the change.
+    pub fn request(scope: &Arc<RequestScope>, success_status: u16) -> Self {
+        Actor(scope.draft(Operation::AdminChange).status(success_status))
     }
 }
 

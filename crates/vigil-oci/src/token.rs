@@ -78,6 +78,10 @@ async fn issue(
             .map_err(|e| auth_failure(auth, e))?;
         (params, p)
     };
+    if let Some(scope) = scope {
+        // Authenticated from here on: a bad scope or service below is a failed token request, not a failed login.
+        scope.set_user(principal.audit_user());
+    }
     if let Some((_, s)) = params.iter().find(|(k, _)| k == "service") {
         if s != &auth.config().service {
             return Err(bad_request(format!("unknown service {s:?} (this registry is {:?})", auth.config().service)));

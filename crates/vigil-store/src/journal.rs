@@ -26,6 +26,8 @@ pub struct JournalRecord {
 pub struct SinkMark {
     pub name: String,
     pub path: String,
+    /// Identity of the file (its inode), 0 when there is none (stderr).
+    pub file_id: u64,
     pub offset: u64,
     pub through: u64,
 }

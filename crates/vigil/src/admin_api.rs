@@ -80,7 +80,17 @@ impl FromRequestParts<AdminState> for Caller {
         let p = caller(st, parts).await?;
         let scope = RequestScope::of(parts);
         scope.set_user(p.audit_user());
-        Ok(Caller(p, Actor::request(&scope)))
+        Ok(Caller(p, Actor::request(&scope, success_status(parts))))
+    }
+}
+
+/// The status a change through this API answers when it succeeds (recorded in the change's event, which commits
+/// before the response exists): creations by POST 201, deletions 204, everything else 200.
+fn success_status(parts: &Parts) -> u16 {
+    match parts.method {
+        axum::http::Method::POST if !parts.uri.path().ends_with("/changevisibility") => 201,
+        axum::http::Method::DELETE => 204,
+        _ => 200,
     }
 }
 

@@ -125,7 +125,8 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Config => {
-                println!("{config:#?}");
+                // TOML, so the output can be saved as a `vigil.toml` and edited.
+                print!("{}", toml::to_string_pretty(&config).context("printing the configuration")?);
                 Ok(())
             }
             Command::User(cmd) => identity::user(&open_stores(&config).await?, cmd).await,

@@ -45,6 +45,12 @@ impl CommitParticipant for EnforcedSinks {
         let mut st = self.state.lock().expect("sink lock");
         st.undo();
         let Some(last) = records.last().map(|r| r.seq) else { return Ok(Vec::new()) };
+        // Rotate here, between commits, so the new file's identity commits with the first batch written to it.
+        for sink in &mut st.sinks {
+            if let Err(e) = sink.out.rotate_if_due() {
+                tracing::error!(sink = sink.spec.name, error = %e, "audit sink rotation failed; writing on");
+            }
+        }
         st.pending = Some(st.sinks.iter().map(|s| (s.out.len(), s.through)).collect());
         let mut marks = Vec::new();
         for i in 0..st.sinks.len() {
@@ -71,13 +77,7 @@ impl CommitParticipant for EnforcedSinks {
     }
 
     fn committed(&self) {
-        let mut st = self.state.lock().expect("sink lock");
-        st.pending = None;
-        for sink in &mut st.sinks {
-            if let Err(e) = sink.out.rotate_if_due() {
-                tracing::error!(sink = sink.spec.name, error = %e, "audit sink rotation failed; writing on");
-            }
-        }
+        self.state.lock().expect("sink lock").pending = None;
     }
 
     fn aborted(&self) {

@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -64,6 +64,15 @@ impl RotatingFile {
 
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Identity of the live file (its inode): changes when the file is rotated.
+    pub fn file_id(&self) -> u64 {
+        self.file.metadata().map(|m| m.ino()).unwrap_or(0)
     }
 
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {

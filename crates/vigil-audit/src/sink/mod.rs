@@ -49,6 +49,13 @@ impl Output {
         }
     }
 
+    fn file_id(&self) -> u64 {
+        match self {
+            Output::File(f) => f.file_id(),
+            Output::Stderr => 0,
+        }
+    }
+
     fn path(&self) -> String {
         match self {
             Output::File(f) => f.path().display().to_string(),
@@ -126,7 +133,13 @@ impl SinkWriter {
     }
 
     fn mark(&self) -> SinkMark {
-        SinkMark { name: self.spec.name.clone(), path: self.out.path(), offset: self.out.len(), through: self.through }
+        SinkMark {
+            name: self.spec.name.clone(),
+            path: self.out.path(),
+            file_id: self.out.file_id(),
+            offset: self.out.len(),
+            through: self.through,
+        }
     }
 }
 
@@ -151,7 +164,7 @@ pub async fn start(store: Arc<dyn MetadataStore>, specs: Vec<SinkSpec>) -> Resul
         let mark = marks.iter().find(|m| m.name == spec.name && m.path == path);
         let through = match (mark, spec.kind) {
             (Some(m), SinkType::File) => {
-                reconcile(&spec.name, &mut out, m.offset)?;
+                reconcile(&spec.name, &mut out, m)?;
                 m.through
             }
             // A new sink starts at the journal's head; history stays in the journal (and `vigil audit export`).
@@ -172,9 +185,11 @@ pub async fn start(store: Arc<dyn MetadataStore>, specs: Vec<SinkSpec>) -> Resul
     Ok(Sinks { names, _followers: followers })
 }
 
-/// Cuts bytes past the committed length (written for a batch that never committed). A file shorter than its
-/// mark was rotated just before a crash or cut by someone else: that is reported, not repaired.
-fn reconcile(name: &str, out: &mut Output, committed: u64) -> Result<(), String> {
+/// Cuts bytes past the committed length (written for a batch that never committed). A live file that is not the
+/// one the mark describes was started by a rotation whose first batch never committed: all of it goes. A file
+/// shorter than its mark was cut by someone else: that is reported, not repaired.
+fn reconcile(name: &str, out: &mut Output, mark: &SinkMark) -> Result<(), String> {
+    let committed = if mark.file_id != 0 && mark.file_id != out.file_id() { 0 } else { mark.offset };
     let len = out.len();
     if len > committed {
         tracing::warn!(sink = name, cut = len - committed, "cutting audit lines the journal never committed");
@@ -184,7 +199,7 @@ fn reconcile(name: &str, out: &mut Output, committed: u64) -> Result<(), String>
             sink = name,
             len,
             committed,
-            "audit sink file is shorter than its committed length (rotated before a crash, or cut outside vigil)"
+            "audit sink file is shorter than its committed length (cut outside vigil?)"
         );
     }
     Ok(())

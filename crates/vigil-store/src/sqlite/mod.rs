@@ -242,7 +242,7 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn sink_marks(&self) -> StoreResult<Vec<SinkMark>> {
-        let rows = sqlx::query("SELECT name, path, offset, through FROM audit_sinks ORDER BY name")
+        let rows = sqlx::query("SELECT name, path, file_id, offset, through FROM audit_sinks ORDER BY name")
             .fetch_all(&self.read)
             .await?;
         Ok(rows
@@ -250,8 +250,9 @@ impl MetadataStore for SqliteStore {
             .map(|r| SinkMark {
                 name: r.get(0),
                 path: r.get(1),
-                offset: r.get::<i64, _>(2) as u64,
-                through: r.get::<i64, _>(3) as u64,
+                file_id: r.get::<i64, _>(2) as u64,
+                offset: r.get::<i64, _>(3) as u64,
+                through: r.get::<i64, _>(4) as u64,
             })
             .collect())
     }

@@ -323,11 +323,13 @@ async fn apply(conn: &mut SqliteConnection, change: Change) -> StoreResult<Done>
 
 async fn upsert_mark(conn: &mut SqliteConnection, mark: &SinkMark) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO audit_sinks (name, path, offset, through) VALUES (?, ?, ?, ?)
-         ON CONFLICT (name) DO UPDATE SET path = excluded.path, offset = excluded.offset, through = excluded.through",
+        "INSERT INTO audit_sinks (name, path, file_id, offset, through) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET path = excluded.path, file_id = excluded.file_id, offset = excluded.offset,
+             through = excluded.through",
     )
     .bind(&mark.name)
     .bind(&mark.path)
+    .bind(mark.file_id as i64)
     .bind(mark.offset as i64)
     .bind(mark.through as i64)
     .execute(&mut *conn)
