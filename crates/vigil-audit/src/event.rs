@@ -115,6 +115,11 @@ impl UserRef {
         UserRef { id: None, name: name.into(), kind: "system", credential: "none", token_id: None }
     }
 
+    /// A `vigil` command, named by the operating-system user that ran it.
+    pub fn cli() -> Self {
+        UserRef::system(std::env::var("USER").unwrap_or_else(|_| "cli".into()))
+    }
+
     /// Someone who presented credentials that did not authenticate: the name (or token id) they claimed.
     pub fn claimed(name: Option<String>, credential: &'static str, token_id: Option<String>) -> Self {
         UserRef { id: None, name: name.unwrap_or_default(), kind: "anonymous", credential, token_id }

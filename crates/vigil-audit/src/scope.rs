@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use vigil_core::Operation;
 
-use crate::event::{EventDraft, Origin, Outcome, RequestInfo, Stage, Target, UserRef};
+use crate::event::{EventDraft, Origin, RequestInfo, Target, UserRef};
 
 pub struct RequestScope {
     pub request: Arc<RequestInfo>,
@@ -64,23 +64,11 @@ impl RequestScope {
 
     /// An event of this request, for a handler to commit together with the change it makes.
     pub fn draft(self: &Arc<Self>, operation: Operation) -> EventDraft {
-        EventDraft {
-            id: uuid::Uuid::new_v4().to_string(),
-            origin: Origin::Api,
-            operation,
-            kind: None,
-            artifact: None,
-            detail: None,
-            stage: Stage::Complete,
-            outcome: Outcome::Success,
-            reason: None,
-            user: self.user().unwrap_or_else(UserRef::anonymous),
-            request: Some(self.request.clone()),
-            response: None,
-            target: Target::default(),
-            node: self.node.clone(),
-            scope: Some(self.clone()),
-        }
+        let user = self.user().unwrap_or_else(UserRef::anonymous);
+        let mut draft = EventDraft::background(Origin::Api, operation, user, self.node.clone());
+        draft.request = Some(self.request.clone());
+        draft.scope = Some(self.clone());
+        draft
     }
 
     pub(crate) fn mark_journaled(&self, seq: u64) {

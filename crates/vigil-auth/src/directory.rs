@@ -48,8 +48,7 @@ pub struct Actor(EventDraft);
 impl Actor {
     /// A `vigil` command, recorded with the operating-system user that ran it.
     pub fn cli() -> Self {
-        let who = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-        Actor(EventDraft::background(Origin::Cli, Operation::AdminChange, UserRef::system(who), default_node()))
+        Actor(EventDraft::background(Origin::Cli, Operation::AdminChange, UserRef::cli(), default_node()))
     }
 
     /// The server itself (first-start bootstrap).

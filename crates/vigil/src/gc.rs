@@ -64,12 +64,9 @@ pub async fn collect(stores: &Stores, config: &Config, dry_run: bool, origin: Or
     }
     let meta = Arc::clone(&stores.meta);
     let node = default_node();
+    let who = if origin == Origin::Cli { UserRef::cli() } else { UserRef::system("gc") };
     for blob in candidates {
-        let who = match origin {
-            Origin::Cli => UserRef::system(std::env::var("USER").unwrap_or_else(|_| "cli".into())),
-            _ => UserRef::system("gc"),
-        };
-        let event = EventDraft::background(origin, Operation::CollectBlob, who, node.clone())
+        let event = EventDraft::background(origin, Operation::CollectBlob, who.clone(), node.clone())
             .target(Target::default().digest(&blob.digest).size(blob.size))
             .boxed();
         let m = Mutation::CollectBlob { digest: blob.digest.clone(), linked_before_ms: cutoff };
