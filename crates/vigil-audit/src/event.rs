@@ -311,7 +311,9 @@ impl EventDraft {
             AdminRead => "admin_read",
             AdminChange => "admin",
             LoadConfig => "config",
-            Health | Metrics | Ready => "probe",
+            ReadAuditLog => "audit_read",
+            SignCheckpoint => "audit_checkpoint",
+            Health | Metrics | Ready | ReadTree => "probe",
             Unknown => "unknown",
         }
     }
@@ -365,7 +367,9 @@ impl EventDraft {
             AdminRead => "admin_read",
             AdminChange => "admin_change",
             LoadConfig => "config_loaded",
-            Health | Metrics | Ready => "probe",
+            ReadAuditLog => "audit_read",
+            SignCheckpoint => "audit_checkpoint",
+            Health | Metrics | Ready | ReadTree => "probe",
             Unknown => "unknown_request",
         }
     }
@@ -373,7 +377,8 @@ impl EventDraft {
     fn registry(&self) -> &'static str {
         use Operation::*;
         match self.operation {
-            AdminRead | AdminChange | LoadConfig | Health | Metrics | Ready => "vigil",
+            AdminRead | AdminChange | LoadConfig | Health | Metrics | Ready | ReadTree | ReadAuditLog
+            | SignCheckpoint => "vigil",
             Unknown if self.request.as_ref().is_some_and(|r| !r.path.starts_with("/v2")) => "vigil",
             _ => "docker",
         }

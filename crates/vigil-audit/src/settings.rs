@@ -77,6 +77,37 @@ pub struct AuditSettings {
     pub filters: Vec<FilterSettings>,
     #[serde(rename = "sink")]
     pub sinks: Vec<SinkSettings>,
+    /// The Merkle tree and its signed checkpoints.
+    pub tlog: TlogSettings,
+}
+
+/// `[audit.tlog]`: the log's identity, its signing key and how often it signs.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlogSettings {
+    /// The origin line of every checkpoint (the log's name). Unset: the origin chosen at the first start is kept
+    /// (`<public_url host>/vigil-audit`). Changing it starts a new log over the same journal.
+    pub origin: Option<String>,
+    /// The Ed25519 signing key (`PRIVATE+KEY+...`). Unset: `{data_dir}/audit-signing.key`, generated at the first
+    /// start. `VIGIL_AUDIT_SIGNING_KEY` (the key text itself) takes precedence over both.
+    pub signing_key_file: Option<PathBuf>,
+    /// Where the last signed checkpoint is remembered, so no later checkpoint can contradict it. Unset: next to
+    /// `signing_key_file` when that is set (`<key file>.checkpoint`), else `{data_dir}/tlog/checkpoint`.
+    pub checkpoint_state: Option<PathBuf>,
+    /// Least time between two signed checkpoints, such as `"1s"`.
+    pub checkpoint_interval: String,
+}
+
+impl Default for TlogSettings {
+    fn default() -> Self {
+        TlogSettings { origin: None, signing_key_file: None, checkpoint_state: None, checkpoint_interval: "1s".into() }
+    }
+}
+
+impl TlogSettings {
+    pub fn interval(&self) -> Result<Duration, String> {
+        parse_duration(&self.checkpoint_interval).map_err(|e| format!("audit.tlog.checkpoint_interval: {e}"))
+    }
 }
 
 impl Default for AuditSettings {
@@ -89,6 +120,7 @@ impl Default for AuditSettings {
             node: None,
             filters: Vec::new(),
             sinks: Vec::new(),
+            tlog: TlogSettings::default(),
         }
     }
 }

@@ -48,6 +48,13 @@ pub enum Operation {
     LoadConfig,
     /// Readiness probe.
     Ready,
+    /// Public reads of the audit log's tree: `/audit/checkpoint`, `/audit/key`, hash tiles. They reveal no event,
+    /// and verifiers fetch them by the thousand, so they are not audited.
+    ReadTree,
+    /// Reads of audit data: entry bundles, proofs, single events and receipts.
+    ReadAuditLog,
+    /// The server signing a checkpoint of the audit log (published to the journal and so to every sink).
+    SignCheckpoint,
     /// Anything the router could not classify (answered 404/405 in the protocol's format).
     Unknown,
 }
@@ -81,6 +88,9 @@ impl Operation {
         Operation::AdminChange,
         Operation::LoadConfig,
         Operation::Ready,
+        Operation::ReadTree,
+        Operation::ReadAuditLog,
+        Operation::SignCheckpoint,
         Operation::Unknown,
     ];
 
@@ -114,6 +124,9 @@ impl Operation {
             Operation::AdminChange => "AdminChange",
             Operation::LoadConfig => "LoadConfig",
             Operation::Ready => "Ready",
+            Operation::ReadTree => "ReadTree",
+            Operation::ReadAuditLog => "ReadAuditLog",
+            Operation::SignCheckpoint => "SignCheckpoint",
             Operation::Unknown => "Unknown",
         }
     }
@@ -121,7 +134,7 @@ impl Operation {
     /// Probes and scrapes: answered, counted in metrics, but not audited (they carry no user action and would
     /// drown the trail).
     pub fn is_probe(self) -> bool {
-        matches!(self, Operation::Health | Operation::Metrics | Operation::Ready)
+        matches!(self, Operation::Health | Operation::Metrics | Operation::Ready | Operation::ReadTree)
     }
 
     /// Whether the operation can change stored state (and so must commit its journal record with the change).

@@ -97,7 +97,10 @@ impl Operation {
     pub fn requirement(self) -> Requirement {
         use Operation::*;
         match self {
-            Health | Metrics | Ready | IssueToken => Requirement::None,
+            Health | Metrics | Ready | IssueToken | ReadTree => Requirement::None,
+            // Entry bundles need a global admin, proofs any user, an event its own user or an admin: decided per
+            // endpoint.
+            ReadAuditLog => Requirement::Authenticated,
             // The admin API decides per endpoint (namespace admin, repository admin, global admin).
             AdminRead | AdminChange => Requirement::Authenticated,
             CheckApiVersion | ListCatalog | Unknown => Requirement::Authenticated,
@@ -108,7 +111,7 @@ impl Operation {
             | GetUploadStatus | CancelUpload => Requirement::Repository(Action::Push),
             DeleteManifest | DeleteTag | DeleteBlob => Requirement::Repository(Action::Delete),
             // Background work runs as the system; no request ever carries it.
-            CollectBlob | LoadConfig => Requirement::Authenticated,
+            CollectBlob | LoadConfig | SignCheckpoint => Requirement::Authenticated,
         }
     }
 }

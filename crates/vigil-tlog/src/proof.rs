@@ -26,7 +26,7 @@ pub fn subtree_root<S: SubtreeSource + ?Sized>(src: &S, start: u64, end: u64) ->
     if n == 0 {
         return Ok(EMPTY_ROOT);
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return src.perfect(start, n);
     }
     let k = split(n);

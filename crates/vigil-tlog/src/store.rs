@@ -58,6 +58,26 @@ impl TileStore {
         Ok(store)
     }
 
+    /// Opens an existing store without changing it (for `vigil audit verify` and `prove` while a server runs):
+    /// a torn trailing hash is ignored, not cut.
+    pub fn open_read_only(dir: &Path) -> io::Result<Self> {
+        let mut store = TileStore { dir: dir.to_path_buf(), levels: Vec::new() };
+        let mut level = 0;
+        while store.level_path(level).exists() {
+            let file = File::open(store.level_path(level))?;
+            let count = file.metadata()?.len() / HASH;
+            store.levels.push(Level { file, count });
+            level += 1;
+        }
+        if store.levels.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, format!("no tree in {}", dir.display())));
+        }
+        for l in 1..store.levels.len() {
+            store.levels[l].count = store.levels[l].count.min(store.levels[l - 1].count / TILE_WIDTH);
+        }
+        Ok(store)
+    }
+
     fn level_path(&self, level: usize) -> PathBuf {
         self.dir.join(format!("level-{level}.hashes"))
     }
@@ -114,6 +134,11 @@ impl TileStore {
             keep /= TILE_WIDTH;
         }
         Ok(())
+    }
+
+    /// Removes every hash (a new log over the same journal).
+    pub fn reset(&mut self) -> io::Result<()> {
+        self.truncate(0)
     }
 
     /// Makes the appended hashes durable (used before a checkpoint that covers them is signed).

@@ -25,7 +25,7 @@ pub struct AdminState {
     pub directory: Arc<Directory>,
 }
 
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -94,7 +94,7 @@ fn success_status(parts: &Parts) -> u16 {
     }
 }
 
-async fn caller(st: &AdminState, parts: &Parts) -> ApiResult<Principal> {
+pub(crate) async fn caller(st: &AdminState, parts: &Parts) -> ApiResult<Principal> {
     let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
     let peer = parts
         .extensions

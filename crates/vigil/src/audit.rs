@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use vigil_audit::integrity::{integrator, Integrity};
 use vigil_audit::layer::HttpAudit;
 use vigil_audit::sink::Sinks;
 use vigil_audit::{Origin, Recorder, UserRef};
@@ -23,6 +24,7 @@ const AUDIT_CONFIG_KEY: &str = "audit_config";
 pub struct Audit {
     pub layer: Arc<HttpAudit>,
     pub sinks: Sinks,
+    pub integrity: Integrity,
 }
 
 /// Starts the sinks (reconciling enforced files with the journal), then records the configuration.
@@ -31,13 +33,37 @@ pub async fn start(config: &Config, stores: &Stores, auth: Arc<Authenticator>) -
     let sinks = vigil_audit::sink::start(stores.meta.clone(), specs).await.map_err(anyhow::Error::msg)?;
     let recorder = Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
     record_configuration(config, stores, &recorder).await?;
+    let integrity = start_integrity(config, stores, &recorder).await?;
     let layer = Arc::new(HttpAudit {
         recorder,
         classify: Box::new(classify),
         client_addr: Box::new(move |parts| Some(vigil_oci::gate::client_ip(Some(&auth), parts))),
         unavailable: Box::new(unavailable),
     });
-    Ok(Audit { layer, sinks })
+    Ok(Audit { layer, sinks, integrity })
+}
+
+/// Rebuilds the Merkle tree up to the last signed checkpoint (refusing to start if the journal contradicts it),
+/// signs the tree as it stands, then follows the journal.
+async fn start_integrity(config: &Config, stores: &Stores, recorder: &Arc<Recorder>) -> anyhow::Result<Integrity> {
+    let tlog = &config.audit.tlog;
+    let interval = tlog.interval().map_err(anyhow::Error::msg)?;
+    let default_origin = format!("{}/vigil-audit", public_host(config).unwrap_or_else(|| recorder.node().to_string()));
+    let integrity = integrator::recover(&stores.meta, tlog, &config.data_dir, &default_origin)
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("checking the audit log against its last signed checkpoint")?;
+    tokio::spawn(integrator::run(stores.meta.clone(), integrity.clone(), recorder.clone(), interval));
+    tracing::info!(origin = integrity.origin(), key = integrity.verifier_key(), "audit log tree ready");
+    Ok(integrity)
+}
+
+/// The host (and port) of `public_url`, the natural name of this registry's log.
+fn public_host(config: &Config) -> Option<String> {
+    let url = config.public_url()?;
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let host = rest.split('/').next().unwrap_or(rest);
+    (!host.is_empty()).then(|| host.to_owned())
 }
 
 /// The operation of any request the server answers.
@@ -48,6 +74,10 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Operation {
         "/ready" => Operation::Ready,
         "/auth/token" => Operation::IssueToken,
         p if p == "/v2" || p.starts_with("/v2/") => vigil_oci::route::classify(method, path, query).operation,
+        "/audit/checkpoint" | "/audit/key" => Operation::ReadTree,
+        p if p.starts_with("/audit/tile/entries/") => Operation::ReadAuditLog,
+        p if p.starts_with("/audit/tile/") => Operation::ReadTree,
+        p if p.starts_with("/api/v1/audit/") && method == Method::GET => Operation::ReadAuditLog,
         p if p.starts_with("/api/v1/") && (method == Method::GET || method == Method::HEAD) => Operation::AdminRead,
         p if p.starts_with("/api/v1/") => Operation::AdminChange,
         _ => Operation::Unknown,

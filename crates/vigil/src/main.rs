@@ -8,6 +8,7 @@ mod gc;
 mod identity;
 mod serve;
 mod telemetry;
+mod tlog_api;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
+use vigil_audit::integrity::Integrity;
 use vigil_audit::layer::HttpAudit;
 use vigil_auth::client::TrustedProxies;
 use vigil_auth::directory::Directory;
@@ -21,6 +22,7 @@ use vigil_store::MetadataStore;
 
 use crate::admin_api::{self, AdminState};
 use crate::config::Config;
+use crate::tlog_api::{self, TlogState};
 use crate::{audit, gc, telemetry, Stores};
 
 /// How often expired upload sessions are swept.
@@ -30,17 +32,18 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 pub fn app(
     registry: Registry,
-    admin: Option<AdminState>,
+    admin: AdminState,
+    integrity: Integrity,
     metrics: Option<PrometheusHandle>,
     audit: Arc<HttpAudit>,
 ) -> Router {
     let journal = audit.recorder.store().clone();
+    let tlog = TlogState { admin: admin.clone(), integrity, journal: journal.clone() };
     let mut app = vigil_oci::router(registry)
         .route("/health", get(|| async { "ok" }))
-        .route("/ready", get(move || ready(journal.clone())));
-    if let Some(admin) = admin {
-        app = app.merge(admin_api::router(admin));
-    }
+        .route("/ready", get(move || ready(journal.clone())))
+        .merge(admin_api::router(admin))
+        .merge(tlog_api::router(tlog));
     if let Some(handle) = metrics {
         app = app.route("/metrics", get(move || std::future::ready(handle.render())));
     }
@@ -82,7 +85,7 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     // After the sinks start, so the first start's admin account is in every sink too.
     bootstrap_admin(&stores).await?;
     let admin = AdminState { directory: Arc::new(Directory::new(stores.identity.clone())), auth };
-    let app = app(registry.clone(), Some(admin), Some(metrics), audit.layer.clone());
+    let app = app(registry.clone(), admin, audit.integrity.clone(), Some(metrics), audit.layer.clone());
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
     let handle = axum_server::Handle::new();
