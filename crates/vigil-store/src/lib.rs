@@ -20,6 +20,10 @@ pub use blob::{BlobRead, BlobStore, ByteStream};
 pub use journal::*;
 pub use meta::*;
 
+/// The settings key holding the highest seq retention removed from the journal (absent: nothing was pruned).
+/// Verification reports entries up to it as pruned, not missing.
+pub const JOURNAL_PRUNED_THROUGH: &str = "journal_pruned_through";
+
 /// Milliseconds since the Unix epoch: the one clock format stored in metadata.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

@@ -9,6 +9,8 @@
 //! - [`checkpoint`]: C2SP tlog-checkpoint bodies.
 //! - [`receipt`]: C2SP tlog-proof receipts that verify offline.
 //! - [`accumulator`]: the tree's right edge, so a stream of leaves yields the root at any size in one pass.
+//! - [`scan`]: checks a copy of the journal (its table, or native sink files) against the trusted leaves, naming
+//!   the first seq of every modified, missing, inserted, duplicated, reordered or truncated stretch.
 //!
 //! Leaf `i` of the tree is the journal entry with sequence number `i + 1`, hashed over its canonical bytes.
 
@@ -18,6 +20,7 @@ pub mod hash;
 pub mod note;
 pub mod proof;
 pub mod receipt;
+pub mod scan;
 pub mod store;
 pub mod tile;
 

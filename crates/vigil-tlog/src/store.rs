@@ -95,6 +95,11 @@ impl TileStore {
         self.levels[0].count
     }
 
+    /// Hashes stored at `level` (0 for levels the tree has not reached).
+    pub fn level_count(&self, level: usize) -> u64 {
+        self.levels.get(level).map_or(0, |l| l.count)
+    }
+
     /// Appends leaf hashes, then the root of every tile they complete, at every level.
     pub fn append(&mut self, leaves: &[Hash]) -> io::Result<()> {
         if leaves.is_empty() {

@@ -48,8 +48,7 @@ pub async fn start(config: &Config, stores: &Stores, auth: Arc<Authenticator>) -
 async fn start_integrity(config: &Config, stores: &Stores, recorder: &Arc<Recorder>) -> anyhow::Result<Integrity> {
     let tlog = &config.audit.tlog;
     let interval = tlog.interval().map_err(anyhow::Error::msg)?;
-    let default_origin = format!("{}/vigil-audit", public_host(config).unwrap_or_else(|| recorder.node().to_string()));
-    let integrity = integrator::recover(&stores.meta, tlog, &config.data_dir, &default_origin)
+    let integrity = integrator::recover(&stores.meta, tlog, &config.data_dir, &default_origin(config))
         .await
         .map_err(anyhow::Error::msg)
         .context("checking the audit log against its last signed checkpoint")?;
@@ -58,12 +57,15 @@ async fn start_integrity(config: &Config, stores: &Stores, recorder: &Arc<Record
     Ok(integrity)
 }
 
-/// The host (and port) of `public_url`, the natural name of this registry's log.
-fn public_host(config: &Config) -> Option<String> {
-    let url = config.public_url()?;
-    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-    let host = rest.split('/').next().unwrap_or(rest);
-    (!host.is_empty()).then(|| host.to_owned())
+/// The log's name when none is configured or remembered: `<public_url host>/vigil-audit`, or the node name.
+pub fn default_origin(config: &Config) -> String {
+    let host = config.public_url().and_then(|url| {
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r).to_owned();
+        let host = rest.split('/').next().unwrap_or_default().to_owned();
+        (!host.is_empty()).then_some(host)
+    });
+    let node = || config.audit.node.clone().unwrap_or_else(|| vigil_audit::event::default_node().to_string());
+    format!("{}/vigil-audit", host.unwrap_or_else(node))
 }
 
 /// The operation of any request the server answers.

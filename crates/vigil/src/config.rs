@@ -10,7 +10,8 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `VIGIL_` prefix that are not configuration keys.
-const NOT_CONFIG_KEYS: &[&str] = &["VIGIL_CONFIG", "VIGIL_ADMIN_PASSWORD", "VIGIL_AUDIT_LOG"];
+const NOT_CONFIG_KEYS: &[&str] =
+    &["VIGIL_CONFIG", "VIGIL_ADMIN_PASSWORD", "VIGIL_AUDIT_LOG", "VIGIL_AUDIT_SIGNING_KEY", "VIGIL_PASSWORD"];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]

@@ -3,12 +3,14 @@
 
 mod admin_api;
 mod audit;
+mod audit_cli;
 mod config;
 mod gc;
 mod identity;
 mod serve;
 mod telemetry;
 mod tlog_api;
+mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -76,6 +78,9 @@ enum Command {
         #[arg(long)]
         revoke: bool,
     },
+    /// The audit log: its key, receipts, verification.
+    #[command(subcommand)]
+    Audit(audit_cli::AuditCmd),
     /// Allow (or with --private, stop) anonymous pulls of a repository (`ns/app`) or a namespace (`ns`).
     Visibility {
         target: String,
@@ -137,6 +142,7 @@ fn main() -> anyhow::Result<()> {
             Command::Grant { pattern, grantee, role, revoke } => {
                 identity::grant(&open_stores(&config).await?, &pattern, &grantee, role, revoke).await
             }
+            Command::Audit(cmd) => audit_cli::run(&config, cmd).await,
             Command::Visibility { target, private } => {
                 identity::visibility(&open_stores(&config).await?, &target, !private).await
             }

@@ -32,7 +32,7 @@ pub async fn recover(
 ) -> Result<Integrity, String> {
     let state_path = keys::state_path(settings, data_dir);
     let previous = keys::read_state(&state_path)?;
-    let previous_origin = previous.as_deref().and_then(note_origin);
+    let previous_origin = previous.as_deref().and_then(keys::note_origin);
     let origin = settings.origin.clone().or_else(|| previous_origin.clone()).unwrap_or_else(|| default_origin.into());
     let signer = keys::load_signer(settings, data_dir, &origin)?;
     let verifier = signer.verifier();
@@ -97,10 +97,6 @@ pub async fn recover(
         }
     }
     Ok(integrity)
-}
-
-fn note_origin(note: &str) -> Option<String> {
-    note.split('\n').next().filter(|o| !o.is_empty()).map(str::to_owned)
 }
 
 fn open_state(verifier: &VerifierKey, note: &str, path: &Path) -> Result<SignedCheckpoint, String> {

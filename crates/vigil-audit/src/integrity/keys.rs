@@ -40,6 +40,20 @@ fn resolve(data_dir: &Path, p: &Path) -> PathBuf {
     }
 }
 
+/// The log's origin: configured, else the one the last checkpoint carries, else `default_origin`.
+pub fn origin(settings: &TlogSettings, data_dir: &Path, default_origin: &str) -> Result<String, String> {
+    if let Some(o) = &settings.origin {
+        return Ok(o.clone());
+    }
+    let state = read_state(&state_path(settings, data_dir))?;
+    Ok(state.as_deref().and_then(note_origin).unwrap_or_else(|| default_origin.to_owned()))
+}
+
+/// The first line of a checkpoint note.
+pub fn note_origin(note: &str) -> Option<String> {
+    note.split('\n').next().filter(|o| !o.is_empty()).map(str::to_owned)
+}
+
 /// Loads the signing key, generating the default one (named `origin`) on the first start.
 pub fn load_signer(settings: &TlogSettings, data_dir: &Path, origin: &str) -> Result<SignerKey, String> {
     if let Ok(text) = std::env::var(KEY_ENV) {
