@@ -85,6 +85,9 @@ pub struct AuditSettings {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlogSettings {
+    /// Build the tree and sign checkpoints (default). `false` exists to measure what integration costs: the
+    /// `/audit` API is then absent and nothing can be proven.
+    pub enabled: bool,
     /// The origin line of every checkpoint (the log's name). Unset: the origin chosen at the first start is kept
     /// (`<public_url host>/vigil-audit`). Changing it starts a new log over the same journal.
     pub origin: Option<String>,
@@ -100,7 +103,13 @@ pub struct TlogSettings {
 
 impl Default for TlogSettings {
     fn default() -> Self {
-        TlogSettings { origin: None, signing_key_file: None, checkpoint_state: None, checkpoint_interval: "1s".into() }
+        TlogSettings {
+            enabled: true,
+            origin: None,
+            signing_key_file: None,
+            checkpoint_state: None,
+            checkpoint_interval: "1s".into(),
+        }
     }
 }
 
@@ -168,18 +177,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| format!("duration {s:?} must be a number followed by s, m, h or d"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("duration {s:?} must end in s, m, h or d")),
+    let n: u64 = n.parse().map_err(|_| format!("duration {s:?} must be a number followed by ms, s, m, h or d"))?;
+    let millis = match unit {
+        "ms" => n,
+        "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        _ => return Err(format!("duration {s:?} must end in ms, s, m, h or d")),
     };
-    if secs == 0 {
+    if millis == 0 {
         return Err(format!("duration {s:?} must be positive"));
     }
-    Ok(Duration::from_secs(secs))
+    Ok(Duration::from_millis(millis))
 }
 
 fn parse_mode(s: &str) -> Result<u32, String> {

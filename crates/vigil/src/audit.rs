@@ -24,7 +24,8 @@ const AUDIT_CONFIG_KEY: &str = "audit_config";
 pub struct Audit {
     pub layer: Arc<HttpAudit>,
     pub sinks: Sinks,
-    pub integrity: Integrity,
+    /// `None` when `audit.tlog.enabled` is false.
+    pub integrity: Option<Integrity>,
 }
 
 /// Starts the sinks (reconciling enforced files with the journal), then records the configuration.
@@ -33,7 +34,10 @@ pub async fn start(config: &Config, stores: &Stores, auth: Arc<Authenticator>) -
     let sinks = vigil_audit::sink::start(stores.meta.clone(), specs).await.map_err(anyhow::Error::msg)?;
     let recorder = Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
     record_configuration(config, stores, &recorder).await?;
-    let integrity = start_integrity(config, stores, &recorder).await?;
+    let integrity = match config.audit.tlog.enabled {
+        true => Some(start_integrity(config, stores, &recorder).await?),
+        false => None,
+    };
     let layer = Arc::new(HttpAudit {
         recorder,
         classify: Box::new(classify),

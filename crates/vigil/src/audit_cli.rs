@@ -26,6 +26,13 @@ pub enum AuditCmd {
     /// Check the journal and the given JSONL sink files (or archives) against the Merkle tree and the signed
     /// checkpoints; exit 0 with a summary when all holds, non-zero with the first bad entry otherwise.
     Verify(verify::VerifyArgs),
+    /// Benchmarks only: append `count` synthetic push events through the real journal writer, then integrate the
+    /// tree and sign a checkpoint, as the server would.
+    #[command(hide = true)]
+    LoadSynthetic {
+        #[arg(long)]
+        count: u64,
+    },
 }
 
 pub async fn run(config: &Config, cmd: AuditCmd) -> anyhow::Result<()> {
@@ -43,6 +50,7 @@ pub async fn run(config: &Config, cmd: AuditCmd) -> anyhow::Result<()> {
             Ok(())
         }
         AuditCmd::Verify(args) => verify::run(config, args).await,
+        AuditCmd::LoadSynthetic { count } => load_synthetic(config, count).await,
     }
 }
 
@@ -86,4 +94,69 @@ async fn prove(config: &Config, seq: u64) -> anyhow::Result<String> {
     // Never hand out a receipt that does not verify.
     receipt.verify(&key).map_err(|e| anyhow::anyhow!("the receipt for {seq} does not verify: {e}"))?;
     Ok(receipt.to_text())
+}
+
+/// Events per journal job, and jobs in flight (so the writer group-commits several at once).
+const LOAD_BATCH: u64 = 5_000;
+const LOAD_IN_FLIGHT: usize = 4;
+
+async fn load_synthetic(config: &Config, count: u64) -> anyhow::Result<()> {
+    use futures_util::{stream, StreamExt, TryStreamExt};
+    use vigil_audit::integrity::integrator;
+    use vigil_audit::{Origin, Recorder, Target, UserRef};
+    use vigil_core::{Operation, RepoName};
+
+    let stores = crate::open_stores(config).await?;
+    let recorder = std::sync::Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
+    let repos: Vec<RepoName> = (0..100).map(|i| format!("bench/app{i}").parse().expect("repo name")).collect();
+    let started = std::time::Instant::now();
+    let bar = verify::progress(count, "loading");
+    stream::iter((0..count).step_by(LOAD_BATCH as usize))
+        .map(|from| {
+            let (recorder, meta, repos, bar) = (recorder.clone(), stores.meta.clone(), &repos, bar.clone());
+            async move {
+                let events = (from..count.min(from + LOAD_BATCH))
+                    .map(|i| {
+                        let user = UserRef {
+                            id: Some(format!("00000000-0000-4000-8000-{:012}", i % 50)),
+                            name: format!("user{}", i % 50),
+                            kind: "user",
+                            credential: "password",
+                            token_id: None,
+                        };
+                        let target = Target::repo(&repos[(i % 100) as usize])
+                            .tag(format!("v{i}"))
+                            .digest(format!("sha256:{:064x}", i))
+                            .size(1_000 + i % 9_000);
+                        recorder.background(Origin::Api, Operation::PutManifest, user).target(target).boxed()
+                    })
+                    .collect();
+                meta.append_events(events).await?;
+                bar.inc(LOAD_BATCH);
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(LOAD_IN_FLIGHT)
+        .try_collect::<()>()
+        .await?;
+    bar.finish_and_clear();
+    let loaded = started.elapsed();
+    let started = std::time::Instant::now();
+    let integrity = integrator::recover(
+        &stores.meta,
+        &config.audit.tlog,
+        &config.data_dir,
+        &crate::audit::default_origin(config),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let size = integrator::catch_up(&stores.meta, &integrity).await.map_err(anyhow::Error::msg)?;
+    integrator::sign(&integrity, size).await.map_err(anyhow::Error::msg)?;
+    println!(
+        "loaded {count} events in {:.1} s ({:.0}/s); integrated and signed a tree of {size} in {:.1} s",
+        loaded.as_secs_f64(),
+        count as f64 / loaded.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

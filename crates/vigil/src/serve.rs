@@ -33,17 +33,21 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub fn app(
     registry: Registry,
     admin: AdminState,
-    integrity: Integrity,
+    integrity: Option<Integrity>,
     metrics: Option<PrometheusHandle>,
     audit: Arc<HttpAudit>,
 ) -> Router {
     let journal = audit.recorder.store().clone();
-    let tlog = TlogState { admin: admin.clone(), integrity, journal: journal.clone() };
     let mut app = vigil_oci::router(registry)
         .route("/health", get(|| async { "ok" }))
-        .route("/ready", get(move || ready(journal.clone())))
-        .merge(admin_api::router(admin))
-        .merge(tlog_api::router(tlog));
+        .route("/ready", get({
+            let journal = journal.clone();
+            move || ready(journal.clone())
+        }))
+        .merge(admin_api::router(admin.clone()));
+    if let Some(integrity) = integrity {
+        app = app.merge(tlog_api::router(TlogState { admin, integrity, journal }));
+    }
     if let Some(handle) = metrics {
         app = app.route("/metrics", get(move || std::future::ready(handle.render())));
     }

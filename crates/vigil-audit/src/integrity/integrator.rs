@@ -148,6 +148,12 @@ async fn integrate_step(store: &Arc<dyn MetadataStore>, integrity: &Integrity, l
     Ok(n)
 }
 
+/// Integrates everything the journal holds now; returns the tree size.
+pub async fn catch_up(store: &Arc<dyn MetadataStore>, integrity: &Integrity) -> Result<u64, String> {
+    while integrate_step(store, integrity, u64::MAX).await? > 0 {}
+    Ok(integrity.tree_size())
+}
+
 /// Follows the journal forever: integrates, signs, publishes.
 pub async fn run(store: Arc<dyn MetadataStore>, integrity: Integrity, recorder: Arc<Recorder>, interval: Duration) {
     let mut head = store.watch_head();

@@ -64,19 +64,34 @@ pub async fn run(
         };
         let bar = progress(head, "journal");
         let mut scanner = Scanner::new(&tree, opts);
-        let mut from = pruned_through + 1;
-        loop {
-            let rows = stores.meta.journal(from, STEP).await?;
-            let Some(last) = rows.last().map(|r| r.seq) else { break };
-            for r in &rows {
-                scanner.row(r.seq, &r.bytes)?;
-                if let Some(note) = checkpoint_note(&r.bytes) {
-                    checkpoints.add(&key, &note, &format!("journal seq {}", r.seq), report);
+        // Reading rows (SQLite, one core) and hashing them (the other) overlap.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<vigil_store::JournalRecord>>(4);
+        let meta = stores.meta.clone();
+        let reader = tokio::spawn(async move {
+            let mut from = pruned_through + 1;
+            loop {
+                let rows = meta.journal(from, STEP).await?;
+                let Some(last) = rows.last().map(|r| r.seq) else { break };
+                from = last + 1;
+                if tx.send(rows).await.is_err() {
+                    break;
                 }
             }
-            bar.set_position(last);
-            from = last + 1;
-        }
+            anyhow::Ok(())
+        });
+        tokio::task::block_in_place(|| -> anyhow::Result<()> {
+            while let Some(rows) = rx.blocking_recv() {
+                for r in &rows {
+                    scanner.row(r.seq, &r.bytes)?;
+                    if let Some(note) = checkpoint_note(&r.bytes) {
+                        checkpoints.add(&key, &note, &format!("journal seq {}", r.seq), report);
+                    }
+                }
+                bar.set_position(rows.last().map_or(0, |r| r.seq));
+            }
+            Ok(())
+        })?;
+        reader.await??;
         bar.finish_and_clear();
         summarize("journal", scanner.finish()?, report);
     }
