@@ -2,7 +2,8 @@
 //! sink. The trusted side is the leaf hashes (already authenticated against a signed checkpoint); the copy is
 //! streamed once, each entry hashed and compared with the leaf it should be, and every problem is reported at the
 //! first sequence number it affects, with what is wrong: modified, missing, inserted, duplicated, reordered,
-//! truncated. Nothing of the copy is kept but a cursor, one entry of lookahead and a bounded list of gaps.
+//! truncated. Nothing of the copy is kept but a cursor, a bounded list of gaps, and the hashes of the entries since
+//! the last one that matched its leaf (none, unless something is wrong).
 //!
 //! How an entry is placed:
 //!
@@ -13,9 +14,11 @@
 //!   (missing, or pruned, or filtered out); a lower one that falls into an earlier gap is reordered, any other lower
 //!   one is a duplicate (no set of seen seqs is needed: everything below the cursor that is not in a gap was seen).
 //! - An entry that matches no leaf (a changed byte, possibly in its `seq`; a foreign entry) is placed by its
-//!   neighbours: the entry before it is the cursor, the next one is looked at. If the next entry is the one expected
-//!   now, this one was inserted; if it is the one after, this one replaced (modified) the expected one. A journal
-//!   row's own seq column places a row whose bytes match nothing.
+//!   neighbours, since its `seq` may be the changed byte: it waits, with any unmatched entries after it, for the
+//!   next entry that matches. If that one is the entry expected now, the run was inserted; if it is `k` entries
+//!   later, the run replaced (modified) those `k`, and anything more in it was inserted. The entry's own seq only
+//!   chooses among open slots (a filtered copy), and a journal row's seq column places a row when nothing
+//!   matching follows.
 //!
 //! Findings that are not errors: a gap at or below `pruned_through` (retention removed it), gaps in a `filtered`
 //! copy, entries after the trusted tree's size (not checkpointed yet), and a file that is not in the native format

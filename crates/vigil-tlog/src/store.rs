@@ -180,6 +180,43 @@ impl TileStore {
     }
 }
 
+impl TileStore {
+    /// The first tile (level, index) whose 256 hashes do not fold to the stored parent hash: a level file was
+    /// edited or damaged. `None` when every stored parent agrees with its children. Reads every level once.
+    pub fn first_inconsistent_tile(&self) -> io::Result<Option<(usize, u64)>> {
+        /// Tiles folded per read (8 MiB of hashes).
+        const CHUNK: u64 = 1024;
+        for level in 0..self.levels.len().saturating_sub(1) {
+            let parents = self.levels[level + 1].count;
+            let mut tile = 0;
+            while tile < parents {
+                let n = CHUNK.min(parents - tile);
+                let children = self.read(level, tile * TILE_WIDTH, n * TILE_WIDTH)?;
+                let stored = self.read(level + 1, tile, n)?;
+                let folded = fold_tiles(&children);
+                if let Some(bad) = folded.iter().zip(&stored).position(|(a, b)| a != b) {
+                    return Ok(Some((level, tile + bad as u64)));
+                }
+                tile += n;
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The root of every 256-hash tile in `children`, on two threads.
+fn fold_tiles(children: &[Hash]) -> Vec<Hash> {
+    let tiles: Vec<&[Hash]> = children.chunks(TILE_WIDTH as usize).collect();
+    let (a, b) = tiles.split_at(tiles.len().div_ceil(2));
+    std::thread::scope(|s| {
+        let left = s.spawn(|| a.iter().map(|t| fold_perfect(t)).collect::<Vec<_>>());
+        let right: Vec<Hash> = b.iter().map(|t| fold_perfect(t)).collect();
+        let mut out = left.join().expect("folding thread");
+        out.extend(right);
+        out
+    })
+}
+
 impl SubtreeSource for TileStore {
     fn perfect(&self, start: u64, size: u64) -> Result<Hash, ProofError> {
         let height = size.trailing_zeros();
@@ -224,6 +261,21 @@ mod tests {
         assert_eq!(store.tile(0, 1, 256).unwrap(), all[256..512].concat());
         assert!(store.tile(0, 273, 256).is_none(), "tile 273 is only partly filled");
         assert_eq!(store.tile(0, 273, 112).unwrap().len(), 112 * 32);
+    }
+
+    #[test]
+    fn an_edited_leaf_hash_under_a_full_tile_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = TileStore::open(dir.path()).unwrap();
+        store.append(&leaves(70_000)).unwrap();
+        assert_eq!(store.first_inconsistent_tile().unwrap(), None);
+        drop(store);
+        let path = dir.path().join("level-0.hashes");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[600 * 32 + 5] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let store = TileStore::open(dir.path()).unwrap();
+        assert_eq!(store.first_inconsistent_tile().unwrap(), Some((0, 2)));
     }
 
     #[test]

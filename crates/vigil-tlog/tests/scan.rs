@@ -20,7 +20,7 @@ fn mix(mut x: u64) -> u64 {
 fn entry(seq: Option<u64>, salt: u64, n: u64) -> Vec<u8> {
     let r = mix(salt ^ mix(n));
     let action = ["push", "pull", "delete", "login"][(r % 4) as usize];
-    let detail = if r % 7 == 0 {
+    let detail = if r.trailing_zeros() >= 3 {
         format!(r#"note \"seq\":{} in text"#, r % 1000)
     } else {
         format!("sha256:{:016x}{:016x}", mix(r), mix(r ^ 1))
@@ -71,6 +71,9 @@ fn scan_files(leaves: &[Hash], files: &[Vec<u8>], opts: ScanOptions) -> ScanRepo
 fn errors(report: &ScanReport) -> Vec<&Finding> {
     report.errors().collect()
 }
+
+const ALL: &[Kind] =
+    &[Kind::Modified, Kind::Missing, Kind::Inserted, Kind::Duplicated, Kind::Reordered, Kind::Truncated];
 
 /// What one mutation must produce.
 #[derive(Debug, Clone)]
@@ -332,7 +335,7 @@ fn rows(copy: &[Held]) -> Vec<(u64, Vec<u8>)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(50000))]
+    #![proptest_config(ProptestConfig::with_cases(200))]
 
     #[test]
     fn journal_mutations_are_named_at_their_first_seq(
@@ -360,9 +363,24 @@ proptest! {
         let a = start.index(n as usize) as u64 + 1;
         let seqs: Vec<u64> = (a..=n).collect();
         let (copy, want) = mutate(&entries, &seqs, n, &m, false, false, salt);
+        let set = files(&lines(&copy), &cuts);
         let opts = ScanOptions { starts_at: Some(a), ends_at: Some(n), ..ScanOptions::sink() };
-        let report = scan_files(&leaves, &files(&lines(&copy), &cuts), opts);
-        check(&report, &want)?;
+        check(&scan_files(&leaves, &set, opts), &want)?;
+
+        // Not told where the copy starts, it can only miss what happened to its first entry: a deletion there is
+        // a copy that starts later, and what damaged first lines stand for is a guess.
+        let report = scan_files(&leaves, &set, ScanOptions { ends_at: Some(n), ..ScanOptions::sink() });
+        match want {
+            Want::Exact(_, seq) if seq == a => match m {
+                _ if copy.is_empty() => check(&report, &Want::Exact(Kind::Truncated, 1))?,
+                Mutation::Delete(_) => check(&report, &Want::Ok)?,
+                Mutation::Replace { k, .. } => {
+                    check(&report, &Want::AllWithin { kinds: ALL, lo: 1, hi: a + k as u64 })?
+                }
+                _ => check(&report, &Want::AllWithin { kinds: ALL, lo: 1, hi: a + 1 })?,
+            },
+            _ => check(&report, &want)?,
+        }
     }
 
     #[test]
@@ -622,13 +640,14 @@ fn a_tile_store_is_a_source_of_trusted_leaves() {
 #[ignore]
 fn ten_million_entries_scan_quickly() {
     const N: u64 = 10_000_000;
-    let template = entry(Some(0), 1, 1);
-    let pad = "x".repeat(600 - template.len());
+    let head = br#"{"ts":"2025-06-01T12:00:00.000Z","action":"push","actor":"api","artifact":"acme/app:v1","registry":"docker","detail":""#;
+    let pad = "x".repeat(600 - head.len() - r#"","seq":1234567,"id":"0123456789abcdef","schema":2,"node":"n1"}"#.len());
     let make = |seq: u64, buf: &mut Vec<u8>| {
+        use std::io::Write;
         buf.clear();
-        buf.extend_from_slice(br#"{"ts":"2025-06-01T12:00:00.000Z","action":"push","actor":"api","artifact":"acme/app:v1","registry":"docker","detail":""#);
+        buf.extend_from_slice(head);
         buf.extend_from_slice(pad.as_bytes());
-        buf.extend_from_slice(format!(r#"","seq":{seq},"id":"{:016x}","schema":2,"node":"n1"}}"#, mix(seq)).as_bytes());
+        write!(buf, r#"","seq":{seq},"id":"{:016x}","schema":2,"node":"n1"}}"#, mix(seq)).unwrap();
     };
     let mut buf = Vec::new();
     let leaves: Vec<Hash> = (1..=N)

@@ -33,11 +33,18 @@ pub async fn start(config: &Config, stores: &Stores, auth: Arc<Authenticator>) -
     let specs = config.audit.resolve(&config.data_dir).map_err(anyhow::Error::msg)?;
     let sinks = vigil_audit::sink::start(stores.meta.clone(), specs).await.map_err(anyhow::Error::msg)?;
     let recorder = Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
-    record_configuration(config, stores, &recorder).await?;
+    // The tree is checked against its last checkpoint before this start journals anything, so a refused start
+    // leaves the journal as it found it.
     let integrity = match config.audit.tlog.enabled {
-        true => Some(start_integrity(config, stores, &recorder).await?),
+        true => Some(recover_integrity(config, stores).await?),
         false => None,
     };
+    record_configuration(config, stores, &recorder).await?;
+    if let Some(integrity) = &integrity {
+        let interval = config.audit.tlog.interval().map_err(anyhow::Error::msg)?;
+        tokio::spawn(integrator::run(stores.meta.clone(), integrity.clone(), recorder.clone(), interval));
+        tracing::info!(origin = integrity.origin(), key = integrity.verifier_key(), "audit log tree ready");
+    }
     let layer = Arc::new(HttpAudit {
         recorder,
         classify: Box::new(classify),
@@ -47,18 +54,14 @@ pub async fn start(config: &Config, stores: &Stores, auth: Arc<Authenticator>) -
     Ok(Audit { layer, sinks, integrity })
 }
 
-/// Rebuilds the Merkle tree up to the last signed checkpoint (refusing to start if the journal contradicts it),
-/// signs the tree as it stands, then follows the journal.
-async fn start_integrity(config: &Config, stores: &Stores, recorder: &Arc<Recorder>) -> anyhow::Result<Integrity> {
+/// Rebuilds the Merkle tree up to the last signed checkpoint, refusing to start if the journal contradicts it.
+async fn recover_integrity(config: &Config, stores: &Stores) -> anyhow::Result<Integrity> {
     let tlog = &config.audit.tlog;
-    let interval = tlog.interval().map_err(anyhow::Error::msg)?;
-    let integrity = integrator::recover(&stores.meta, tlog, &config.data_dir, &default_origin(config))
+    tlog.interval().map_err(anyhow::Error::msg)?;
+    integrator::recover(&stores.meta, tlog, &config.data_dir, &default_origin(config))
         .await
         .map_err(anyhow::Error::msg)
-        .context("checking the audit log against its last signed checkpoint")?;
-    tokio::spawn(integrator::run(stores.meta.clone(), integrity.clone(), recorder.clone(), interval));
-    tracing::info!(origin = integrity.origin(), key = integrity.verifier_key(), "audit log tree ready");
-    Ok(integrity)
+        .context("checking the audit log against its last signed checkpoint")
 }
 
 /// The log's name when none is configured or remembered: `<public_url host>/vigil-audit`, or the node name.

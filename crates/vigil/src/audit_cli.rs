@@ -142,14 +142,10 @@ async fn load_synthetic(config: &Config, count: u64) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let loaded = started.elapsed();
     let started = std::time::Instant::now();
-    let integrity = integrator::recover(
-        &stores.meta,
-        &config.audit.tlog,
-        &config.data_dir,
-        &crate::audit::default_origin(config),
-    )
-    .await
-    .map_err(anyhow::Error::msg)?;
+    let integrity =
+        integrator::recover(&stores.meta, &config.audit.tlog, &config.data_dir, &crate::audit::default_origin(config))
+            .await
+            .map_err(anyhow::Error::msg)?;
     let size = integrator::catch_up(&stores.meta, &integrity).await.map_err(anyhow::Error::msg)?;
     integrator::sign(&integrity, size).await.map_err(anyhow::Error::msg)?;
     println!(

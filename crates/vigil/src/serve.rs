@@ -40,10 +40,13 @@ pub fn app(
     let journal = audit.recorder.store().clone();
     let mut app = vigil_oci::router(registry)
         .route("/health", get(|| async { "ok" }))
-        .route("/ready", get({
-            let journal = journal.clone();
-            move || ready(journal.clone())
-        }))
+        .route(
+            "/ready",
+            get({
+                let journal = journal.clone();
+                move || ready(journal.clone())
+            }),
+        )
         .merge(admin_api::router(admin.clone()));
     if let Some(integrity) = integrity {
         app = app.merge(tlog_api::router(TlogState { admin, integrity, journal }));

@@ -192,6 +192,16 @@ async fn readable_event(st: &TlogState, parts: &Parts, seq: &str) -> ApiResult<V
             not_found()
         });
     };
+    // Never hand out bytes the log does not vouch for: a row edited after it was logged is an integrity failure.
+    if let Some(leaf) = st.integrity.leaf_hash(seq - 1) {
+        if leaf != vigil_tlog::leaf_hash(&record.bytes) {
+            tracing::error!(seq, "journal entry does not match its leaf in the audit tree");
+            return Err(internal(format!(
+                "event {seq} in the journal no longer matches the audit log (it was modified after it was logged); \
+                 run `vigil audit verify`"
+            )));
+        }
+    }
     if !p.is_admin {
         let event: Value = serde_json::from_slice(&record.bytes).map_err(internal)?;
         let owner = event.pointer("/user/id").and_then(Value::as_str);

@@ -305,3 +305,6 @@ mod audit_events;
 
 #[path = "server/audit_sinks.rs"]
 mod audit_sinks;
+
+#[path = "server/audit_integrity.rs"]
+mod audit_integrity;

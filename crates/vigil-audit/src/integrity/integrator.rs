@@ -78,8 +78,11 @@ pub async fn recover(
         while integrity.tree_size() < size {
             integrate_step(store, &integrity, size).await?;
         }
+        // The root reads the highest stored levels, so damage below a full tile would go unseen: check that every
+        // stored parent still folds from its children (one pass over the level files) as well.
+        let damaged = integrity.tree().first_inconsistent_tile().map_err(|e| e.to_string())?;
         let mut root = integrity.root(size).map_err(|e| e.to_string())?;
-        if root != last.checkpoint.root {
+        if root != last.checkpoint.root || damaged.is_some() {
             // Maybe only the tile files were damaged: rebuild them all from the journal once.
             tracing::warn!(size, "audit tree does not match the last checkpoint; rebuilding it from the journal");
             integrity.shared.tree.write().expect("tree lock").reset().map_err(|e| e.to_string())?;

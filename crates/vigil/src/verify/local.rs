@@ -93,7 +93,7 @@ pub async fn run(
         })?;
         reader.await??;
         bar.finish_and_clear();
-        summarize("journal", scanner.finish()?, report);
+        summarize("journal", scanner.finish()?, report, &[]);
     }
 
     for group in group_files(config, &args.files) {
@@ -105,7 +105,7 @@ pub async fn run(
             scanner.begin_file();
             scan_lines(reader, &mut scanner, &key, &mut checkpoints, path, report)?;
         }
-        summarize(&format!("file {name}"), scanner.finish()?, report);
+        summarize(&format!("file {name}"), scanner.finish()?, report, &group);
     }
     checkpoints.check_against(&tree, tree.size(), report);
     Ok(())
@@ -189,13 +189,23 @@ fn sink_is_filtered(config: &Config, group: &[PathBuf]) -> bool {
     })
 }
 
-fn summarize(what: &str, scan: ScanReport, report: &mut Report) {
-    let mut errors = scan.errors().peekable();
-    if errors.peek().is_none() {
-        report.info(format!("{what}: {scan}"));
+fn summarize(what: &str, scan: ScanReport, report: &mut Report, files: &[PathBuf]) {
+    // The scanner numbers the files of a set from 1; name them.
+    let named = |text: String| {
+        files
+            .iter()
+            .enumerate()
+            .rev()
+            .fold(text, |t, (i, p)| t.replace(&format!("file {}", i + 1), &p.display().to_string()))
+    };
+    if scan.is_ok() {
+        report.info(named(format!("{what}: {scan}")));
+    }
+    for f in scan.findings.iter().filter(|f| !f.is_error() && files.len() > 1) {
+        report.info(named(format!("{what}: {f}")));
     }
     for e in scan.errors() {
-        report.problem(format!("{what}: {e}"));
+        report.problem(named(format!("{what}: {e}")));
     }
     if scan.omitted > 0 {
         report.problem(format!("{what}: and {} more findings", scan.omitted));

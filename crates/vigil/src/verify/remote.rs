@@ -15,7 +15,6 @@ use super::{checkpoint_note, progress, Report, VerifyArgs};
 const PARALLEL: usize = 8;
 
 pub async fn run(url: &str, pinned: Option<VerifierKey>, args: &VerifyArgs, report: &mut Report) -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let base = url.trim_end_matches('/').to_owned();
     let client = reqwest::Client::builder().build()?;
     let served = get_text(&client, &format!("{base}/audit/key")).await?;

@@ -3,65 +3,32 @@
 
 use std::collections::BTreeMap;
 
-use vigil_tlog::hash::fold_perfect;
 use vigil_tlog::proof::SubtreeSource;
 use vigil_tlog::store::TILE_WIDTH;
 use vigil_tlog::{proof, Checkpoint, TileStore, VerifierKey};
 
 use super::Report;
 
-/// Tiles checked per read (8 MiB of hashes).
-const CHUNK_TILES: u64 = 1024;
-
 /// Every stored parent hash must be the root of its 256 children: if the level files were edited, the first
 /// tile that no longer folds to its parent is reported.
 pub fn check_levels(tree: &TileStore, report: &mut Report) -> bool {
-    let mut level = 0;
-    loop {
-        let parents = tree.level_count(level + 1);
-        if parents == 0 {
-            return true;
+    match tree.first_inconsistent_tile() {
+        Ok(None) => true,
+        Ok(Some((level, t))) => {
+            let span = TILE_WIDTH.pow(level as u32 + 1);
+            report.problem(format!(
+                "tree files: tile {level}/{t} does not hash to its parent (leaves {}..{} at level 0 or the tile \
+                 files were modified or damaged)",
+                t * span,
+                (t + 1) * span - 1
+            ));
+            false
         }
-        let mut tile = 0;
-        while tile < parents {
-            let n = CHUNK_TILES.min(parents - tile);
-            let (children, stored) =
-                match (tree.read(level, tile * TILE_WIDTH, n * TILE_WIDTH), tree.read(level + 1, tile, n)) {
-                    (Ok(c), Ok(s)) => (c, s),
-                    (Err(e), _) | (_, Err(e)) => {
-                        report.problem(format!("tree files: cannot read level {level}: {e}"));
-                        return false;
-                    }
-                };
-            let folded = fold_chunks(&children);
-            if let Some(bad) = folded.iter().zip(&stored).position(|(a, b)| a != b) {
-                let t = tile + bad as u64;
-                report.problem(format!(
-                    "tree files: tile {level}/{t} does not hash to its parent (leaves {}..{} at level 0 or the tile \
-                     files were modified or damaged)",
-                    t * TILE_WIDTH.pow(level as u32 + 1),
-                    (t + 1) * TILE_WIDTH.pow(level as u32 + 1) - 1
-                ));
-                return false;
-            }
-            tile += n;
+        Err(e) => {
+            report.problem(format!("tree files: cannot read them: {e}"));
+            false
         }
-        level += 1;
     }
-}
-
-/// Folds every 256-hash tile, on both cores.
-fn fold_chunks(children: &[vigil_tlog::Hash]) -> Vec<vigil_tlog::Hash> {
-    let tiles: Vec<&[vigil_tlog::Hash]> = children.chunks(TILE_WIDTH as usize).collect();
-    let half = tiles.len().div_ceil(2);
-    std::thread::scope(|s| {
-        let (a, b) = tiles.split_at(half);
-        let left = s.spawn(|| a.iter().map(|t| fold_perfect(t)).collect::<Vec<_>>());
-        let mut right: Vec<_> = b.iter().map(|t| fold_perfect(t)).collect();
-        let mut out = left.join().expect("folding thread");
-        out.append(&mut right);
-        out
-    })
 }
 
 /// Signed checkpoints to check, by where they were found.
