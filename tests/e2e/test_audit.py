@@ -816,3 +816,57 @@ def test_audit_file_parses_with_jq_and_seq_is_gapless(vigil, audit, users):
         found = pattern.search(raw)
         assert found is None, f"a token is recorded in {audit.path}: {found.group(0)[:24]!r}..."
     assert stat.S_IMODE(audit.path.stat().st_mode) == 0o600, "the audit file is private to the server's user"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The provable log: skopeo's push has a receipt that verifies offline, and the whole log verifies
+
+
+def test_skopeo_push_is_provable(vigil, users, pushed, audit, tmp_path):
+    """The writer fetches a C2SP tlog-proof receipt for the push_repo event of its own skopeo push; `vigil audit
+    verify --receipt` accepts it with the served key and rejects it once the entry is changed; then the server's
+    whole log verifies through its tiles API and, offline, the journal and audit.jsonl against the tree."""
+    push = [e for e in pushed["events"] if e["kind"] == "push_repo"]
+    assert len(push) == 1, summary(pushed["events"])
+    seq = push[0]["seq"]
+    status, _, key = http("GET", f"{vigil.url}/audit/key", auth=None)
+    assert status == 200
+    key = key.decode().strip()
+
+    writer = basic_auth(WRITER, WRITER_PASSWORD)
+    deadline = time.monotonic() + 10
+    while True:  # the push joins the next checkpoint within about a second
+        status, _, body = http("GET", f"{vigil.url}/api/v1/audit/receipt/{seq}", auth=writer)
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status == 200, body
+    receipt = body.decode()
+    assert receipt.startswith("c2sp.org/tlog-proof@v1\n") and f"\nindex {seq - 1}\n" in receipt, receipt
+    extra = next(line for line in receipt.splitlines() if line.startswith("extra "))
+    line = next(raw for raw in audit.raw().splitlines() if json.loads(raw)["seq"] == seq)
+    assert base64.b64decode(extra.split(" ", 1)[1]) == line, "the receipt carries the event exactly as logged"
+
+    good = tmp_path / "push.tlog-proof"
+    good.write_text(receipt)
+    out = vigil.cli("audit", "verify", "--receipt", good, "--key", key).stdout
+    assert f"seq {seq} is in the log" in out and "OK: the audit log verifies" in out, out
+    bad = tmp_path / "changed.tlog-proof"
+    changed = json.loads(line)
+    changed["artifact"] += "x"
+    forged = base64.b64encode(json.dumps(changed, separators=(",", ":")).encode()).decode()
+    bad.write_text(receipt.replace(extra, f"extra {forged}"))
+    proc = vigil.cli("audit", "verify", "--receipt", bad, "--key", key, check=False)
+    assert proc.returncode != 0 and "FAIL" in proc.stdout, proc.stdout
+
+    # Another user's event is not the writer's to fetch.
+    status, _, _ = http("GET", f"{vigil.url}/api/v1/audit/receipt/{seq}",
+                        auth=basic_auth(READER, READER_PASSWORD))
+    assert status == 404
+
+    env = dict(vigil.env, VIGIL_PASSWORD=ADMIN_PASSWORD)
+    proc = subprocess.run([str(vigil.binary), "audit", "verify", "--url", vigil.url, "--user", "admin", "--key", key],
+                          cwd=vigil.work_dir, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "OK: the audit log verifies" in proc.stdout, describe(proc)
+    out = vigil.cli("audit", "verify", "--key", key, audit.path).stdout
+    assert "OK: the audit log verifies" in out and "FAIL" not in out, out
