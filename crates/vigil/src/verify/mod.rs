@@ -118,16 +118,34 @@ fn parse_key(arg: &str) -> anyhow::Result<VerifierKey> {
     VerifierKey::parse(text.trim()).with_context(|| format!("--key {arg}"))
 }
 
-/// The signed note of a published checkpoint, if `entry` is an `audit_checkpoint` event. The action is the second
-/// field of every native entry, so a look at the first bytes rules out all other events cheaply.
+/// The signed note of a published checkpoint, if `entry` is an `audit_checkpoint` event. Canonical entries begin
+/// `{"ts":"<24 characters>","action":"`, so one comparison at a fixed offset rules out every other event.
 pub fn checkpoint_note(entry: &[u8]) -> Option<String> {
-    let head = &entry[..entry.len().min(80)];
-    let marker = b"\"action\":\"audit_checkpoint\"";
-    if !head.windows(marker.len()).any(|w| w == marker) {
+    const ACTION_AT: usize = r#"{"ts":"2026-11-21T07:35:40.085Z","action":""#.len();
+    if !entry.get(ACTION_AT..)?.starts_with(b"audit_checkpoint\"") {
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(entry).ok()?;
     v.get("detail")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checkpoint_note;
+    use vigil_audit::{EventDraft, Origin, UserRef};
+    use vigil_core::Operation;
+    use vigil_store::JournalEvent;
+
+    #[test]
+    fn checkpoint_events_are_recognised_by_their_canonical_prefix() {
+        let draft = |op| EventDraft::background(Origin::System, op, UserRef::system("system"), "node".into());
+        let note = "o\n1\nAAAA\n\n\u{2014} o sig\n";
+        let checkpoint = draft(Operation::SignCheckpoint).artifact("o").detail(note).encode(7, 1_700_000_000_000);
+        assert_eq!(checkpoint_note(&checkpoint).as_deref(), Some(note));
+        let other = draft(Operation::LoadConfig).detail("audit_checkpoint").encode(8, 1_700_000_000_000);
+        assert_eq!(checkpoint_note(&other), None);
+        assert_eq!(checkpoint_note(b"{}"), None);
+    }
 }
 
 /// A progress bar on standard error for long runs (hidden when it is not a terminal).
