@@ -129,6 +129,18 @@ pub fn checkpoint_note(entry: &[u8]) -> Option<String> {
     v.get("detail")?.as_str().map(str::to_owned)
 }
 
+/// A progress bar on standard error for long runs (hidden when it is not a terminal).
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+            .expect("progress template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
 #[cfg(test)]
 mod tests {
     use super::checkpoint_note;
@@ -146,16 +158,4 @@ mod tests {
         assert_eq!(checkpoint_note(&other), None);
         assert_eq!(checkpoint_note(b"{}"), None);
     }
-}
-
-/// A progress bar on standard error for long runs (hidden when it is not a terminal).
-pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
-            .expect("progress template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_owned());
-    bar
 }
