@@ -304,7 +304,7 @@ impl EventDraft {
             PutManifest | StartUpload | UploadBlobMonolithic | MountBlob | PatchUpload | CompleteUpload
             | GetUploadStatus => "push",
             DeleteManifest | DeleteTag | DeleteBlob | CollectBlob | CancelUpload => "delete",
-            ListCatalog | ListTags | ListReferrers => "list",
+            ListCatalog | ListTags | ListReferrers | ReadChangefeed | ReadRepoChangefeed => "list",
             CheckApiVersion if self.presented_credentials() => "login",
             CheckApiVersion => "ping",
             IssueToken => "token_issue",
@@ -362,6 +362,7 @@ impl EventDraft {
             ListCatalog => "list_catalog",
             ListTags => "list_tags",
             ListReferrers => "list_referrers",
+            ReadChangefeed | ReadRepoChangefeed => "read_changefeed",
             CheckApiVersion => "ping",
             IssueToken => "token_issue",
             AdminRead => "admin_read",

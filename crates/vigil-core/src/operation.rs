@@ -32,6 +32,10 @@ pub enum Operation {
     GetUploadStatus,
     CancelUpload,
     ListReferrers,
+    /// `GET /v2/_trust/changefeed`: the trust changefeed of every repository (global admins).
+    ReadChangefeed,
+    /// `GET /v2/<name>/_trust/changefeed`: one repository's changefeed (pull on it).
+    ReadRepoChangefeed,
     /// Liveness probe.
     Health,
     /// Prometheus scrape.
@@ -80,6 +84,8 @@ impl Operation {
         Operation::GetUploadStatus,
         Operation::CancelUpload,
         Operation::ListReferrers,
+        Operation::ReadChangefeed,
+        Operation::ReadRepoChangefeed,
         Operation::Health,
         Operation::Metrics,
         Operation::CollectBlob,
@@ -116,6 +122,8 @@ impl Operation {
             Operation::GetUploadStatus => "GetUploadStatus",
             Operation::CancelUpload => "CancelUpload",
             Operation::ListReferrers => "ListReferrers",
+            Operation::ReadChangefeed => "ReadChangefeed",
+            Operation::ReadRepoChangefeed => "ReadRepoChangefeed",
             Operation::Health => "Health",
             Operation::Metrics => "Metrics",
             Operation::CollectBlob => "CollectBlob",

@@ -103,8 +103,9 @@ impl Operation {
             ReadAuditLog => Requirement::Authenticated,
             // The admin API decides per endpoint (namespace admin, repository admin, global admin).
             AdminRead | AdminChange => Requirement::Authenticated,
-            CheckApiVersion | ListCatalog | Unknown => Requirement::Authenticated,
-            ListTags | GetManifest | HeadManifest | GetBlob | HeadBlob | ListReferrers => {
+            // The whole changefeed: the handler requires a global admin.
+            CheckApiVersion | ListCatalog | Unknown | ReadChangefeed => Requirement::Authenticated,
+            ListTags | GetManifest | HeadManifest | GetBlob | HeadBlob | ListReferrers | ReadRepoChangefeed => {
                 Requirement::Repository(Action::Pull)
             }
             PutManifest | StartUpload | UploadBlobMonolithic | MountBlob | PatchUpload | CompleteUpload

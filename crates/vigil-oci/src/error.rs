@@ -29,6 +29,8 @@ pub enum ErrorCode {
     PaginationNumberInvalid,
     /// Reference registry: a `Range`/`Content-Range` that cannot be satisfied.
     RangeInvalid,
+    /// Notary: a bad `change_id` or `records` on the changefeed.
+    InvalidParameters,
     /// Reference registry: the service cannot take the request now (here: its audit record cannot be made
     /// durable, so it is refused rather than served unrecorded).
     Unavailable,
@@ -56,6 +58,7 @@ impl ErrorCode {
             ErrorCode::TagInvalid => "TAG_INVALID",
             ErrorCode::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
             ErrorCode::RangeInvalid => "RANGE_INVALID",
+            ErrorCode::InvalidParameters => "INVALID_PARAMETERS",
             ErrorCode::Unavailable => "UNAVAILABLE",
             ErrorCode::Unknown => "UNKNOWN",
         }

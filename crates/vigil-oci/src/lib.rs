@@ -6,6 +6,7 @@
 //! metrics now, authorization and the audit record next.
 
 pub mod blobs;
+pub mod changefeed;
 pub mod error;
 pub mod gate;
 mod http;
@@ -96,6 +97,14 @@ impl Registry {
         format!("{}{path}", self.config.public_url.as_deref().unwrap_or(""))
     }
 
+    /// The host (and port) of `public_url`: the registry's own name, which DTR clients put in front of
+    /// repository names.
+    pub(crate) fn own_host(&self) -> Option<String> {
+        let url = self.config.public_url.as_deref()?;
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        rest.split('/').next().filter(|h| !h.is_empty()).map(str::to_owned)
+    }
+
     /// Expires upload sessions that were not touched within the configured expiry. Returns how many.
     pub async fn expire_uploads(&self) -> OciResult<usize> {
         uploads::expire(self).await
@@ -120,7 +129,12 @@ async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
     let scope = RequestScope::of(&parts);
     let mut route_target = None;
     let result = async {
-        let route = classified.route?;
+        let route = match classified.route? {
+            Route::Changefeed { name: Some(name) } => {
+                Route::RepoChangefeed { repo: route::resolve_changefeed(&name, reg.own_host().as_deref())? }
+            }
+            route => route,
+        };
         route_target = Some(route.audit_target());
         let admitted = match &reg.auth {
             Some(auth) => gate::admit(auth, &parts, operation, &route, scope).await?,
@@ -157,6 +171,12 @@ async fn handle(reg: &Registry, op: Operation, route: Route, req: Request) -> Oc
         (Operation::CheckApiVersion, _) => Ok(axum::Json(serde_json::json!({})).into_response()),
         (Operation::ListCatalog, _) => listing::catalog(reg, admitted(&req), req.uri().query()).await,
         (Operation::ListTags, Route::Tags { repo }) => listing::tags(reg, &repo, req.uri().query()).await,
+        (Operation::ReadChangefeed, Route::Changefeed { name: None }) => {
+            changefeed::read(reg, admitted(&req), None, req.uri().query()).await
+        }
+        (Operation::ReadRepoChangefeed, Route::RepoChangefeed { repo }) => {
+            changefeed::read(reg, admitted(&req), Some(&repo), req.uri().query()).await
+        }
         (Operation::ListReferrers, Route::Referrers { repo, digest }) => {
             listing::referrers(reg, &repo, &digest, req.uri().query()).await
         }

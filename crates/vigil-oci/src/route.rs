@@ -34,6 +34,15 @@ pub enum Route {
         repo: RepoName,
         digest: Digest,
     },
+    /// `/v2/_trust/changefeed` (`name` none) or `/v2/<name>/_trust/changefeed` as written, where `name` may start
+    /// with a registry host (DTR's form); [`resolve_changefeed`] turns the latter into [`Route::RepoChangefeed`].
+    Changefeed {
+        name: Option<String>,
+    },
+    /// One repository's changefeed, its name resolved.
+    RepoChangefeed {
+        repo: RepoName,
+    },
 }
 
 impl Route {
@@ -41,7 +50,8 @@ impl Route {
     pub fn audit_target(&self) -> vigil_audit::Target {
         use vigil_audit::Target;
         match self {
-            Route::ApiVersion | Route::Catalog => Target::default(),
+            Route::ApiVersion | Route::Catalog | Route::Changefeed { .. } => Target::default(),
+            Route::RepoChangefeed { repo } => Target::repo(repo),
             Route::Manifest { repo, reference: Reference::Tag(t) } => Target::repo(repo).tag(t),
             Route::Manifest { repo, reference: Reference::Digest(d) } => Target::repo(repo).digest(d),
             Route::Blob { repo, digest } | Route::Referrers { repo, digest } => Target::repo(repo).digest(digest),
@@ -52,6 +62,8 @@ impl Route {
     pub fn repo(&self) -> Option<&RepoName> {
         match self {
             Route::ApiVersion | Route::Catalog => None,
+            Route::Changefeed { .. } => None,
+            Route::RepoChangefeed { repo } => Some(repo),
             Route::Tags { repo }
             | Route::Manifest { repo, .. }
             | Route::Blob { repo, .. }
@@ -101,6 +113,9 @@ fn endpoint(path: &str) -> Option<Result<Route, OciError>> {
     if rest == "_catalog" {
         return Some(Ok(Route::Catalog));
     }
+    if rest == "_trust/changefeed" {
+        return Some(Ok(Route::Changefeed { name: None }));
+    }
     let segs: Vec<&str> = rest.split('/').collect();
     let n = segs.len();
     let tail = |k: usize| segs.get(n.wrapping_sub(k)).copied();
@@ -117,12 +132,26 @@ fn endpoint(path: &str) -> Option<Result<Route, OciError>> {
         name(&segs[..n - 2]).and_then(|repo| Ok(Route::Manifest { repo, reference: reference(segs[n - 1])? }))
     } else if n >= 3 && tail(2) == Some("blobs") {
         name(&segs[..n - 2]).and_then(|repo| Ok(Route::Blob { repo, digest: digest(segs[n - 1])? }))
+    } else if n >= 3 && tail(2) == Some("_trust") && tail(1) == Some("changefeed") {
+        Ok(Route::Changefeed { name: Some(segs[..n - 2].join("/")) })
     } else if n >= 3 && tail(2) == Some("referrers") {
         name(&segs[..n - 2]).and_then(|repo| Ok(Route::Referrers { repo, digest: digest(segs[n - 1])? }))
     } else {
         return None;
     };
     Some(route)
+}
+
+/// The repository of `/v2/<name>/_trust/changefeed`. DTR clients put the registry's host in front of the name
+/// (`registry.example/library/alpine`); that host is dropped only when it is this registry's own (`own_host`, from
+/// `public_url`), so a repository whose first component merely looks like a host keeps its name.
+pub fn resolve_changefeed(name: &str, own_host: Option<&str>) -> Result<RepoName, OciError> {
+    let stripped = own_host
+        .and_then(|host| name.strip_prefix(host))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|rest| !rest.is_empty());
+    let segments: Vec<&str> = stripped.unwrap_or(name).split('/').collect();
+    self::name(&segments)
 }
 
 /// Classifies a request. A path that names no endpoint is `Unknown` with 404; a known endpoint with a method it
@@ -161,6 +190,10 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Classified 
         (Route::Upload { .. }, Method::PUT) => Operation::CompleteUpload,
         (Route::Upload { .. }, Method::DELETE) => Operation::CancelUpload,
         (Route::Referrers { .. }, Method::GET) => Operation::ListReferrers,
+        (Route::Changefeed { name: None }, Method::GET) => Operation::ReadChangefeed,
+        (Route::Changefeed { name: Some(_) } | Route::RepoChangefeed { .. }, Method::GET) => {
+            Operation::ReadRepoChangefeed
+        }
         _ => {
             return unknown(OciError::new(ErrorCode::Unsupported, format!("method {method} is not supported here")));
         }
@@ -198,11 +231,27 @@ mod tests {
     }
 
     #[test]
+    fn changefeed_names_lose_only_our_own_host() {
+        let r = |name, host| resolve_changefeed(name, host).map(|n| n.to_string()).map_err(|e| e.code);
+        assert_eq!(r("reg.example:5000/lib/app", Some("reg.example:5000")), Ok("lib/app".into()));
+        assert_eq!(r("reg.example/lib/app", Some("reg.example")), Ok("lib/app".into()));
+        assert_eq!(r("other.example/lib/app", Some("reg.example")), Ok("other.example/lib/app".into()));
+        assert_eq!(r("reg.example/lib/app", None), Ok("reg.example/lib/app".into()));
+        assert_eq!(r("other:5000/lib/app", Some("reg.example")), Err(ErrorCode::NameInvalid));
+        assert_eq!(r("reg.example", Some("reg.example")), Ok("reg.example".into()));
+    }
+
+    #[test]
     fn classifies_every_endpoint() {
         let d = Digest::sha256_of(b"x").to_string();
         assert_eq!(op(Method::GET, "/v2/", None), Operation::CheckApiVersion);
         assert_eq!(op(Method::GET, "/v2", None), Operation::CheckApiVersion);
         assert_eq!(op(Method::GET, "/v2/_catalog", None), Operation::ListCatalog);
+        assert_eq!(op(Method::GET, "/v2/_trust/changefeed", None), Operation::ReadChangefeed);
+        assert_eq!(op(Method::GET, "/v2/a/b/_trust/changefeed", None), Operation::ReadRepoChangefeed);
+        assert_eq!(op(Method::GET, "/v2/reg.example:5000/a/_trust/changefeed", None), Operation::ReadRepoChangefeed);
+        assert_eq!(op(Method::GET, "/v2/reg.example/a/_trust/changefeed", None), Operation::ReadRepoChangefeed);
+        assert_eq!(op(Method::POST, "/v2/a/_trust/changefeed", None), Operation::Unknown);
         assert_eq!(op(Method::GET, "/v2/a/b/c/tags/list", None), Operation::ListTags);
         assert_eq!(op(Method::GET, "/v2/a/manifests/latest", None), Operation::GetManifest);
         assert_eq!(op(Method::HEAD, "/v2/a/manifests/latest", None), Operation::HeadManifest);

@@ -10,6 +10,7 @@
 //! Only the binary's composition root names an adapter ([`sqlite::SqliteStore`], [`fs::FsBlobStore`]).
 
 pub mod blob;
+pub mod changefeed;
 pub mod fs;
 pub mod identity;
 pub mod journal;

@@ -197,6 +197,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
     /// The highest committed sequence number (0 for an empty journal).
     async fn journal_head(&self) -> StoreResult<u64>;
+    /// A page of the trust changefeed, for one repository or all, oldest first.
+    async fn changefeed(
+        &self,
+        gun: Option<&str>,
+        page: crate::changefeed::ChangePage,
+    ) -> StoreResult<Vec<crate::changefeed::ChangeRecord>>;
 
     /// Makes `participant` take part in every journal commit from now on (enforced audit sinks).
     fn set_commit_participant(&self, participant: std::sync::Arc<dyn CommitParticipant>);

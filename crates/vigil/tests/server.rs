@@ -308,3 +308,6 @@ mod audit_sinks;
 
 #[path = "server/audit_integrity.rs"]
 mod audit_integrity;
+
+#[path = "server/changefeed.rs"]
+mod changefeed;

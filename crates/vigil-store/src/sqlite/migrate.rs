@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_registry.sql")),
     (2, include_str!("../../migrations/sqlite/0002_identity.sql")),
     (3, include_str!("../../migrations/sqlite/0003_audit.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_changefeed.sql")),
 ];
 
 pub async fn run(conn: &mut SqliteConnection) -> StoreResult<()> {

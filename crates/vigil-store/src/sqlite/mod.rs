@@ -5,6 +5,7 @@
 //! CLI while the server runs) through `BEGIN IMMEDIATE` and SQLite's lock. That serialization is what makes journal sequence numbers
 //! gapless and in commit order: each transaction reads `MAX(seq)` while holding the write lock.
 
+mod changefeed;
 mod identity;
 mod migrate;
 mod write;
@@ -226,6 +227,14 @@ impl MetadataStore for SqliteStore {
             .iter()
             .map(|r| JournalRecord { seq: r.get::<i64, _>("seq") as u64, ts_ms: r.get("ts"), bytes: r.get("event") })
             .collect())
+    }
+
+    async fn changefeed(
+        &self,
+        gun: Option<&str>,
+        page: crate::changefeed::ChangePage,
+    ) -> StoreResult<Vec<crate::changefeed::ChangeRecord>> {
+        changefeed::page(&self.read, gun, page).await
     }
 
     async fn setting(&self, key: &str) -> StoreResult<Option<String>> {

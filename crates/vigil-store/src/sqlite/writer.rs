@@ -217,6 +217,7 @@ impl Task {
             probe |= matches!(change, Change::Probe);
             sqlx::query("SAVEPOINT job").execute(&mut self.conn).await?;
             let (seq_before, records_before) = (seq, records.len());
+            let feed = super::changefeed::intent(&change);
             let result = async {
                 let done = apply(&mut self.conn, change).await?;
                 let mut seqs = Vec::with_capacity(job.events.len());
@@ -231,6 +232,10 @@ impl Task {
                         .await?;
                     records.push(JournalRecord { seq, ts_ms: ts, bytes });
                     seqs.push(seq);
+                }
+                // The feed's records carry the seq of the change's own event, in the same savepoint.
+                if let (Some(feed), Some(&first)) = (feed, seqs.first()) {
+                    super::changefeed::record(&mut self.conn, feed, &done, first, ts).await?;
                 }
                 Ok((done, seqs))
             }
