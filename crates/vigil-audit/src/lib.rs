@@ -12,6 +12,7 @@
 mod counted;
 pub mod event;
 pub mod filter;
+pub mod indexer;
 pub mod integrity;
 pub mod layer;
 pub mod recorder;

@@ -13,6 +13,7 @@ pub mod blob;
 pub mod changefeed;
 pub mod fs;
 pub mod identity;
+pub mod index;
 pub mod journal;
 pub mod meta;
 pub mod sqlite;

@@ -197,6 +197,26 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
     /// The highest committed sequence number (0 for an empty journal).
     async fn journal_head(&self) -> StoreResult<u64>;
+    /// Adds rows to the audit query index and records that it holds everything through `through`.
+    async fn index_events(&self, rows: Vec<crate::index::IndexRow>, through: u64) -> StoreResult<()>;
+    /// The last seq the query index holds.
+    async fn indexed_through(&self) -> StoreResult<u64>;
+    /// The seqs of indexed events matching `filter`, a page of at most `limit` in `order`.
+    async fn query_events(
+        &self,
+        filter: &crate::index::EventFilter,
+        order: crate::index::Order,
+        limit: u32,
+    ) -> StoreResult<Vec<u64>>;
+    /// Counts of indexed events matching `filter`, grouped.
+    async fn aggregate_events(
+        &self,
+        filter: &crate::index::EventFilter,
+        bucket: Option<crate::index::Bucket>,
+        group: Option<crate::index::GroupBy>,
+    ) -> StoreResult<Vec<crate::index::Aggregate>>;
+    /// The journal entries with these seqs, in that order (pruned ones left out).
+    async fn journal_entries(&self, seqs: &[u64]) -> StoreResult<Vec<JournalRecord>>;
     /// A page of the trust changefeed, for one repository or all, oldest first.
     async fn changefeed(
         &self,

@@ -25,6 +25,7 @@ pub struct AdminState {
     pub directory: Arc<Directory>,
 }
 
+#[derive(Debug)]
 pub struct ApiError(pub StatusCode, pub String);
 
 impl IntoResponse for ApiError {
@@ -115,13 +116,13 @@ pub(crate) async fn caller(st: &AdminState, parts: &Parts) -> ApiResult<Principa
 }
 
 /// Admin of a namespace (user or org) or a global admin.
-async fn require_namespace_admin(st: &AdminState, p: &Principal, ns: &str) -> ApiResult<()> {
+pub(crate) async fn require_namespace_admin(st: &AdminState, p: &Principal, ns: &str) -> ApiResult<()> {
     let probe: RepoName =
         format!("{ns}/x").parse().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("bad namespace {ns:?}")))?;
     require_repo_admin(st, p, &probe).await
 }
 
-async fn require_repo_admin(st: &AdminState, p: &Principal, repo: &RepoName) -> ApiResult<()> {
+pub(crate) async fn require_repo_admin(st: &AdminState, p: &Principal, repo: &RepoName) -> ApiResult<()> {
     if p.token_scopes.is_some() && !p.is_admin {
         // A scoped API token is for registry access, not administration.
         return Err(forbidden());

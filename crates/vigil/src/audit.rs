@@ -40,6 +40,7 @@ pub async fn start(config: &Config, stores: &Stores, auth: Arc<Authenticator>) -
         false => None,
     };
     record_configuration(config, stores, &recorder).await?;
+    tokio::spawn(vigil_audit::indexer::run(stores.meta.clone()));
     if let Some(integrity) = &integrity {
         let interval = config.audit.tlog.interval().map_err(anyhow::Error::msg)?;
         tokio::spawn(integrator::run(stores.meta.clone(), integrity.clone(), recorder.clone(), interval));

@@ -7,6 +7,7 @@ mod audit_cli;
 mod config;
 mod gc;
 mod identity;
+mod quay_logs;
 mod serve;
 mod telemetry;
 mod tlog_api;

@@ -22,6 +22,7 @@ use vigil_store::MetadataStore;
 
 use crate::admin_api::{self, AdminState};
 use crate::config::Config;
+use crate::quay_logs::{self, LogsState};
 use crate::tlog_api::{self, TlogState};
 use crate::{audit, gc, telemetry, Stores};
 
@@ -33,6 +34,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub fn app(
     registry: Registry,
     admin: AdminState,
+    logs: LogsState,
     integrity: Option<Integrity>,
     metrics: Option<PrometheusHandle>,
     audit: Arc<HttpAudit>,
@@ -47,7 +49,8 @@ pub fn app(
                 move || ready(journal.clone())
             }),
         )
-        .merge(admin_api::router(admin.clone()));
+        .merge(admin_api::router(admin.clone()))
+        .merge(quay_logs::router(logs));
     if let Some(integrity) = integrity {
         app = app.merge(tlog_api::router(TlogState { admin, integrity, journal }));
     }
@@ -92,7 +95,8 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     // After the sinks start, so the first start's admin account is in every sink too.
     bootstrap_admin(&stores).await?;
     let admin = AdminState { directory: Arc::new(Directory::new(stores.identity.clone())), auth };
-    let app = app(registry.clone(), admin, audit.integrity.clone(), Some(metrics), audit.layer.clone());
+    let logs = LogsState::new(admin.clone(), stores.meta.clone(), &config.data_dir)?;
+    let app = app(registry.clone(), admin, logs, audit.integrity.clone(), Some(metrics), audit.layer.clone());
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
     let handle = axum_server::Handle::new();

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_identity.sql")),
     (3, include_str!("../../migrations/sqlite/0003_audit.sql")),
     (4, include_str!("../../migrations/sqlite/0004_changefeed.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_audit_index.sql")),
 ];
 
 pub async fn run(conn: &mut SqliteConnection) -> StoreResult<()> {

@@ -7,6 +7,7 @@
 
 mod changefeed;
 mod identity;
+mod index;
 mod migrate;
 mod write;
 mod writer;
@@ -235,6 +236,36 @@ impl MetadataStore for SqliteStore {
         page: crate::changefeed::ChangePage,
     ) -> StoreResult<Vec<crate::changefeed::ChangeRecord>> {
         changefeed::page(&self.read, gun, page).await
+    }
+
+    async fn index_events(&self, rows: Vec<crate::index::IndexRow>, through: u64) -> StoreResult<()> {
+        self.writer.submit(Change::Index { rows, through }, Vec::new()).await.map(|_| ())
+    }
+
+    async fn indexed_through(&self) -> StoreResult<u64> {
+        Ok(self.setting(index::INDEXED_THROUGH).await?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    async fn query_events(
+        &self,
+        filter: &crate::index::EventFilter,
+        order: crate::index::Order,
+        limit: u32,
+    ) -> StoreResult<Vec<u64>> {
+        index::query(&self.read, filter, order, limit).await
+    }
+
+    async fn aggregate_events(
+        &self,
+        filter: &crate::index::EventFilter,
+        bucket: Option<crate::index::Bucket>,
+        group: Option<crate::index::GroupBy>,
+    ) -> StoreResult<Vec<crate::index::Aggregate>> {
+        index::aggregate(&self.read, filter, bucket, group).await
+    }
+
+    async fn journal_entries(&self, seqs: &[u64]) -> StoreResult<Vec<JournalRecord>> {
+        index::entries(&self.read, seqs).await
     }
 
     async fn setting(&self, key: &str) -> StoreResult<Option<String>> {

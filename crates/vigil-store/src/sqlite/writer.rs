@@ -43,6 +43,11 @@ pub(crate) enum Change {
         now_ms: i64,
     },
     SinkMark(SinkMark),
+    /// Rows for the audit query index, and the seq it then holds everything through.
+    Index {
+        rows: Vec<crate::index::IndexRow>,
+        through: u64,
+    },
     /// Takes the write lock and asks the participant whether it could write, then changes nothing.
     Probe,
 }
@@ -323,6 +328,7 @@ async fn apply(conn: &mut SqliteConnection, change: Change) -> StoreResult<Done>
             Ok(Done::Other)
         }
         Change::SinkMark(mark) => upsert_mark(conn, &mark).await.map(|_| Done::Other),
+        Change::Index { rows, through } => super::index::write(conn, rows, through).await.map(|_| Done::Other),
     }
 }
 

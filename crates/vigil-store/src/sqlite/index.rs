@@ -1,0 +1,155 @@
+//! The audit query index in SQLite: written in batches by the writer (job `Change::Index`), read with filters
+//! built from [`EventFilter`] (every value bound, never spliced into the SQL).
+
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, Row, SqliteConnection, SqlitePool};
+
+use crate::index::{Aggregate, Bucket, EventFilter, GroupBy, IndexRow, Order};
+use crate::journal::JournalRecord;
+use crate::meta::StoreResult;
+
+/// The settings key holding the last seq the index holds.
+pub const INDEXED_THROUGH: &str = "audit_indexed_through";
+
+pub(crate) async fn write(conn: &mut SqliteConnection, rows: Vec<IndexRow>, through: u64) -> StoreResult<()> {
+    for r in rows {
+        sqlx::query(
+            "INSERT OR REPLACE INTO audit_index (seq, ts, kind, action, operation, outcome, status, namespace, \
+             repository, user_name, remote_addr, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(r.seq as i64)
+        .bind(r.ts_ms)
+        .bind(r.kind)
+        .bind(r.action)
+        .bind(r.operation)
+        .bind(r.outcome)
+        .bind(r.status.map(i64::from))
+        .bind(r.namespace)
+        .bind(r.repository)
+        .bind(r.user_name)
+        .bind(r.remote_addr)
+        .bind(r.request_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(INDEXED_THROUGH)
+    .bind(through.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// `WHERE ...` for a filter, with its arguments.
+fn conditions(f: &EventFilter, args: &mut SqliteArguments<'static>) -> String {
+    let mut parts: Vec<String> = vec!["1 = 1".into()];
+    let mut add = |sql: String| parts.push(sql);
+    if let Some(from) = f.from_ms {
+        add("ts >= ?".into());
+        let _ = args.add(from);
+    }
+    if let Some(to) = f.to_ms {
+        add("ts < ?".into());
+        let _ = args.add(to);
+    }
+    let text = [
+        ("namespace", &f.namespace),
+        ("repository", &f.repository),
+        ("user_name", &f.user_name),
+        ("remote_addr", &f.remote_addr),
+        ("request_id", &f.request_id),
+    ];
+    for (col, value) in text {
+        if let Some(v) = value {
+            add(if v.contains('*') { format!("{col} GLOB ?") } else { format!("{col} = ?") });
+            let _ = args.add(v.clone());
+        }
+    }
+    let lists = [("kind", &f.kinds), ("action", &f.actions), ("operation", &f.operations), ("outcome", &f.outcomes)];
+    for (col, values) in lists {
+        if !values.is_empty() {
+            add(format!("{col} IN ({})", vec!["?"; values.len()].join(", ")));
+            for v in values {
+                let _ = args.add(v.clone());
+            }
+        }
+    }
+    if let Some(status) = f.status {
+        add("status = ?".into());
+        let _ = args.add(i64::from(status));
+    }
+    parts.join(" AND ")
+}
+
+/// The seqs of matching events, a page of at most `limit`.
+pub(crate) async fn query(pool: &SqlitePool, f: &EventFilter, order: Order, limit: u32) -> StoreResult<Vec<u64>> {
+    let mut args = SqliteArguments::default();
+    let cond = conditions(f, &mut args);
+    let (cursor, direction) = match order {
+        Order::NewestFirst { before } => {
+            let _ = args.add(before.map_or(i64::MAX, |b| b as i64));
+            ("seq < ?", "DESC")
+        }
+        Order::OldestFirst { after } => {
+            let _ = args.add(after as i64);
+            ("seq > ?", "ASC")
+        }
+    };
+    let _ = args.add(i64::from(limit));
+    let sql = format!("SELECT seq FROM audit_index WHERE {cond} AND {cursor} ORDER BY seq {direction} LIMIT ?");
+    let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
+    Ok(rows.iter().map(|r| r.get::<i64, _>(0) as u64).collect())
+}
+
+/// Counts of matching events, grouped by a time bucket and/or a field.
+pub(crate) async fn aggregate(
+    pool: &SqlitePool,
+    f: &EventFilter,
+    bucket: Option<Bucket>,
+    group: Option<GroupBy>,
+) -> StoreResult<Vec<Aggregate>> {
+    let mut args = SqliteArguments::default();
+    let cond = conditions(f, &mut args);
+    let bucket_sql = match bucket {
+        Some(Bucket::Day) => "(ts / 86400000) * 86400000",
+        Some(Bucket::Hour) => "(ts / 3600000) * 3600000",
+        None => "NULL",
+    };
+    let key_sql = group.map_or("NULL", GroupBy::column);
+    let sql = format!(
+        "SELECT {bucket_sql} AS b, {key_sql} AS k, COUNT(*) AS n FROM audit_index WHERE {cond} GROUP BY b, k \
+         ORDER BY b, k"
+    );
+    let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
+    Ok(rows
+        .iter()
+        .map(|r| Aggregate {
+            bucket_ms: r.get::<Option<i64>, _>("b"),
+            key: r.get::<Option<String>, _>("k"),
+            count: r.get::<i64, _>("n") as u64,
+        })
+        .collect())
+}
+
+/// The journal entries with these seqs, in the order asked (absent ones, pruned, are left out).
+pub(crate) async fn entries(pool: &SqlitePool, seqs: &[u64]) -> StoreResult<Vec<JournalRecord>> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut args = SqliteArguments::default();
+    for s in seqs {
+        let _ = args.add(*s as i64);
+    }
+    let sql = format!("SELECT seq, ts, event FROM journal WHERE seq IN ({})", vec!["?"; seqs.len()].join(", "));
+    let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
+    let mut by_seq: std::collections::HashMap<u64, JournalRecord> = rows
+        .iter()
+        .map(|r| {
+            let seq = r.get::<i64, _>("seq") as u64;
+            (seq, JournalRecord { seq, ts_ms: r.get("ts"), bytes: r.get("event") })
+        })
+        .collect();
+    Ok(seqs.iter().filter_map(|s| by_seq.remove(s)).collect())
+}

@@ -1,0 +1,401 @@
+//! Quay-compatible usage logs: `GET …/logs` and `GET …/aggregatelogs` for a repository, an organization and the
+//! calling user, with Quay's shapes (RFC 2822 datetimes, Quay's kind names, 20 per page newest first, opaque
+//! `next_page`) so existing scripts work unchanged. Beyond Quay: RFC 3339 times to the second besides
+//! `MM/DD/YYYY`, `performer` at every level, a `kind` filter, no 31-day limit on aggregates, and a 400 (never a
+//! silent default) for a bad date, a reversed range or a forged `next_page`. Reads the query index
+//! (`vigil_audit::indexer`), then the events themselves from the journal.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Path as UrlPath, Query, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use vigil_audit::RequestScope;
+use vigil_auth::Principal;
+use vigil_core::time::{parse_rfc3339, parse_us_date, rfc2822};
+use vigil_core::RepoName;
+use vigil_store::index::{Bucket, EventFilter, GroupBy, Order};
+use vigil_store::MetadataStore;
+
+use crate::admin_api::{self, AdminState, ApiError};
+
+/// Quay's page size.
+const PAGE: u32 = 20;
+const DAY_MS: i64 = 86_400_000;
+
+#[derive(Clone)]
+pub struct LogsState {
+    pub admin: AdminState,
+    pub journal: Arc<dyn MetadataStore>,
+    /// Signs `next_page` tokens, so a client can neither forge nor alter one.
+    pub page_key: Arc<[u8; 32]>,
+}
+
+impl LogsState {
+    /// Loads (creating on the first start) the page-token key in the data directory.
+    pub fn new(admin: AdminState, journal: Arc<dyn MetadataStore>, data_dir: &Path) -> anyhow::Result<LogsState> {
+        let path = data_dir.join("logs-page.key");
+        let key = match std::fs::read(&path) {
+            Ok(bytes) if bytes.len() == 32 => bytes,
+            _ => {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                let mut key = vec![0u8; 32];
+                getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the page key: {e}"))?;
+                let mut f =
+                    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+                f.write_all(&key)?;
+                f.sync_all()?;
+                key
+            }
+        };
+        let key: [u8; 32] = key.try_into().expect("32 bytes");
+        Ok(LogsState { admin, journal, page_key: Arc::new(key) })
+    }
+}
+
+pub fn router(st: LogsState) -> Router {
+    Router::new()
+        .route("/api/v1/user/logs", get(user_logs))
+        .route("/api/v1/user/aggregatelogs", get(user_aggregate))
+        .route("/api/v1/organization/{org}/logs", get(org_logs))
+        .route("/api/v1/organization/{org}/aggregatelogs", get(org_aggregate))
+        // The admin API owns `/api/v1/repository/{*rest}` for other methods; repository names hold `/`.
+        .route("/api/v1/repository/{*rest}", get(repo_get))
+        .with_state(st)
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message.into())
+}
+
+/// The authenticated caller (Basic or an API token as Bearer, like the admin API).
+struct Caller(Principal);
+
+impl FromRequestParts<LogsState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &LogsState) -> ApiResult<Self> {
+        let p = admin_api::caller(&st.admin, parts).await?;
+        RequestScope::of(parts).set_user(p.audit_user());
+        Ok(Caller(p))
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct LogsQuery {
+    starttime: Option<String>,
+    endtime: Option<String>,
+    performer: Option<String>,
+    /// vigil: one kind, or several separated by commas.
+    kind: Option<String>,
+    next_page: Option<String>,
+}
+
+/// Which logs a level covers.
+enum Level {
+    Repository(RepoName),
+    Organization(String),
+    User(String),
+}
+
+impl Level {
+    fn filter(&self) -> EventFilter {
+        match self {
+            Level::Repository(r) => EventFilter { repository: Some(r.to_string()), ..EventFilter::default() },
+            Level::Organization(o) => EventFilter { namespace: Some(o.clone()), ..EventFilter::default() },
+            Level::User(u) => EventFilter { user_name: Some(u.clone()), ..EventFilter::default() },
+        }
+    }
+}
+
+/// `starttime`/`endtime`: `MM/DD/YYYY` (an end date covers its whole day) or RFC 3339. Quay's default window is
+/// the day before now to the day after.
+fn window(q: &LogsQuery, now_ms: i64) -> ApiResult<(i64, i64)> {
+    let parse = |name: &str, v: &str, end: bool| -> ApiResult<i64> {
+        if let Some(day) = parse_us_date(v) {
+            return Ok(if end { day + DAY_MS } else { day });
+        }
+        parse_rfc3339(v).ok_or_else(|| {
+            bad(format!("`{name}` {v:?} is neither MM/DD/YYYY nor an RFC 3339 time such as 2024-01-02T10:11:12Z"))
+        })
+    };
+    let start = match q.starttime.as_deref().filter(|s| !s.is_empty()) {
+        Some(v) => parse("starttime", v, false)?,
+        None => now_ms - DAY_MS,
+    };
+    let end = match q.endtime.as_deref().filter(|s| !s.is_empty()) {
+        Some(v) => parse("endtime", v, true)?,
+        None => now_ms + DAY_MS,
+    };
+    if end < start {
+        return Err(bad(format!("`endtime` ({}) is before `starttime` ({})", rfc2822(end), rfc2822(start))));
+    }
+    Ok((start, end))
+}
+
+fn full_filter(level: &Level, q: &LogsQuery, start: i64, end: i64) -> ApiResult<EventFilter> {
+    let mut f = level.filter();
+    f.from_ms = Some(start);
+    f.to_ms = Some(end);
+    if let Some(p) = q.performer.as_deref().filter(|p| !p.is_empty()) {
+        if matches!(level, Level::User(me) if me != p) {
+            // Your own logs, filtered by someone else: nothing, as in Quay.
+            f.user_name = Some(String::from("\u{0}none"));
+        } else {
+            f.user_name = Some(p.to_owned());
+        }
+    }
+    if let Some(kinds) = q.kind.as_deref().filter(|k| !k.is_empty()) {
+        f.kinds = kinds.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned).collect();
+        if let Some(k) = f.kinds.iter().find(|k| !k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')) {
+            return Err(bad(format!("`kind` {k:?} is not a log kind (lowercase letters and _)")));
+        }
+    }
+    Ok(f)
+}
+
+/// The page token: the seq to continue below, bound by an HMAC to this query's filter, so it cannot be forged,
+/// edited or replayed against another query.
+fn page_token(key: &[u8; 32], filter: &EventFilter, before: u64) -> String {
+    let mac = page_mac(key, filter, before);
+    format!("{}.{}", B64URL.encode(before.to_string()), B64URL.encode(mac))
+}
+
+fn page_mac(key: &[u8; 32], filter: &EventFilter, before: u64) -> Vec<u8> {
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    m.update(format!("{before}|{filter:?}").as_bytes());
+    m.finalize().into_bytes().to_vec()
+}
+
+fn read_page_token(key: &[u8; 32], filter: &EventFilter, token: &str) -> ApiResult<u64> {
+    let invalid = || bad("`next_page` is not a token this server issued for this query");
+    let (before, mac) = token.split_once('.').ok_or_else(invalid)?;
+    let before = B64URL.decode(before).map_err(|_| invalid())?;
+    let before: u64 = std::str::from_utf8(&before).ok().and_then(|s| s.parse().ok()).ok_or_else(invalid)?;
+    let mac = B64URL.decode(mac).map_err(|_| invalid())?;
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    m.update(format!("{before}|{filter:?}").as_bytes());
+    m.verify_slice(&mac).map_err(|_| invalid())?;
+    Ok(before)
+}
+
+async fn logs(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Value>> {
+    let (start, end) = window(&q, vigil_store::now_ms())?;
+    let filter = full_filter(&level, &q, start, end)?;
+    let before = match q.next_page.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => Some(read_page_token(&st.page_key, &filter, t)?),
+        None => None,
+    };
+    let internal = |e: vigil_store::StoreError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let mut seqs = st.journal.query_events(&filter, Order::NewestFirst { before }, PAGE + 1).await.map_err(internal)?;
+    let more = seqs.len() > PAGE as usize;
+    seqs.truncate(PAGE as usize);
+    let entries = st.journal.journal_entries(&seqs).await.map_err(internal)?;
+    let logs: Vec<Value> = entries.iter().filter_map(|r| serde_json::from_slice(&r.bytes).ok()).map(quay_log).collect();
+    let mut body = json!({ "start_time": rfc2822(start), "end_time": rfc2822(end), "logs": logs });
+    if let (true, Some(last)) = (more, seqs.last()) {
+        body["next_page"] = Value::String(page_token(&st.page_key, &filter, *last));
+    }
+    Ok(Json(body))
+}
+
+/// One event as a Quay log entry. `metadata` has Quay's keys for what vigil records, plus `seq` (the event in
+/// vigil's own API and in the changefeed), `outcome` and `request_id`.
+fn quay_log(e: Value) -> Value {
+    let s = |v: &Value| v.as_str().map(str::to_owned);
+    let target = &e["target"];
+    let user = &e["user"];
+    let mut meta = Map::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            meta.insert(k.to_owned(), Value::String(v));
+        }
+    };
+    let repository = s(&target["repository"]);
+    let namespace = s(&target["namespace"]);
+    let short = match (&repository, &namespace) {
+        (Some(r), Some(n)) => r.strip_prefix(&format!("{n}/")).map(str::to_owned).or(Some(r.clone())),
+        (r, _) => r.clone(),
+    };
+    put("namespace", namespace);
+    put("repo", short);
+    put("tag", s(&target["tag"]));
+    put("manifest_digest", s(&target["digest"]));
+    put("username", s(&user["name"]));
+    put("user-agent", s(&e["request"]["user_agent"]));
+    put("outcome", s(&e["outcome"]));
+    put("request_id", s(&e["request"]["id"]));
+    put("detail", s(&e["detail"]));
+    meta.insert("seq".into(), e["seq"].clone());
+    if let Some(status) = e["response"]["status"].as_u64() {
+        meta.insert("status".into(), status.into());
+    }
+    let performer = match user["kind"].as_str() {
+        Some("anonymous") | None => Value::Null,
+        Some(kind) => json!({
+            "kind": if kind == "robot" { "user" } else { kind },
+            "name": user["name"],
+            "is_robot": kind == "robot",
+        }),
+    };
+    let ts_ms = e["ts"].as_str().and_then(parse_rfc3339).unwrap_or_default();
+    json!({
+        "kind": e["kind"],
+        "ip": e["request"]["remote_addr"],
+        "datetime": rfc2822(ts_ms),
+        "metadata": meta,
+        "performer": performer,
+    })
+}
+
+async fn aggregate(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Value>> {
+    if q.next_page.is_some() {
+        return Err(bad("aggregates are not paged: `next_page` does not apply"));
+    }
+    let (start, end) = window(&q, vigil_store::now_ms())?;
+    let filter = full_filter(&level, &q, start, end)?;
+    let groups = st
+        .journal
+        .aggregate_events(&filter, Some(Bucket::Day), Some(GroupBy::Kind))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let aggregated: Vec<Value> = groups
+        .iter()
+        .map(|g| json!({ "kind": g.key, "count": g.count, "datetime": rfc2822(g.bucket_ms.unwrap_or_default()) }))
+        .collect();
+    Ok(Json(json!({ "aggregated": aggregated })))
+}
+
+fn query(parts_query: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult<LogsQuery> {
+    parts_query.map(|Query(q)| q).map_err(|e| bad(format!("bad query string: {e}")))
+}
+
+async fn user_level(p: &Principal) -> Level {
+    Level::User(p.name.clone())
+}
+
+async fn user_logs(
+    State(st): State<LogsState>,
+    Caller(p): Caller,
+    q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    logs(&st, user_level(&p).await, query(q)?).await
+}
+
+async fn user_aggregate(
+    State(st): State<LogsState>,
+    Caller(p): Caller,
+    q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    aggregate(&st, user_level(&p).await, query(q)?).await
+}
+
+async fn org_level(st: &LogsState, p: &Principal, org: &str) -> ApiResult<Level> {
+    admin_api::require_namespace_admin(&st.admin, p, org).await?;
+    Ok(Level::Organization(org.to_owned()))
+}
+
+async fn org_logs(
+    State(st): State<LogsState>,
+    UrlPath(org): UrlPath<String>,
+    Caller(p): Caller,
+    q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let level = org_level(&st, &p, &org).await?;
+    logs(&st, level, query(q)?).await
+}
+
+async fn org_aggregate(
+    State(st): State<LogsState>,
+    UrlPath(org): UrlPath<String>,
+    Caller(p): Caller,
+    q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let level = org_level(&st, &p, &org).await?;
+    aggregate(&st, level, query(q)?).await
+}
+
+async fn repo_level(st: &LogsState, p: &Principal, ns: &str, repo: &str) -> ApiResult<Level> {
+    let name: RepoName =
+        format!("{ns}/{repo}").parse().map_err(|e| bad(format!("bad repository name {ns}/{repo}: {e}")))?;
+    admin_api::require_repo_admin(&st.admin, p, &name).await?;
+    Ok(Level::Repository(name))
+}
+
+/// `GET /api/v1/repository/<ns>/<repo>/logs` and `…/aggregatelogs`.
+async fn repo_get(
+    State(st): State<LogsState>,
+    UrlPath(rest): UrlPath<String>,
+    Caller(p): Caller,
+    q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let not_found = || ApiError(StatusCode::NOT_FOUND, "no such endpoint".into());
+    let (name, what) = rest.rsplit_once('/').ok_or_else(not_found)?;
+    if what != "logs" && what != "aggregatelogs" {
+        return Err(not_found());
+    }
+    let (ns, repo) = name.split_once('/').ok_or_else(not_found)?;
+    let level = repo_level(&st, &p, ns, repo).await?;
+    if what == "logs" {
+        logs(&st, level, query(q)?).await
+    } else {
+        aggregate(&st, level, query(q)?).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_are_bound_to_their_query() {
+        let key = [7u8; 32];
+        let f = EventFilter { repository: Some("a/b".into()), from_ms: Some(1), ..EventFilter::default() };
+        let t = page_token(&key, &f, 42);
+        assert_eq!(read_page_token(&key, &f, &t).unwrap(), 42);
+        let other = EventFilter { repository: Some("a/c".into()), ..f.clone() };
+        assert!(read_page_token(&key, &other, &t).is_err(), "replayed against another query");
+        let (_, mac) = t.split_once('.').unwrap();
+        let forged = format!("{}.{mac}", B64URL.encode("41"));
+        assert!(read_page_token(&key, &f, &forged).is_err(), "edited cursor");
+        assert!(read_page_token(&[8u8; 32], &f, &t).is_err(), "another server's key");
+        for junk in ["", "x", "x.y", "NDI.", "!!.!!"] {
+            assert!(read_page_token(&key, &f, junk).is_err(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn windows_take_quay_dates_and_rfc3339_and_refuse_the_rest() {
+        let q = |s: Option<&str>, e: Option<&str>| LogsQuery {
+            starttime: s.map(str::to_owned),
+            endtime: e.map(str::to_owned),
+            ..LogsQuery::default()
+        };
+        let now = 1_704_190_272_000;
+        assert_eq!(window(&q(None, None), now).unwrap(), (now - DAY_MS, now + DAY_MS));
+        // An end date covers its whole day.
+        assert_eq!(
+            window(&q(Some("01/02/2024"), Some("01/02/2024")), now).unwrap(),
+            (1_704_153_600_000, 1_704_153_600_000 + DAY_MS)
+        );
+        assert_eq!(
+            window(&q(Some("2024-01-02T10:00:00Z"), Some("2024-01-02T11:00:00Z")), now).unwrap(),
+            (1_704_189_600_000, 1_704_193_200_000)
+        );
+        for (s, e) in [(Some("13/01/2024"), None), (Some("yesterday"), None), (None, Some("2024-01-02"))] {
+            assert!(window(&q(s, e), now).is_err(), "{s:?} {e:?}");
+        }
+        assert!(window(&q(Some("01/03/2024"), Some("01/01/2024")), now).is_err(), "reversed");
+    }
+}
