@@ -38,7 +38,7 @@ pub fn parse_us_date(s: &str) -> Option<i64> {
         part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok()).flatten()
     };
     let (m, d, y) = (num(0..2)?, num(3..5)?, num(6..10)?);
-    Some(date_ms(y, m, d)?)
+    date_ms(y, m, d)
 }
 
 /// RFC 3339 to the second or finer (`2026-11-21T09:15:02Z`, `…T09:15:02.481+01:00`), in milliseconds.
