@@ -4,9 +4,11 @@
 mod admin_api;
 mod audit;
 mod audit_cli;
+mod audit_query;
 mod config;
 mod gc;
 mod identity;
+mod page_token;
 mod quay_logs;
 mod serve;
 mod telemetry;

@@ -13,9 +13,6 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use vigil_audit::RequestScope;
@@ -165,36 +162,13 @@ fn full_filter(level: &Level, q: &LogsQuery, start: i64, end: i64) -> ApiResult<
     Ok(f)
 }
 
-/// The page token: the seq to continue below, bound by an HMAC to this query's filter, so it cannot be forged,
-/// edited or replayed against another query.
-fn page_token(key: &[u8; 32], filter: &EventFilter, before: u64) -> String {
-    let mac = page_mac(key, filter, before);
-    format!("{}.{}", B64URL.encode(before.to_string()), B64URL.encode(mac))
-}
-
-fn page_mac(key: &[u8; 32], filter: &EventFilter, before: u64) -> Vec<u8> {
-    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
-    m.update(format!("{before}|{filter:?}").as_bytes());
-    m.finalize().into_bytes().to_vec()
-}
-
-fn read_page_token(key: &[u8; 32], filter: &EventFilter, token: &str) -> ApiResult<u64> {
-    let invalid = || bad("`next_page` is not a token this server issued for this query");
-    let (before, mac) = token.split_once('.').ok_or_else(invalid)?;
-    let before = B64URL.decode(before).map_err(|_| invalid())?;
-    let before: u64 = std::str::from_utf8(&before).ok().and_then(|s| s.parse().ok()).ok_or_else(invalid)?;
-    let mac = B64URL.decode(mac).map_err(|_| invalid())?;
-    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
-    m.update(format!("{before}|{filter:?}").as_bytes());
-    m.verify_slice(&mac).map_err(|_| invalid())?;
-    Ok(before)
-}
-
 async fn logs(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Value>> {
     let (start, end) = window(&q, vigil_store::now_ms())?;
     let filter = full_filter(&level, &q, start, end)?;
     let before = match q.next_page.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => Some(read_page_token(&st.page_key, &filter, t)?),
+        Some(t) => {
+            Some(crate::page_token::read(&st.page_key, &filter, t).map_err(|e| bad(format!("`next_page` {e}")))?)
+        }
         None => None,
     };
     let internal = |e: vigil_store::StoreError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
@@ -205,7 +179,7 @@ async fn logs(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Valu
     let logs: Vec<Value> = entries.iter().filter_map(|r| serde_json::from_slice(&r.bytes).ok()).map(quay_log).collect();
     let mut body = json!({ "start_time": rfc2822(start), "end_time": rfc2822(end), "logs": logs });
     if let (true, Some(last)) = (more, seqs.last()) {
-        body["next_page"] = Value::String(page_token(&st.page_key, &filter, *last));
+        body["next_page"] = Value::String(crate::page_token::issue(&st.page_key, &filter, *last));
     }
     Ok(Json(body))
 }
@@ -357,23 +331,6 @@ async fn repo_get(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_tokens_are_bound_to_their_query() {
-        let key = [7u8; 32];
-        let f = EventFilter { repository: Some("a/b".into()), from_ms: Some(1), ..EventFilter::default() };
-        let t = page_token(&key, &f, 42);
-        assert_eq!(read_page_token(&key, &f, &t).unwrap(), 42);
-        let other = EventFilter { repository: Some("a/c".into()), ..f.clone() };
-        assert!(read_page_token(&key, &other, &t).is_err(), "replayed against another query");
-        let (_, mac) = t.split_once('.').unwrap();
-        let forged = format!("{}.{mac}", B64URL.encode("41"));
-        assert!(read_page_token(&key, &f, &forged).is_err(), "edited cursor");
-        assert!(read_page_token(&[8u8; 32], &f, &t).is_err(), "another server's key");
-        for junk in ["", "x", "x.y", "NDI.", "!!.!!"] {
-            assert!(read_page_token(&key, &f, junk).is_err(), "{junk}");
-        }
-    }
 
     #[test]
     fn windows_take_quay_dates_and_rfc3339_and_refuse_the_rest() {

@@ -24,7 +24,7 @@ use crate::admin_api::{self, AdminState};
 use crate::config::Config;
 use crate::quay_logs::{self, LogsState};
 use crate::tlog_api::{self, TlogState};
-use crate::{audit, gc, telemetry, Stores};
+use crate::{audit, audit_query, gc, telemetry, Stores};
 
 /// How often expired upload sessions are swept.
 const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(600);
@@ -50,7 +50,8 @@ pub fn app(
             }),
         )
         .merge(admin_api::router(admin.clone()))
-        .merge(quay_logs::router(logs));
+        .merge(quay_logs::router(logs.clone()))
+        .merge(audit_query::router(logs));
     if let Some(integrity) = integrity {
         app = app.merge(tlog_api::router(TlogState { admin, integrity, journal }));
     }

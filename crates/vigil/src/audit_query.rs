@@ -1,0 +1,399 @@
+//! vigil's own audit query API, for what Quay's cannot do:
+//!
+//! - `GET /api/v1/audit/events`: any time range (RFC 3339), repository or namespace (with `*` wildcards), user,
+//!   action, kind, operation, outcome, status, remote address, request id; cursor paging (`limit` up to 1000,
+//!   newest first, or `order=asc`); with `Accept: application/x-ndjson` or `text/csv` the whole result streams,
+//!   oldest first, with no record cap.
+//! - `GET /api/v1/audit/aggregate`: counts grouped by `day`/`hour` and/or one of kind, action, user, repository,
+//!   outcome; any range.
+//! - `GET /api/v1/audit/stream`: Server-Sent Events with the same filters, resumable with `Last-Event-ID`.
+//!
+//! Permissions follow Quay's: global admins read everything; a repository's admins its events, a namespace's
+//! admins the namespace's; everyone their own. A filter a caller may not read is refused (403), never widened.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures_util::stream::{self, StreamExt};
+use serde_json::{json, Value};
+use vigil_auth::Principal;
+use vigil_core::time::{parse_rfc3339, rfc3339_ms};
+use vigil_core::RepoName;
+use vigil_store::index::{Bucket, EventFilter, GroupBy, Order};
+
+use crate::admin_api::{self, ApiError};
+use crate::quay_logs::LogsState;
+
+const DEFAULT_LIMIT: u32 = 100;
+const MAX_LIMIT: u32 = 1000;
+/// Rows fetched per step when streaming.
+const STREAM_STEP: u32 = 1000;
+/// How often a live tail looks for new events.
+const TAIL_POLL: Duration = Duration::from_millis(250);
+
+pub fn router(st: LogsState) -> Router {
+    Router::new()
+        .route("/api/v1/audit/events", get(events))
+        .route("/api/v1/audit/aggregate", get(aggregate))
+        .route("/api/v1/audit/stream", get(tail))
+        .with_state(st)
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message.into())
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+/// Every parameter this API knows; anything else is a 400, so a typo never silently widens a query.
+const KNOWN: &[&str] = &[
+    "from",
+    "to",
+    "repository",
+    "namespace",
+    "user",
+    "action",
+    "kind",
+    "operation",
+    "outcome",
+    "status",
+    "remote_addr",
+    "request_id",
+    "cursor",
+    "limit",
+    "order",
+    "bucket",
+    "group_by",
+];
+
+/// The filter of a query string, every value checked.
+fn filter(q: &HashMap<String, String>) -> ApiResult<EventFilter> {
+    if let Some(unknown) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(bad(format!("unknown parameter `{unknown}`; known: {}", KNOWN.join(", "))));
+    }
+    let time = |name: &str| -> ApiResult<Option<i64>> {
+        q.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| parse_rfc3339(v).ok_or_else(|| bad(format!("`{name}` {v:?} is not an RFC 3339 time"))))
+            .transpose()
+    };
+    let text = |name: &str| -> ApiResult<Option<String>> {
+        match q.get(name).filter(|v| !v.is_empty()) {
+            Some(v) if v.len() > 256 || v.chars().any(char::is_control) => {
+                Err(bad(format!("`{name}` must be at most 256 printable characters")))
+            }
+            Some(v) => Ok(Some(v.clone())),
+            None => Ok(None),
+        }
+    };
+    let list = |name: &str| -> ApiResult<Vec<String>> {
+        let values: Vec<String> = text(name)?
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        if let Some(v) = values.iter().find(|v| !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+            return Err(bad(format!("`{name}` value {v:?} is not a name (letters, digits, _)")));
+        }
+        Ok(values)
+    };
+    let f = EventFilter {
+        from_ms: time("from")?,
+        to_ms: time("to")?,
+        namespace: text("namespace")?,
+        repository: text("repository")?,
+        user_name: text("user")?,
+        kinds: list("kind")?,
+        actions: list("action")?,
+        operations: list("operation")?,
+        outcomes: list("outcome")?,
+        status: q
+            .get("status")
+            .map(|s| {
+                s.parse::<u16>()
+                    .ok()
+                    .filter(|s| (100..600).contains(s))
+                    .ok_or_else(|| bad("`status` is an HTTP status"))
+            })
+            .transpose()?,
+        remote_addr: text("remote_addr")?,
+        request_id: text("request_id")?,
+    };
+    if let (Some(from), Some(to)) = (f.from_ms, f.to_ms) {
+        if to < from {
+            return Err(bad(format!("`to` ({}) is before `from` ({})", rfc3339_ms(to), rfc3339_ms(from))));
+        }
+    }
+    Ok(f)
+}
+
+/// Narrows or refuses a filter by what the caller may read.
+async fn authorize(st: &LogsState, p: &Principal, mut f: EventFilter) -> ApiResult<EventFilter> {
+    if p.is_admin {
+        return Ok(f);
+    }
+    fn exact(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|v| !v.contains(['*', '?', '[']))
+    }
+    if let Some(repo) = exact(&f.repository) {
+        let name: RepoName = repo.parse().map_err(|e| bad(format!("bad repository {repo:?}: {e}")))?;
+        if admin_api::require_repo_admin(&st.admin, p, &name).await.is_ok() {
+            return Ok(f);
+        }
+    }
+    if let Some(ns) = exact(&f.namespace) {
+        if admin_api::require_namespace_admin(&st.admin, p, ns).await.is_ok() {
+            return Ok(f);
+        }
+    }
+    match f.user_name.as_deref() {
+        None => f.user_name = Some(p.name.clone()),
+        Some(u) if u == p.name => {}
+        Some(_) => {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                "you may read your own events, and those of repositories and namespaces you administer".into(),
+            ))
+        }
+    }
+    Ok(f)
+}
+
+async fn caller(st: &LogsState, parts: &axum::http::request::Parts) -> ApiResult<Principal> {
+    let p = admin_api::caller(&st.admin, parts).await?;
+    vigil_audit::RequestScope::of(parts).set_user(p.audit_user());
+    Ok(p)
+}
+
+fn wants(headers: &HeaderMap, media: &str) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains(media))
+}
+
+async fn events(
+    State(st): State<LogsState>,
+    Query(q): Query<HashMap<String, String>>,
+    parts: axum::http::request::Parts,
+) -> ApiResult<Response> {
+    let p = caller(&st, &parts).await?;
+    let f = authorize(&st, &p, filter(&q)?).await?;
+    let ascending = match q.get("order").map(String::as_str) {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(o) => return Err(bad(format!("`order` is asc or desc, not {o:?}"))),
+    };
+    if wants(&parts.headers, "application/x-ndjson") {
+        return Ok(stream_all(st, f, Format::Ndjson));
+    }
+    if wants(&parts.headers, "text/csv") {
+        return Ok(stream_all(st, f, Format::Csv));
+    }
+    let limit = match q.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| bad(format!("`limit` is 1 to {MAX_LIMIT}, not {l:?}")))?,
+    };
+    let cursor = match q.get("cursor").filter(|c| !c.is_empty()) {
+        Some(c) => {
+            Some(crate::page_token::read(&st.page_key, &(&f, ascending), c).map_err(|e| bad(format!("`cursor` {e}")))?)
+        }
+        None => None,
+    };
+    let order = if ascending {
+        Order::OldestFirst { after: cursor.unwrap_or(0) }
+    } else {
+        Order::NewestFirst { before: cursor }
+    };
+    let mut seqs = st.journal.query_events(&f, order, limit + 1).await.map_err(internal)?;
+    let more = seqs.len() > limit as usize;
+    seqs.truncate(limit as usize);
+    let entries = st.journal.journal_entries(&seqs).await.map_err(internal)?;
+    let list: Vec<Value> = entries.iter().filter_map(|r| serde_json::from_slice(&r.bytes).ok()).collect();
+    let next = match (more, seqs.last()) {
+        (true, Some(last)) => Value::String(crate::page_token::issue(&st.page_key, &(&f, ascending), *last)),
+        _ => Value::Null,
+    };
+    Ok(Json(json!({ "events": list, "next_cursor": next })).into_response())
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Ndjson,
+    Csv,
+}
+
+const CSV_HEADER: &str =
+    "seq,ts,kind,action,operation,outcome,status,user,repository,tag,digest,remote_addr,request_id\n";
+
+fn csv_field(v: &Value) -> String {
+    let s = match v {
+        Value::Null => return String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn csv_line(bytes: &[u8]) -> String {
+    let e: Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let fields = [
+        &e["seq"],
+        &e["ts"],
+        &e["kind"],
+        &e["action"],
+        &e["operation"],
+        &e["outcome"],
+        &e["response"]["status"],
+        &e["user"]["name"],
+        &e["target"]["repository"],
+        &e["target"]["tag"],
+        &e["target"]["digest"],
+        &e["request"]["remote_addr"],
+        &e["request"]["id"],
+    ];
+    let mut line = fields.iter().map(|v| csv_field(v)).collect::<Vec<_>>().join(",");
+    line.push('\n');
+    line
+}
+
+/// Every match, oldest first, in steps, as the body is sent: no record cap and bounded memory.
+fn stream_all(st: LogsState, f: EventFilter, format: Format) -> Response {
+    let header = match format {
+        Format::Csv => Some(Bytes::from_static(CSV_HEADER.as_bytes())),
+        Format::Ndjson => None,
+    };
+    let rows = stream::unfold(Some(0u64), move |after| {
+        let (st, f) = (st.clone(), f.clone());
+        async move {
+            let after = after?;
+            let page = async {
+                let seqs = st.journal.query_events(&f, Order::OldestFirst { after }, STREAM_STEP).await?;
+                let entries = st.journal.journal_entries(&seqs).await?;
+                Ok::<_, vigil_store::StoreError>((seqs, entries))
+            };
+            match page.await {
+                Ok((seqs, entries)) => {
+                    let next = (seqs.len() == STREAM_STEP as usize).then(|| *seqs.last().expect("a full page"));
+                    let mut chunk = Vec::with_capacity(entries.len() * 700);
+                    for r in &entries {
+                        match format {
+                            Format::Ndjson => {
+                                chunk.extend_from_slice(&r.bytes);
+                                chunk.push(b'\n');
+                            }
+                            Format::Csv => chunk.extend_from_slice(csv_line(&r.bytes).as_bytes()),
+                        }
+                    }
+                    Some((Ok::<_, std::io::Error>(Bytes::from(chunk)), next))
+                }
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        }
+    });
+    let body = stream::iter(header.map(Ok)).chain(rows);
+    let media = match format {
+        Format::Ndjson => "application/x-ndjson",
+        Format::Csv => "text/csv; charset=utf-8",
+    };
+    ([(header::CONTENT_TYPE, media)], Body::from_stream(body)).into_response()
+}
+
+async fn aggregate(
+    State(st): State<LogsState>,
+    Query(q): Query<HashMap<String, String>>,
+    parts: axum::http::request::Parts,
+) -> ApiResult<Json<Value>> {
+    let p = caller(&st, &parts).await?;
+    let f = authorize(&st, &p, filter(&q)?).await?;
+    let (mut bucket, mut group) = (None, None);
+    for g in q.get("group_by").map(String::as_str).unwrap_or("day,kind").split(',').map(str::trim) {
+        match g {
+            "day" if bucket.is_none() => bucket = Some(Bucket::Day),
+            "hour" if bucket.is_none() => bucket = Some(Bucket::Hour),
+            "kind" | "action" | "user" | "repository" | "outcome" if group.is_none() => {
+                group = Some(match g {
+                    "kind" => GroupBy::Kind,
+                    "action" => GroupBy::Action,
+                    "user" => GroupBy::User,
+                    "repository" => GroupBy::Repository,
+                    _ => GroupBy::Outcome,
+                })
+            }
+            other => {
+                return Err(bad(format!(
+                    "`group_by` takes at most one of day, hour and one of kind, action, user, repository, outcome; \
+                     not {other:?}"
+                )))
+            }
+        }
+    }
+    let groups = st.journal.aggregate_events(&f, bucket, group).await.map_err(internal)?;
+    let rows: Vec<Value> = groups
+        .iter()
+        .map(|g| json!({ "bucket": g.bucket_ms.map(rfc3339_ms), "key": g.key, "count": g.count }))
+        .collect();
+    Ok(Json(json!({ "groups": rows })))
+}
+
+/// Server-Sent Events: every matching event as it is indexed, `id:` its seq, resumable with `Last-Event-ID`
+/// (or `?cursor=<seq>`); without either, only events from now on.
+async fn tail(
+    State(st): State<LogsState>,
+    Query(q): Query<HashMap<String, String>>,
+    parts: axum::http::request::Parts,
+) -> ApiResult<Response> {
+    let p = caller(&st, &parts).await?;
+    let mut q = q;
+    let resume =
+        parts.headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned).or(q.remove("cursor"));
+    let f = authorize(&st, &p, filter(&q)?).await?;
+    let after = match resume {
+        Some(id) => id.trim().parse::<u64>().map_err(|_| bad(format!("`Last-Event-ID` {id:?} is not a seq")))?,
+        None => st.journal.indexed_through().await.map_err(internal)?,
+    };
+    let events = stream::unfold((st, f, after, true), |(st, f, after, first)| async move {
+        if !first {
+            tokio::time::sleep(TAIL_POLL).await;
+        }
+        let page = async {
+            let seqs = st.journal.query_events(&f, Order::OldestFirst { after }, STREAM_STEP).await?;
+            let entries = st.journal.journal_entries(&seqs).await?;
+            Ok::<_, vigil_store::StoreError>((seqs, entries))
+        };
+        let (chunk, next) = match page.await {
+            Ok((seqs, entries)) => {
+                let mut chunk = String::new();
+                for r in &entries {
+                    chunk.push_str(&format!(
+                        "id: {}\nevent: audit\ndata: {}\n\n",
+                        r.seq,
+                        String::from_utf8_lossy(&r.bytes)
+                    ));
+                }
+                if chunk.is_empty() {
+                    chunk.push_str(": keep-alive\n\n");
+                }
+                (chunk, seqs.last().copied().unwrap_or(after))
+            }
+            Err(e) => (format!("event: error\ndata: {e}\n\n"), after),
+        };
+        Some((Ok::<_, Infallible>(Bytes::from(chunk)), (st, f, next, false)))
+    });
+    Ok(([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(events))
+        .into_response())
+}
