@@ -26,6 +26,34 @@ pub enum AuditCmd {
     /// Check the journal and the given JSONL sink files (or archives) against the Merkle tree and the signed
     /// checkpoints; exit 0 with a summary when all holds, non-zero with the first bad entry otherwise.
     Verify(verify::VerifyArgs),
+    /// Events matching filters, newest first (from the data directory; works with or without the server).
+    Query {
+        #[command(flatten)]
+        filter: crate::audit_cli_query::FilterArgs,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::audit_cli_query::Format,
+    },
+    /// The last matching events, then new ones as they happen.
+    Tail {
+        #[command(flatten)]
+        filter: crate::audit_cli_query::FilterArgs,
+        /// How many earlier events to show first.
+        #[arg(long, default_value_t = 10)]
+        last: u32,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::audit_cli_query::Format,
+    },
+    /// Every matching event, oldest first, to a file or standard output (a progress bar on long exports).
+    Export {
+        #[command(flatten)]
+        filter: crate::audit_cli_query::FilterArgs,
+        #[arg(long, value_enum, default_value = "ndjson")]
+        format: crate::audit_cli_query::Format,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Benchmarks only: append `count` synthetic push events through the real journal writer, then integrate the
     /// tree and sign a checkpoint, as the server would.
     #[command(hide = true)]
@@ -51,6 +79,13 @@ pub async fn run(config: &Config, cmd: AuditCmd) -> anyhow::Result<()> {
         }
         AuditCmd::Verify(args) => verify::run(config, args).await,
         AuditCmd::LoadSynthetic { count } => load_synthetic(config, count).await,
+        AuditCmd::Query { filter, limit, format } => {
+            crate::audit_cli_query::query(config, &filter, limit, format).await
+        }
+        AuditCmd::Tail { filter, last, format } => crate::audit_cli_query::tail(config, &filter, last, format).await,
+        AuditCmd::Export { filter, format, output } => {
+            crate::audit_cli_query::export(config, &filter, format, output).await
+        }
     }
 }
 

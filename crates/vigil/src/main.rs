@@ -4,6 +4,7 @@
 mod admin_api;
 mod audit;
 mod audit_cli;
+mod audit_cli_query;
 mod audit_query;
 mod config;
 mod gc;
