@@ -313,6 +313,7 @@ impl EventDraft {
             LoadConfig => "config",
             ReadAuditLog => "audit_read",
             SignCheckpoint => "audit_checkpoint",
+            PruneAudit => "audit_retention",
             Health | Metrics | Ready | ReadTree => "probe",
             Unknown => "unknown",
         }
@@ -370,6 +371,7 @@ impl EventDraft {
             LoadConfig => "config_loaded",
             ReadAuditLog => "audit_read",
             SignCheckpoint => "audit_checkpoint",
+            PruneAudit => "audit_retention",
             Health | Metrics | Ready | ReadTree => "probe",
             Unknown => "unknown_request",
         }

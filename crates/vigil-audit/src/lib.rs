@@ -16,6 +16,7 @@ pub mod indexer;
 pub mod integrity;
 pub mod layer;
 pub mod recorder;
+pub mod retention;
 pub mod scope;
 pub mod settings;
 pub mod sink;

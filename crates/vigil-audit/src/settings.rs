@@ -79,6 +79,34 @@ pub struct AuditSettings {
     pub sinks: Vec<SinkSettings>,
     /// The Merkle tree and its signed checkpoints.
     pub tlog: TlogSettings,
+    /// How long events stay in the queryable journal.
+    pub retention: RetentionSettings,
+}
+
+/// `[audit.retention]`: events older than `max_age` leave the journal (and the query index), after being written
+/// to compressed archives when `archive_dir` is set. Their hashes stay in the Merkle tree, so proofs and
+/// checkpoints stay valid and `vigil audit verify` reports the range as pruned.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Such as `"90d"`; unset keeps everything forever.
+    pub max_age: Option<String>,
+    /// Where expired events are archived (`audit-<first seq>-<last seq>.jsonl.gz`, native lines); unset
+    /// deletes them without an archive. Relative paths are under the data directory.
+    pub archive_dir: Option<PathBuf>,
+    /// How often retention runs, such as `"1h"` (default).
+    pub interval: Option<String>,
+}
+
+impl RetentionSettings {
+    /// `(max_age, interval)` when retention is on.
+    pub fn schedule(&self) -> Result<Option<(Duration, Duration)>, String> {
+        let Some(age) = &self.max_age else { return Ok(None) };
+        let age = parse_duration(age).map_err(|e| format!("audit.retention.max_age: {e}"))?;
+        let every = parse_duration(self.interval.as_deref().unwrap_or("1h"))
+            .map_err(|e| format!("audit.retention.interval: {e}"))?;
+        Ok(Some((age, every)))
+    }
 }
 
 /// `[audit.tlog]`: the log's identity, its signing key and how often it signs.
@@ -130,6 +158,7 @@ impl Default for AuditSettings {
             filters: Vec::new(),
             sinks: Vec::new(),
             tlog: TlogSettings::default(),
+            retention: RetentionSettings::default(),
         }
     }
 }

@@ -57,6 +57,8 @@ pub enum Operation {
     ReadTree,
     /// Reads of audit data: entry bundles, proofs, single events and receipts.
     ReadAuditLog,
+    /// Retention removing expired events from the journal (after archiving them).
+    PruneAudit,
     /// The server signing a checkpoint of the audit log (published to the journal and so to every sink).
     SignCheckpoint,
     /// Anything the router could not classify (answered 404/405 in the protocol's format).
@@ -97,6 +99,7 @@ impl Operation {
         Operation::ReadTree,
         Operation::ReadAuditLog,
         Operation::SignCheckpoint,
+        Operation::PruneAudit,
         Operation::Unknown,
     ];
 
@@ -135,6 +138,7 @@ impl Operation {
             Operation::ReadTree => "ReadTree",
             Operation::ReadAuditLog => "ReadAuditLog",
             Operation::SignCheckpoint => "SignCheckpoint",
+            Operation::PruneAudit => "PruneAudit",
             Operation::Unknown => "Unknown",
         }
     }
@@ -160,6 +164,7 @@ impl Operation {
                 | Operation::CompleteUpload
                 | Operation::CancelUpload
                 | Operation::CollectBlob
+                | Operation::PruneAudit
                 | Operation::AdminChange
         )
     }

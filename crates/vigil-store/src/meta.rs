@@ -199,6 +199,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn journal_head(&self) -> StoreResult<u64>;
     /// Adds rows to the audit query index and records that it holds everything through `through`.
     async fn index_events(&self, rows: Vec<crate::index::IndexRow>, through: u64) -> StoreResult<()>;
+    /// Removes journal entries (and their index rows) through `through`, remembers it as
+    /// [`crate::JOURNAL_PRUNED_THROUGH`], and commits `events` (the record of the pruning) with it. `through` must
+    /// be below the journal's head: the newest entry always stays, so sequence numbers never restart.
+    async fn prune_journal(&self, through: u64, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()>;
     /// The last seq the query index holds.
     async fn indexed_through(&self) -> StoreResult<u64>;
     /// The seqs of indexed events matching `filter`, a page of at most `limit` in `order`.

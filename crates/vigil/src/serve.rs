@@ -93,6 +93,17 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     let metrics = telemetry::install_metrics()?;
     let audit = audit::start(&config, &stores, auth.clone()).await.context("starting the audit trail")?;
     tracing::info!(sinks = ?audit.sinks.names, "audit trail ready");
+    if let Some((max_age, interval)) = config.audit.retention.schedule().map_err(anyhow::Error::msg)? {
+        let archive_dir = config.audit.retention.archive_dir.as_ref().map(|d| config.data_dir.join(d));
+        let retention = vigil_audit::retention::Retention {
+            store: stores.meta.clone(),
+            recorder: audit.layer.recorder.clone(),
+            integrity: audit.integrity.clone(),
+            max_age,
+            archive_dir,
+        };
+        tokio::spawn(retention.run(interval));
+    }
     // After the sinks start, so the first start's admin account is in every sink too.
     bootstrap_admin(&stores).await?;
     let admin = AdminState { directory: Arc::new(Directory::new(stores.identity.clone())), auth };

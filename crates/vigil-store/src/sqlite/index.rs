@@ -42,6 +42,26 @@ pub(crate) async fn write(conn: &mut SqliteConnection, rows: Vec<IndexRow>, thro
     Ok(())
 }
 
+/// Deletes journal entries and index rows through `through` (never the newest entry) and remembers the point.
+pub(crate) async fn prune(conn: &mut SqliteConnection, through: u64) -> StoreResult<()> {
+    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal").fetch_one(&mut *conn).await?;
+    if through as i64 >= head {
+        return Err(crate::meta::StoreError::Conflict(format!(
+            "retention may not remove the newest journal entry ({head}); asked through {through}"
+        )));
+    }
+    sqlx::query("DELETE FROM journal WHERE seq <= ?").bind(through as i64).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM audit_index WHERE seq <= ?").bind(through as i64).execute(&mut *conn).await?;
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(crate::JOURNAL_PRUNED_THROUGH)
+    .bind(through.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// `WHERE ...` for a filter, with its arguments.
 fn conditions(f: &EventFilter, args: &mut SqliteArguments<'static>) -> String {
     let mut parts: Vec<String> = vec!["1 = 1".into()];

@@ -242,6 +242,10 @@ impl MetadataStore for SqliteStore {
         self.writer.submit(Change::Index { rows, through }, Vec::new()).await.map(|_| ())
     }
 
+    async fn prune_journal(&self, through: u64, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()> {
+        self.writer.submit(Change::PruneJournal { through }, events).await.map(|_| ())
+    }
+
     async fn indexed_through(&self) -> StoreResult<u64> {
         Ok(self.setting(index::INDEXED_THROUGH).await?.and_then(|v| v.parse().ok()).unwrap_or(0))
     }

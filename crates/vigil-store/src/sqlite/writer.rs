@@ -43,6 +43,10 @@ pub(crate) enum Change {
         now_ms: i64,
     },
     SinkMark(SinkMark),
+    /// Retention: entries through `through` leave the journal and the index.
+    PruneJournal {
+        through: u64,
+    },
     /// Rows for the audit query index, and the seq it then holds everything through.
     Index {
         rows: Vec<crate::index::IndexRow>,
@@ -329,6 +333,7 @@ async fn apply(conn: &mut SqliteConnection, change: Change) -> StoreResult<Done>
         }
         Change::SinkMark(mark) => upsert_mark(conn, &mark).await.map(|_| Done::Other),
         Change::Index { rows, through } => super::index::write(conn, rows, through).await.map(|_| Done::Other),
+        Change::PruneJournal { through } => super::index::prune(conn, through).await.map(|_| Done::Other),
     }
 }
 

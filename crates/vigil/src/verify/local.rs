@@ -201,7 +201,7 @@ fn summarize(what: &str, scan: ScanReport, report: &mut Report, files: &[PathBuf
     if scan.is_ok() {
         report.info(named(format!("{what}: {scan}")));
     }
-    for f in scan.findings.iter().filter(|f| !f.is_error() && files.len() > 1) {
+    for f in scan.findings.iter().filter(|f| !f.is_error()) {
         report.info(named(format!("{what}: {f}")));
     }
     for e in scan.errors() {
