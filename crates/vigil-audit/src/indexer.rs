@@ -49,6 +49,8 @@ struct TargetFields<'a> {
 struct UserFields<'a> {
     #[serde(borrow)]
     name: &'a str,
+    #[serde(borrow, default)]
+    kind: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -74,7 +76,8 @@ pub fn row(record: &JournalRecord) -> IndexRow {
         status: e.response.and_then(|r| r.status),
         namespace: own(e.target.as_ref().and_then(|t| t.namespace)),
         repository: own(e.target.as_ref().and_then(|t| t.repository)),
-        user_name: own(e.user.as_ref().map(|u| u.name)),
+        // Who acted: an anonymous request's claimed name (a failed login) is not its performer.
+        user_name: own(e.user.as_ref().filter(|u| u.kind != "anonymous").map(|u| u.name)),
         remote_addr: own(e.request.as_ref().and_then(|r| r.remote_addr)),
         request_id: own(e.request.as_ref().and_then(|r| r.id)),
     }

@@ -26,6 +26,18 @@ impl Access {
         from_ns.chain(from_grants).chain(public.then_some(Role::Read)).max()
     }
 
+    /// The caller's role on a whole namespace: from owning it or a membership (organizations, teams), or a grant
+    /// on every repository in it (`ns/*`). A grant on one repository is not a role on its namespace.
+    pub fn namespace_role(&self, ns: &str) -> Option<Role> {
+        if self.is_admin {
+            return Some(Role::Admin);
+        }
+        let whole = format!("{ns}/*");
+        let from_ns = self.facts.namespaces.iter().filter(|(n, _)| n == ns).map(|(_, r)| *r);
+        let from_grants = self.facts.grants.iter().filter(|(p, _)| *p == whole).map(|(_, r)| *r);
+        from_ns.chain(from_grants).max()
+    }
+
     /// Whether `principal` (whose access this is) may perform `action` on `repo`, taking the limits of its API
     /// token and registry JWT into account.
     pub fn allows(&self, principal: &Principal, repo: &RepoName, action: Action) -> bool {
@@ -57,6 +69,22 @@ mod tests {
 
     fn repo(s: &str) -> RepoName {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_repository_grant_is_no_role_on_its_namespace() {
+        let a = Access {
+            is_admin: false,
+            facts: AccessFacts {
+                namespaces: vec![("acme".into(), Role::Write)],
+                grants: vec![("acme/x".into(), Role::Admin), ("tools/*".into(), Role::Admin)],
+                ..AccessFacts::default()
+            },
+        };
+        assert_eq!(a.namespace_role("acme"), Some(Role::Write));
+        assert_eq!(a.namespace_role("tools"), Some(Role::Admin));
+        assert_eq!(a.namespace_role("other"), None);
+        assert_eq!(a.role_for(&repo("acme/x")), Some(Role::Admin));
     }
 
     #[test]

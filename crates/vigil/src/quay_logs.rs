@@ -146,6 +146,7 @@ fn full_filter(level: &Level, q: &LogsQuery, start: i64, end: i64) -> ApiResult<
     f.from_ms = Some(start);
     f.to_ms = Some(end);
     if let Some(p) = q.performer.as_deref().filter(|p| !p.is_empty()) {
+        literal("performer", p)?;
         if matches!(level, Level::User(me) if me != p) {
             // Your own logs, filtered by someone else: nothing, as in Quay.
             f.user_name = Some(String::from("\u{0}none"));
@@ -165,10 +166,11 @@ fn full_filter(level: &Level, q: &LogsQuery, start: i64, end: i64) -> ApiResult<
 async fn logs(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Value>> {
     let (start, end) = window(&q, vigil_store::now_ms())?;
     let filter = full_filter(&level, &q, start, end)?;
+    // The token is bound to the query as asked, not to the computed window, which moves with the clock when the
+    // dates are left to their defaults.
+    let asked = (level.filter(), &q.starttime, &q.endtime, &q.performer, &q.kind);
     let before = match q.next_page.as_deref().filter(|t| !t.is_empty()) {
-        Some(t) => {
-            Some(crate::page_token::read(&st.page_key, &filter, t).map_err(|e| bad(format!("`next_page` {e}")))?)
-        }
+        Some(t) => Some(crate::page_token::read(&st.page_key, &asked, t).map_err(|e| bad(format!("`next_page` {e}")))?),
         None => None,
     };
     let internal = |e: vigil_store::StoreError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
@@ -179,7 +181,7 @@ async fn logs(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Valu
     let logs: Vec<Value> = entries.iter().filter_map(|r| serde_json::from_slice(&r.bytes).ok()).map(quay_log).collect();
     let mut body = json!({ "start_time": rfc2822(start), "end_time": rfc2822(end), "logs": logs });
     if let (true, Some(last)) = (more, seqs.last()) {
-        body["next_page"] = Value::String(crate::page_token::issue(&st.page_key, &filter, *last));
+        body["next_page"] = Value::String(crate::page_token::issue(&st.page_key, &asked, *last));
     }
     Ok(Json(body))
 }
@@ -234,7 +236,7 @@ fn quay_log(e: Value) -> Value {
 }
 
 async fn aggregate(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Value>> {
-    if q.next_page.is_some() {
+    if q.next_page.as_deref().is_some_and(|t| !t.is_empty()) {
         return Err(bad("aggregates are not paged: `next_page` does not apply"));
     }
     let (start, end) = window(&q, vigil_store::now_ms())?;
@@ -275,7 +277,16 @@ async fn user_aggregate(
     aggregate(&st, user_level(&p).await, query(q)?).await
 }
 
+/// Names in Quay's API are literal: the index treats `*`, `?` and `[` as wildcards, so they may not reach it.
+fn literal(what: &str, name: &str) -> ApiResult<()> {
+    if name.contains(['*', '?', '[']) {
+        return Err(bad(format!("{what} {name:?} is not a name (no wildcards here)")));
+    }
+    Ok(())
+}
+
 async fn org_level(st: &LogsState, p: &Principal, org: &str) -> ApiResult<Level> {
+    literal("organization", org)?;
     admin_api::require_namespace_admin(&st.admin, p, org).await?;
     Ok(Level::Organization(org.to_owned()))
 }

@@ -311,3 +311,7 @@ mod audit_integrity;
 
 #[path = "server/changefeed.rs"]
 mod changefeed;
+
+#[path = "server/quay_logs.rs"]
+mod quay_logs;
+
