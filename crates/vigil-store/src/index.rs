@@ -18,7 +18,7 @@ pub struct IndexRow {
 }
 
 /// A filter over the index. Every set field must match; list fields match any of their values. Text fields
-/// may hold `*` wildcards (matched with SQL `GLOB`, so `?`, `[` are wildcards too).
+/// may hold wildcards `*`, `?`, `[...]` (matched with SQL `GLOB`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
     /// Inclusive lower bound, milliseconds.

@@ -315,3 +315,5 @@ mod changefeed;
 #[path = "server/quay_logs.rs"]
 mod quay_logs;
 
+#[path = "server/audit_query.rs"]
+mod audit_query;

@@ -83,7 +83,7 @@ fn conditions(f: &EventFilter, args: &mut SqliteArguments<'static>) -> String {
     ];
     for (col, value) in text {
         if let Some(v) = value {
-            add(if v.contains('*') { format!("{col} GLOB ?") } else { format!("{col} = ?") });
+            add(if v.contains(['*', '?', '[']) { format!("{col} GLOB ?") } else { format!("{col} = ?") });
             let _ = args.add(v.clone());
         }
     }
