@@ -35,10 +35,7 @@ pub async fn start(config: &Config, stores: &Stores, auth: Arc<Authenticator>) -
     let recorder = Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
     // The tree is checked against its last checkpoint before this start journals anything, so a refused start
     // leaves the journal as it found it.
-    let integrity = match config.audit.tlog.enabled {
-        true => Some(recover_integrity(config, stores).await?),
-        false => None,
-    };
+    let integrity = if config.audit.tlog.enabled { Some(recover_integrity(config, stores).await?) } else { None };
     record_configuration(config, stores, &recorder).await?;
     tokio::spawn(vigil_audit::indexer::run(stores.meta.clone()));
     if let Some(integrity) = &integrity {

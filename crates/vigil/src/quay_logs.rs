@@ -257,7 +257,7 @@ fn query(parts_query: Result<Query<LogsQuery>, axum::extract::rejection::QueryRe
     parts_query.map(|Query(q)| q).map_err(|e| bad(format!("bad query string: {e}")))
 }
 
-async fn user_level(p: &Principal) -> Level {
+fn user_level(p: &Principal) -> Level {
     Level::User(p.name.clone())
 }
 
@@ -266,7 +266,7 @@ async fn user_logs(
     Caller(p): Caller,
     q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    logs(&st, user_level(&p).await, query(q)?).await
+    logs(&st, user_level(&p), query(q)?).await
 }
 
 async fn user_aggregate(
@@ -274,7 +274,7 @@ async fn user_aggregate(
     Caller(p): Caller,
     q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
-    aggregate(&st, user_level(&p).await, query(q)?).await
+    aggregate(&st, user_level(&p), query(q)?).await
 }
 
 /// Names in Quay's API are literal: the index treats `*`, `?` and `[` as wildcards, so they may not reach it.
