@@ -1,14 +1,13 @@
 //! Registry bearer tokens: short-lived JWTs (HS256) signed with a key kept in the data directory. They carry the
 //! account id and the API token id, so that deleting an account or revoking a token takes effect at once.
 
-use std::io::Write;
 use std::path::Path;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::scope::ResourceAccess;
-use crate::secret::random_bytes;
+use crate::secret::load_or_create_key;
 
 pub const ISSUER: &str = "vigil";
 
@@ -41,23 +40,7 @@ pub struct JwtKeys {
 impl JwtKeys {
     /// Loads the signing key from `path`, creating a random one (mode 0600) on first use.
     pub fn load_or_create(path: &Path, service: &str) -> std::io::Result<Self> {
-        let key = match std::fs::read(path) {
-            Ok(k) if k.len() >= 32 => k,
-            Ok(_) => return Err(std::io::Error::other(format!("{} is shorter than 32 bytes", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = random_bytes::<32>().to_vec();
-                let mut opts = std::fs::OpenOptions::new();
-                opts.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-                let mut f = opts.open(path)?;
-                f.write_all(&key)?;
-                f.sync_all()?;
-                key
-            }
-            Err(e) => return Err(e),
-        };
-        Ok(Self::from_secret(&key, service))
+        Ok(Self::from_secret(&load_or_create_key(path)?, service))
     }
 
     pub fn from_secret(key: &[u8], service: &str) -> Self {

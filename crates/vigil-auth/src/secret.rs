@@ -14,6 +14,28 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     buf
 }
 
+/// A server secret of at least 32 bytes kept in `path`, created at random (mode 0600, fsynced) on first use. A
+/// file that is too short is an error, never silently replaced: tokens signed with it would stop verifying.
+pub fn load_or_create_key(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    match std::fs::read(path) {
+        Ok(k) if k.len() >= 32 => Ok(k),
+        Ok(_) => Err(std::io::Error::other(format!("{} is shorter than 32 bytes", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = random_bytes::<32>().to_vec();
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+            let mut f = opts.open(path)?;
+            f.write_all(&key)?;
+            f.sync_all()?;
+            Ok(key)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// A PHC-format argon2id hash (default parameters: 19 MiB, 2 iterations).
 pub fn hash_password(password: &str) -> String {
     let salt = SaltString::encode_b64(&random_bytes::<16>()).expect("16 bytes is a valid salt length");

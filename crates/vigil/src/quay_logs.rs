@@ -40,21 +40,9 @@ impl LogsState {
     /// Loads (creating on the first start) the page-token key in the data directory.
     pub fn new(admin: AdminState, journal: Arc<dyn MetadataStore>, data_dir: &Path) -> anyhow::Result<LogsState> {
         let path = data_dir.join("logs-page.key");
-        let key = match std::fs::read(&path) {
-            Ok(bytes) if bytes.len() == 32 => bytes,
-            _ => {
-                use std::io::Write;
-                use std::os::unix::fs::OpenOptionsExt;
-                let mut key = vec![0u8; 32];
-                getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness for the page key: {e}"))?;
-                let mut f =
-                    std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
-                f.write_all(&key)?;
-                f.sync_all()?;
-                key
-            }
-        };
-        let key: [u8; 32] = key.try_into().expect("32 bytes");
+        let key = vigil_auth::secret::load_or_create_key(&path)
+            .map_err(|e| anyhow::anyhow!("loading the page-token key {}: {e}", path.display()))?;
+        let key: [u8; 32] = key[..32].try_into().expect("at least 32 bytes");
         Ok(LogsState { admin, journal, page_key: Arc::new(key) })
     }
 }
