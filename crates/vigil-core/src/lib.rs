@@ -15,3 +15,4 @@ pub use operation::Operation;
 pub use permission::{Action, Requirement, Role};
 pub use reference::{Reference, Tag};
 pub mod time;
+pub mod url;

@@ -100,9 +100,7 @@ impl Registry {
     /// The host (and port) of `public_url`: the registry's own name, which DTR clients put in front of
     /// repository names.
     pub(crate) fn own_host(&self) -> Option<String> {
-        let url = self.config.public_url.as_deref()?;
-        let rest = url.split_once("://").map_or(url, |(_, r)| r);
-        rest.split('/').next().filter(|h| !h.is_empty()).map(str::to_owned)
+        vigil_core::url::host(self.config.public_url.as_deref()?).map(str::to_owned)
     }
 
     /// Expires upload sessions that were not touched within the configured expiry. Returns how many.

@@ -120,11 +120,7 @@ pub(crate) async fn require_namespace_admin(st: &AdminState, p: &Principal, ns: 
     if ns.is_empty() || ns.contains('/') {
         return Err(ApiError(StatusCode::BAD_REQUEST, format!("bad namespace {ns:?}")));
     }
-    if p.token_scopes.is_some() && !p.is_admin {
-        // A scoped API token is for registry access, not administration.
-        return Err(forbidden());
-    }
-    let access = st.auth.access(p).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let access = admin_access(st, p).await?;
     if access.namespace_role(ns) == Some(Role::Admin) {
         Ok(())
     } else {
@@ -133,16 +129,20 @@ pub(crate) async fn require_namespace_admin(st: &AdminState, p: &Principal, ns: 
 }
 
 pub(crate) async fn require_repo_admin(st: &AdminState, p: &Principal, repo: &RepoName) -> ApiResult<()> {
-    if p.token_scopes.is_some() && !p.is_admin {
-        // A scoped API token is for registry access, not administration.
-        return Err(forbidden());
-    }
-    let access = st.auth.access(p).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let access = admin_access(st, p).await?;
     if access.role_for(repo) == Some(Role::Admin) {
         Ok(())
     } else {
         Err(forbidden())
     }
+}
+
+/// The caller's roles, for administration: a scoped API token is for registry access, not administration.
+async fn admin_access(st: &AdminState, p: &Principal) -> ApiResult<vigil_auth::Access> {
+    if p.token_scopes.is_some() && !p.is_admin {
+        return Err(forbidden());
+    }
+    st.auth.access(p).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 fn require_global_admin(p: &Principal) -> ApiResult<()> {

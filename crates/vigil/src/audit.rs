@@ -64,11 +64,7 @@ async fn recover_integrity(config: &Config, stores: &Stores) -> anyhow::Result<I
 
 /// The log's name when none is configured or remembered: `<public_url host>/vigil-audit`, or the node name.
 pub fn default_origin(config: &Config) -> String {
-    let host = config.public_url().and_then(|url| {
-        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r).to_owned();
-        let host = rest.split('/').next().unwrap_or_default().to_owned();
-        (!host.is_empty()).then_some(host)
-    });
+    let host = config.public_url().and_then(|url| vigil_core::url::host(&url).map(str::to_owned));
     let node = || config.audit.node.clone().unwrap_or_else(|| vigil_audit::event::default_node().to_string());
     format!("{}/vigil-audit", host.unwrap_or_else(node))
 }

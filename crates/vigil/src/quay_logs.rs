@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path as UrlPath, Query, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -49,10 +49,10 @@ impl LogsState {
 
 pub fn router(st: LogsState) -> Router {
     Router::new()
-        .route("/api/v1/user/logs", get(user_logs))
-        .route("/api/v1/user/aggregatelogs", get(user_aggregate))
-        .route("/api/v1/organization/{org}/logs", get(org_logs))
-        .route("/api/v1/organization/{org}/aggregatelogs", get(org_aggregate))
+        .route("/api/v1/user/logs", get(user_get))
+        .route("/api/v1/user/aggregatelogs", get(user_get))
+        .route("/api/v1/organization/{org}/logs", get(org_get))
+        .route("/api/v1/organization/{org}/aggregatelogs", get(org_get))
         // The admin API owns `/api/v1/repository/{*rest}` for other methods; repository names hold `/`.
         .route("/api/v1/repository/{*rest}", get(repo_get))
         .with_state(st)
@@ -241,28 +241,48 @@ async fn aggregate(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json
     Ok(Json(json!({ "aggregated": aggregated })))
 }
 
-fn query(parts_query: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>) -> ApiResult<LogsQuery> {
-    parts_query.map(|Query(q)| q).map_err(|e| bad(format!("bad query string: {e}")))
+/// The query string, or the reason it is not one.
+type QueryArg = Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>;
+
+/// What an endpoint answers: the entries themselves, or their counts.
+#[derive(Clone, Copy)]
+enum Report {
+    Logs,
+    Aggregate,
 }
 
-fn user_level(p: &Principal) -> Level {
-    Level::User(p.name.clone())
+impl Report {
+    /// The last path segment naming it.
+    fn of(segment: &str) -> Option<Report> {
+        match segment {
+            "logs" => Some(Report::Logs),
+            "aggregatelogs" => Some(Report::Aggregate),
+            _ => None,
+        }
+    }
+
+    /// The report a request's path ends with.
+    fn of_path(uri: &Uri) -> ApiResult<Report> {
+        uri.path().rsplit('/').next().and_then(Report::of).ok_or_else(not_found)
+    }
 }
 
-async fn user_logs(
-    State(st): State<LogsState>,
-    Caller(p): Caller,
-    q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    logs(&st, user_level(&p), query(q)?).await
+async fn answer(st: &LogsState, level: Level, report: Report, q: QueryArg) -> ApiResult<Json<Value>> {
+    let q = q.map(|Query(q)| q).map_err(|e| bad(format!("bad query string: {e}")))?;
+    match report {
+        Report::Logs => logs(st, level, q).await,
+        Report::Aggregate => aggregate(st, level, q).await,
+    }
 }
 
-async fn user_aggregate(
-    State(st): State<LogsState>,
-    Caller(p): Caller,
-    q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    aggregate(&st, user_level(&p), query(q)?).await
+fn not_found() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "no such endpoint".into())
+}
+
+/// `GET /api/v1/user/logs` and `…/aggregatelogs`: the caller's own actions.
+async fn user_get(State(st): State<LogsState>, uri: Uri, Caller(p): Caller, q: QueryArg) -> ApiResult<Json<Value>> {
+    let report = Report::of_path(&uri)?;
+    answer(&st, Level::User(p.name.clone()), report, q).await
 }
 
 /// Names in Quay's API are literal: the index treats `*`, `?` and `[` as wildcards, so they may not reach it.
@@ -273,37 +293,18 @@ fn literal(what: &str, name: &str) -> ApiResult<()> {
     Ok(())
 }
 
-async fn org_level(st: &LogsState, p: &Principal, org: &str) -> ApiResult<Level> {
-    literal("organization", org)?;
-    admin_api::require_namespace_admin(&st.admin, p, org).await?;
-    Ok(Level::Organization(org.to_owned()))
-}
-
-async fn org_logs(
+/// `GET /api/v1/organization/<org>/logs` and `…/aggregatelogs`.
+async fn org_get(
     State(st): State<LogsState>,
     UrlPath(org): UrlPath<String>,
+    uri: Uri,
     Caller(p): Caller,
-    q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
+    q: QueryArg,
 ) -> ApiResult<Json<Value>> {
-    let level = org_level(&st, &p, &org).await?;
-    logs(&st, level, query(q)?).await
-}
-
-async fn org_aggregate(
-    State(st): State<LogsState>,
-    UrlPath(org): UrlPath<String>,
-    Caller(p): Caller,
-    q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    let level = org_level(&st, &p, &org).await?;
-    aggregate(&st, level, query(q)?).await
-}
-
-async fn repo_level(st: &LogsState, p: &Principal, ns: &str, repo: &str) -> ApiResult<Level> {
-    let name: RepoName =
-        format!("{ns}/{repo}").parse().map_err(|e| bad(format!("bad repository name {ns}/{repo}: {e}")))?;
-    admin_api::require_repo_admin(&st.admin, p, &name).await?;
-    Ok(Level::Repository(name))
+    let report = Report::of_path(&uri)?;
+    literal("organization", &org)?;
+    admin_api::require_namespace_admin(&st.admin, &p, &org).await?;
+    answer(&st, Level::Organization(org), report, q).await
 }
 
 /// `GET /api/v1/repository/<ns>/<repo>/logs` and `…/aggregatelogs`.
@@ -311,20 +312,15 @@ async fn repo_get(
     State(st): State<LogsState>,
     UrlPath(rest): UrlPath<String>,
     Caller(p): Caller,
-    q: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
+    q: QueryArg,
 ) -> ApiResult<Json<Value>> {
-    let not_found = || ApiError(StatusCode::NOT_FOUND, "no such endpoint".into());
     let (name, what) = rest.rsplit_once('/').ok_or_else(not_found)?;
-    if what != "logs" && what != "aggregatelogs" {
-        return Err(not_found());
-    }
+    let report = Report::of(what).ok_or_else(not_found)?;
     let (ns, repo) = name.split_once('/').ok_or_else(not_found)?;
-    let level = repo_level(&st, &p, ns, repo).await?;
-    if what == "logs" {
-        logs(&st, level, query(q)?).await
-    } else {
-        aggregate(&st, level, query(q)?).await
-    }
+    let name: RepoName =
+        format!("{ns}/{repo}").parse().map_err(|e| bad(format!("bad repository name {ns}/{repo}: {e}")))?;
+    admin_api::require_repo_admin(&st.admin, &p, &name).await?;
+    answer(&st, Level::Repository(name), report, q).await
 }
 
 #[cfg(test)]

@@ -178,8 +178,9 @@ async fn consistency(State(st): State<TlogState>, parts: Parts) -> ApiResult<Jso
     })))
 }
 
-/// The event at `seq`, if the caller may read it: global admins any, others the events they caused.
-async fn readable_event(st: &TlogState, parts: &Parts, seq: &str) -> ApiResult<Vec<u8>> {
+/// The event at `seq` (and `seq` parsed), if the caller may read it: global admins any, others the events they
+/// caused.
+async fn readable_event(st: &TlogState, parts: &Parts, seq: &str) -> ApiResult<(u64, Vec<u8>)> {
     let p = authenticated(st, parts).await?;
     let seq = number("seq", seq)?;
     let not_found = || ApiError(StatusCode::NOT_FOUND, format!("no event {seq}"));
@@ -210,18 +211,17 @@ async fn readable_event(st: &TlogState, parts: &Parts, seq: &str) -> ApiResult<V
             return Err(not_found());
         }
     }
-    Ok(record.bytes)
+    Ok((seq, record.bytes))
 }
 
 async fn event(State(st): State<TlogState>, Path(seq): Path<String>, parts: Parts) -> ApiResult<Response> {
-    let bytes = readable_event(&st, &parts, &seq).await?;
+    let (_, bytes) = readable_event(&st, &parts, &seq).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 /// A C2SP tlog-proof receipt for the event at `seq` against the latest checkpoint.
 async fn receipt(State(st): State<TlogState>, Path(seq): Path<String>, parts: Parts) -> ApiResult<Response> {
-    let entry = readable_event(&st, &parts, &seq).await?;
-    let seq = number("seq", &seq)?;
+    let (seq, entry) = readable_event(&st, &parts, &seq).await?;
     let c = st.integrity.checkpoint().filter(|c| c.checkpoint.size >= seq).ok_or_else(|| {
         ApiError(StatusCode::NOT_FOUND, format!("event {seq} is not in a signed checkpoint yet; retry in a second"))
     })?;

@@ -51,6 +51,28 @@ fn start(data: &Path, envs: &[(&str, &str)]) -> Server {
     Server { child, base }
 }
 
+/// The Merkle tree off. Tests that count or compare events exactly use it: the tree's own `audit_checkpoint`
+/// events would interleave at times of its choosing (`server/audit_integrity.rs` tests the tree, sinks included).
+const NO_TREE: (&str, &str) = ("VIGIL_AUDIT__TLOG__ENABLED", "false");
+
+/// `vigil` and `start` with [`NO_TREE`].
+mod without_tree {
+    use std::path::Path;
+    use std::process::Command;
+
+    use super::{Server, NO_TREE};
+
+    pub fn vigil(data: &Path) -> Command {
+        let mut cmd = super::vigil(data);
+        cmd.env(NO_TREE.0, NO_TREE.1);
+        cmd
+    }
+
+    pub fn start(data: &Path, envs: &[(&str, &str)]) -> Server {
+        super::start(data, &[envs, &[NO_TREE]].concat())
+    }
+}
+
 /// A client that authenticates as the global admin on every request.
 fn client() -> reqwest::Client {
     use base64::Engine as _;

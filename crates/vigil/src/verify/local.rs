@@ -36,13 +36,10 @@ pub async fn run(
         report.info(format!("tree: {} entries, tile files consistent", tree.size()));
     }
     let mut checkpoints = Checkpoints::default();
-    if let Some((_, note)) = crate::audit_cli::last_checkpoint(config, &key).ok().flatten() {
-        checkpoints.add(&key, &note, "the last signed checkpoint", report);
-    } else {
-        let path = vigil_audit::integrity::keys::state_path(&config.audit.tlog, &config.data_dir);
-        if let Ok(Some(note)) = vigil_audit::integrity::keys::read_state(&path) {
-            checkpoints.add(&key, &note, &path.display().to_string(), report);
-        }
+    // The last signed checkpoint, checked by `add` (a bad signature is reported there).
+    let state = vigil_audit::integrity::keys::state_path(&config.audit.tlog, &config.data_dir);
+    if let Some(note) = vigil_audit::integrity::keys::read_state(&state).map_err(anyhow::Error::msg)? {
+        checkpoints.add(&key, &note, &format!("the last signed checkpoint ({})", state.display()), report);
     }
     for path in &args.checkpoints {
         let note = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

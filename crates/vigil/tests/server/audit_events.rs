@@ -15,21 +15,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vigil_core::Digest;
 
+use super::without_tree::{start, vigil};
 use super::{push_blob, push_image, Server, ADMIN_PASSWORD};
-
-/// These tests count and compare events exactly. The tree's own `audit_checkpoint` events would interleave at
-/// times of its choosing, so the tree is off here; `audit_integrity.rs` tests it, sinks included.
-const NO_TREE: (&str, &str) = ("VIGIL_AUDIT__TLOG__ENABLED", "false");
-
-fn vigil(data: &Path) -> Command {
-    let mut cmd = super::vigil(data);
-    cmd.env(NO_TREE.0, NO_TREE.1);
-    cmd
-}
-
-fn start(data: &Path, envs: &[(&str, &str)]) -> Server {
-    super::start(data, &[envs, &[NO_TREE]].concat())
-}
 
 /// The user agent of every request the tests send.
 const UA: &str = "vigil-audit-test/1.0";

@@ -21,7 +21,7 @@ const CSV_HEADER: &str =
 
 /// A server whose clients (all on 127.0.0.1) may name their address in `X-Forwarded-For`.
 fn start_q(d: &Path) -> Server {
-    start(d, &[("VIGIL_AUDIT__TLOG__ENABLED", "false"), ("VIGIL_AUTH__TRUSTED_PROXIES", r#"["127.0.0.1"]"#)])
+    start(d, &[super::NO_TREE, ("VIGIL_AUTH__TRUSTED_PROXIES", r#"["127.0.0.1"]"#)])
 }
 
 /// One line of the audit file: its seq, its exact text and the event it holds.

@@ -12,7 +12,7 @@ use super::{client, push_image, push_manifest_for, start, vigil, Server};
 const HOST: &str = "reg.example.test:5000";
 
 fn start_with_host(d: &Path) -> Server {
-    start(d, &[("VIGIL_PUBLIC_URL", &format!("http://{HOST}")), ("VIGIL_AUDIT__TLOG__ENABLED", "false")])
+    start(d, &[("VIGIL_PUBLIC_URL", &format!("http://{HOST}")), super::NO_TREE])
 }
 
 async fn feed(c: &reqwest::Client, url: &str) -> (u16, Value) {

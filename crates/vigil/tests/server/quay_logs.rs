@@ -13,10 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::{push_image, push_manifest_for, start, Server, ADMIN_PASSWORD};
+use super::{push_image, push_manifest_for, start, Server, ADMIN_PASSWORD, NO_TREE};
 
-/// The tree's `audit_checkpoint` events would interleave with the events counted here.
-const NO_TREE: (&str, &str) = ("VIGIL_AUDIT__TLOG__ENABLED", "false");
 /// The user agent of every request these tests send.
 const UA: &str = "quay-logs-test/2.0 (vigil)";
 /// A window holding everything these tests do.
