@@ -1403,3 +1403,79 @@ async fn damaged_tile_files_under_a_full_tile_are_rebuilt() {
     assert_eq!(rfc9162::mth(&leaves), signed.root, "the served tiles do not fold to the checkpoint");
     assert!(proof_ok, "the inclusion proof of seq 4 does not verify against the checkpoint");
 }
+
+/// Retention archives expired events byte for byte, then removes them from the journal under the signed
+/// checkpoint, recording an `audit_retention` event; the pruned range stays provable and `verify` calls it pruned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_archives_then_prunes_and_the_log_stays_provable() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let retention = [
+        ("VIGIL_AUDIT__RETENTION__MAX_AGE", "2s"),
+        ("VIGIL_AUDIT__RETENTION__INTERVAL", "500ms"),
+        ("VIGIL_AUDIT__RETENTION__ARCHIVE_DIR", "archive"),
+    ];
+    let s = start(d, &retention);
+    let key = fetch_key(&s.base).await;
+    let c = admin();
+    for _ in 0..5 {
+        assert_eq!(c.get(format!("{}/v2/", s.base)).send().await.unwrap().status(), 200);
+    }
+    let audit_file = || std::fs::read_to_string(d.join("audit.jsonl")).unwrap();
+    // Wait for a retention run that pruned at least the five logins (seqs up to 8 or so).
+    let deadline = Instant::now() + PATIENCE;
+    let detail = loop {
+        let found = audit_file()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["kind"] == "audit_retention")
+            .map(|e| serde_json::from_str::<Value>(e["detail"].as_str().unwrap()).unwrap())
+            .find(|d| d["pruned_through"].as_u64().unwrap() >= 8);
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "no retention run pruned the logins:\n{}", audit_file());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let through = detail["pruned_through"].as_u64().unwrap();
+
+    // The archives hold exactly the pruned lines, byte for byte, from seq 1 on.
+    let mut archives: Vec<_> = std::fs::read_dir(d.join("archive")).unwrap().map(|e| e.unwrap().path()).collect();
+    archives.sort();
+    let mut archived = Vec::new();
+    for a in &archives {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(std::fs::File::open(a).unwrap()), &mut text)
+            .unwrap();
+        archived.extend(text.lines().map(str::to_owned));
+    }
+    let file = audit_file();
+    let lines: Vec<&str> = file.lines().collect();
+    assert!(archived.len() as u64 >= through);
+    assert_eq!(archived[..through as usize], lines[..through as usize], "archives differ from the log");
+
+    // Gone from the journal and the API, still in the tree.
+    let r = c.get(format!("{}/api/v1/audit/events/3", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 410);
+    let (cp, _) = wait_checkpoint(&s.base, &key, through + 1).await;
+    let v: Value = c
+        .get(format!("{}/api/v1/audit/proof/inclusion?seq=3&size={}", s.base, cp.size))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let leaf = vigil_tlog::leaf_hash(lines[2].as_bytes());
+    verify_inclusion(2, cp.size, &leaf, &hashes(&v["proof"]), &cp.root).expect("a pruned event stays provable");
+    drop(s);
+
+    // Offline: the journal is reported pruned (not missing), and the archives verify like native sink files.
+    let mut args = vec!["audit", "verify"];
+    let paths: Vec<String> = archives.iter().map(|p| p.display().to_string()).collect();
+    args.extend(paths.iter().map(String::as_str));
+    let out = run(d, &args, &[]);
+    assert!(out.status.success(), "{}", said(&out));
+    assert!(said(&out).contains("pruned"), "{}", said(&out));
+    assert!(!said(&out).contains("missing"), "{}", said(&out));
+}
