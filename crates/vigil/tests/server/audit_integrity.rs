@@ -1479,3 +1479,56 @@ async fn retention_archives_then_prunes_and_the_log_stays_provable() {
     assert!(said(&out).contains("pruned"), "{}", said(&out));
     assert!(!said(&out).contains("missing"), "{}", said(&out));
 }
+
+/// The new read endpoints leave their events through the one HTTP layer: audit reads (`audit_read`) and the
+/// changefeed (`read_changefeed`) are recorded, with denials; the public tree reads are not (like probes).
+#[tokio::test]
+async fn audit_reads_are_audited_and_public_tree_reads_are_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let s = start(d, &[]);
+    let key = fetch_key(&s.base).await;
+    wait_checkpoint(&s.base, &key, 1).await;
+    let anon = http(None);
+    let with_id = |c: &reqwest::Client, path: &str, id: &str| {
+        c.get(format!("{}{path}", s.base)).header("x-request-id", id).send()
+    };
+    let ids = [
+        (&anon, "/audit/checkpoint", "0123456789abcdef0123456789abcd01"),
+        (&anon, "/audit/key", "0123456789abcdef0123456789abcd02"),
+        (&anon, "/audit/tile/0/000.p/1", "0123456789abcdef0123456789abcd03"),
+    ];
+    for (c, path, id) in ids {
+        assert_eq!(with_id(c, path, id).await.unwrap().status(), 200, "{path}");
+    }
+    let c = admin();
+    let reads = [
+        (&c, "/api/v1/audit/proof/inclusion?seq=1", "0123456789abcdef0123456789abcd11", 200, "audit_read"),
+        (&anon, "/audit/tile/entries/000.p/1", "0123456789abcdef0123456789abcd12", 401, "audit_read"),
+        (&c, "/v2/_trust/changefeed?records=1", "0123456789abcdef0123456789abcd13", 200, "read_changefeed"),
+    ];
+    for (client, path, id, status, _) in &reads {
+        assert_eq!(with_id(client, path, id).await.unwrap().status(), *status, "{path}");
+    }
+    let events: Vec<Value> = std::fs::read_to_string(d.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |id: &str| events.iter().filter(|e| e["request"]["id"] == id).collect::<Vec<_>>();
+    for (_, path, id) in ids {
+        assert!(of(id).is_empty(), "{path} was audited");
+    }
+    for (_, path, id, status, kind) in reads {
+        let found = of(id);
+        assert_eq!(found.len(), 1, "{path}: {found:?}");
+        let e = found[0];
+        assert_eq!(
+            (e["kind"].as_str(), e["response"]["status"].as_u64()),
+            (Some(kind), Some(u64::from(status))),
+            "{path}"
+        );
+        assert_eq!(e["outcome"], if status == 200 { "success" } else { "denied" }, "{path}");
+    }
+    drop(s);
+}
