@@ -312,6 +312,7 @@ impl EventDraft {
             AdminChange => "admin",
             LoadConfig => "config",
             ReadAuditLog => "audit_read",
+            ExportAuditLog => "audit_export",
             SignCheckpoint => "audit_checkpoint",
             PruneAudit => "audit_retention",
             Health | Metrics | Ready | ReadTree => "probe",
@@ -370,6 +371,7 @@ impl EventDraft {
             AdminChange => "admin_change",
             LoadConfig => "config_loaded",
             ReadAuditLog => "audit_read",
+            ExportAuditLog => "export_logs",
             SignCheckpoint => "audit_checkpoint",
             PruneAudit => "audit_retention",
             Health | Metrics | Ready | ReadTree => "probe",
@@ -381,7 +383,7 @@ impl EventDraft {
         use Operation::*;
         match self.operation {
             AdminRead | AdminChange | LoadConfig | Health | Metrics | Ready | ReadTree | ReadAuditLog
-            | SignCheckpoint => "vigil",
+            | ExportAuditLog | SignCheckpoint | PruneAudit => "vigil",
             Unknown if self.request.as_ref().is_some_and(|r| !r.path.starts_with("/v2")) => "vigil",
             _ => "docker",
         }

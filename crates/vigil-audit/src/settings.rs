@@ -81,6 +81,8 @@ pub struct AuditSettings {
     pub tlog: TlogSettings,
     /// How long events stay in the queryable journal.
     pub retention: RetentionSettings,
+    /// Quay-style log exports (`POST …/exportlogs`).
+    pub export: ExportSettings,
 }
 
 /// `[audit.retention]`: events older than `max_age` leave the journal (and the query index), after being written
@@ -106,6 +108,28 @@ impl RetentionSettings {
         let every = parse_duration(self.interval.as_deref().unwrap_or("1h"))
             .map_err(|e| format!("audit.retention.interval: {e}"))?;
         Ok(Some((age, every)))
+    }
+}
+
+/// `[audit.export]`: where log exports are written and whom their callbacks may reach.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportSettings {
+    /// Origins (`https://hooks.example.com`, `http://127.0.0.1:9000`, or `https://*.example.com` for its
+    /// subdomains) that export callbacks may be sent to. Empty (the default) refuses every callback, so a user
+    /// cannot make the server send requests to internal addresses.
+    pub callback_allowlist: Vec<String>,
+    /// How long an export's download link stays valid, such as `"1h"` (default, as in Quay).
+    pub url_ttl: Option<String>,
+    /// Where export files are written until their link expires; relative paths are under the data directory.
+    /// Default `exports`.
+    pub dir: Option<PathBuf>,
+}
+
+impl ExportSettings {
+    /// The download link's lifetime.
+    pub fn url_ttl(&self) -> Result<Duration, String> {
+        parse_duration(self.url_ttl.as_deref().unwrap_or("1h")).map_err(|e| format!("audit.export.url_ttl: {e}"))
     }
 }
 
@@ -159,6 +183,7 @@ impl Default for AuditSettings {
             sinks: Vec::new(),
             tlog: TlogSettings::default(),
             retention: RetentionSettings::default(),
+            export: ExportSettings::default(),
         }
     }
 }

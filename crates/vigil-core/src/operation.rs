@@ -57,6 +57,9 @@ pub enum Operation {
     ReadTree,
     /// Reads of audit data: entry bundles, proofs, single events and receipts.
     ReadAuditLog,
+    /// Asking for an export of usage logs (Quay's `POST …/exportlogs`); the job that writes it records
+    /// `export_logs_success` or `export_logs_failure` under the same operation.
+    ExportAuditLog,
     /// Retention removing expired events from the journal (after archiving them).
     PruneAudit,
     /// The server signing a checkpoint of the audit log (published to the journal and so to every sink).
@@ -98,6 +101,7 @@ impl Operation {
         Operation::Ready,
         Operation::ReadTree,
         Operation::ReadAuditLog,
+        Operation::ExportAuditLog,
         Operation::SignCheckpoint,
         Operation::PruneAudit,
         Operation::Unknown,
@@ -137,6 +141,7 @@ impl Operation {
             Operation::Ready => "Ready",
             Operation::ReadTree => "ReadTree",
             Operation::ReadAuditLog => "ReadAuditLog",
+            Operation::ExportAuditLog => "ExportAuditLog",
             Operation::SignCheckpoint => "SignCheckpoint",
             Operation::PruneAudit => "PruneAudit",
             Operation::Unknown => "Unknown",

@@ -100,7 +100,7 @@ impl Operation {
             Health | Metrics | Ready | IssueToken | ReadTree => Requirement::None,
             // Entry bundles need a global admin, proofs any user, an event its own user or an admin: decided per
             // endpoint.
-            ReadAuditLog => Requirement::Authenticated,
+            ReadAuditLog | ExportAuditLog => Requirement::Authenticated,
             // The admin API decides per endpoint (namespace admin, repository admin, global admin).
             AdminRead | AdminChange => Requirement::Authenticated,
             // The whole changefeed: the handler requires a global admin.

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
+use axum::Extension;
 use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
@@ -18,6 +20,8 @@ use vigil_audit::{AuditReason, RequestScope};
 use vigil_auth::directory::{Actor, Directory, DirectoryError};
 use vigil_auth::{AuthError, Authenticator, Principal};
 use vigil_core::{RepoName, Role};
+
+use crate::log_export::Exports;
 
 #[derive(Clone)]
 pub struct AdminState {
@@ -162,7 +166,7 @@ fn parse_role(s: &str) -> ApiResult<Role> {
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(bytes: &Bytes) -> ApiResult<T> {
+fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.len() > 64 * 1024 {
         return Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, "request body larger than 64 KiB".into()));
     }
@@ -443,19 +447,35 @@ async fn repo_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/repository/<repo>/changevisibility` with `{"visibility": "public"|"private"}`.
+/// `POST /api/v1/repository/<repo>/…`: `changevisibility`, and `exportlogs` (handed to the log exports).
 async fn repo_post(
     State(st): State<AdminState>,
     Path(rest): Path<String>,
+    uri: Uri,
+    exports: Option<Extension<Arc<Exports>>>,
     Caller(p, actor): Caller,
     bytes: Bytes,
+) -> ApiResult<Response> {
+    if let (Some(name), Some(Extension(exports))) = (rest.strip_suffix("/exportlogs"), exports) {
+        return Ok(crate::log_export::repo_export(&exports, &p, name, &uri, &bytes).await);
+    }
+    change_visibility(&st, &rest, p, actor, &bytes).await.map(IntoResponse::into_response)
+}
+
+/// `POST /api/v1/repository/<repo>/changevisibility` with `{"visibility": "public"|"private"}`.
+async fn change_visibility(
+    st: &AdminState,
+    rest: &str,
+    p: Principal,
+    actor: Actor,
+    bytes: &[u8],
 ) -> ApiResult<Json<Value>> {
     if !rest.ends_with("/changevisibility") {
         return Err(ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()));
     }
-    let repo = repo_of(&rest, "/changevisibility")?;
-    require_repo_admin(&st, &p, &repo).await?;
-    let v: Visibility = parse(&bytes)?;
+    let repo = repo_of(rest, "/changevisibility")?;
+    require_repo_admin(st, &p, &repo).await?;
+    let v: Visibility = parse(bytes)?;
     let public = match v.visibility.as_str() {
         "public" => true,
         "private" => false,
@@ -508,6 +528,15 @@ pub fn openapi() -> Value {
             "/api/v1/repository/{repo}/permissions/user/{name}": { "put": op("Grant a user or robot a role {role}"), "delete": op("Remove the grant") },
             "/api/v1/repository/{repo}/permissions/team/{team}": { "put": op("Grant a team a role {role}"), "delete": op("Remove the grant") },
             "/api/v1/repository/{repo}/changevisibility": { "post": op("Make a repository public or private {visibility}") },
+            "/api/v1/repository/{repo}/logs": { "get": op("Quay usage logs of a repository (repository admins)") },
+            "/api/v1/repository/{repo}/aggregatelogs": { "get": op("Counts per kind per day of a repository's logs") },
+            "/api/v1/repository/{repo}/exportlogs": { "post": op("Export a repository's logs {callback_url}; answers {export_id}") },
+            "/api/v1/organization/{org}/logs": { "get": op("Quay usage logs of an organization (its admins)") },
+            "/api/v1/organization/{org}/aggregatelogs": { "get": op("Counts per kind per day of an organization's logs") },
+            "/api/v1/organization/{org}/exportlogs": { "post": op("Export an organization's logs {callback_url}; answers {export_id}") },
+            "/api/v1/user/logs": { "get": op("The caller's own usage logs") },
+            "/api/v1/user/aggregatelogs": { "get": op("Counts per kind per day of the caller's logs") },
+            "/api/v1/user/exportlogs": { "post": op("Export the caller's logs {callback_url}; answers {export_id}") },
         }
     })
 }

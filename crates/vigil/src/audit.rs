@@ -81,6 +81,9 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Operation {
         p if p.starts_with("/audit/tile/entries/") => Operation::ReadAuditLog,
         p if p.starts_with("/audit/tile/") => Operation::ReadTree,
         p if p.starts_with("/api/v1/audit/") && method == Method::GET => Operation::ReadAuditLog,
+        p if p.starts_with("/api/v1/") && p.ends_with("/exportlogs") && method == Method::POST => {
+            Operation::ExportAuditLog
+        }
         p if p.starts_with("/api/v1/") && (method == Method::GET || method == Method::HEAD) => Operation::AdminRead,
         p if p.starts_with("/api/v1/") => Operation::AdminChange,
         _ => Operation::Unknown,

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path as UrlPath, Query, State};
+use axum::extract::{FromRef, FromRequestParts, Path as UrlPath, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
@@ -58,44 +58,47 @@ pub fn router(st: LogsState) -> Router {
         .with_state(st)
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
-fn bad(message: impl Into<String>) -> ApiError {
+pub(crate) fn bad(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, message.into())
 }
 
 /// The authenticated caller (Basic or an API token as Bearer, like the admin API).
-struct Caller(Principal);
+pub(crate) struct Caller(pub Principal);
 
-impl FromRequestParts<LogsState> for Caller {
+impl<S: Send + Sync> FromRequestParts<S> for Caller
+where
+    LogsState: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, st: &LogsState) -> ApiResult<Self> {
-        let p = admin_api::caller(&st.admin, parts).await?;
+    async fn from_request_parts(parts: &mut Parts, st: &S) -> ApiResult<Self> {
+        let p = admin_api::caller(&LogsState::from_ref(st).admin, parts).await?;
         RequestScope::of(parts).set_user(p.audit_user());
         Ok(Caller(p))
     }
 }
 
 #[derive(Deserialize, Default)]
-struct LogsQuery {
-    starttime: Option<String>,
-    endtime: Option<String>,
-    performer: Option<String>,
+pub(crate) struct LogsQuery {
+    pub starttime: Option<String>,
+    pub endtime: Option<String>,
+    pub performer: Option<String>,
     /// vigil: one kind, or several separated by commas.
-    kind: Option<String>,
-    next_page: Option<String>,
+    pub kind: Option<String>,
+    pub next_page: Option<String>,
 }
 
 /// Which logs a level covers.
-enum Level {
+pub(crate) enum Level {
     Repository(RepoName),
     Organization(String),
     User(String),
 }
 
 impl Level {
-    fn filter(&self) -> EventFilter {
+    pub(crate) fn filter(&self) -> EventFilter {
         match self {
             Level::Repository(r) => EventFilter { repository: Some(r.to_string()), ..EventFilter::default() },
             Level::Organization(o) => EventFilter { namespace: Some(o.clone()), ..EventFilter::default() },
@@ -106,7 +109,7 @@ impl Level {
 
 /// `starttime`/`endtime`: `MM/DD/YYYY` (an end date covers its whole day) or RFC 3339. Quay's default window is
 /// the day before now to the day after.
-fn window(q: &LogsQuery, now_ms: i64) -> ApiResult<(i64, i64)> {
+pub(crate) fn window(q: &LogsQuery, now_ms: i64) -> ApiResult<(i64, i64)> {
     let parse = |name: &str, v: &str, end: bool| -> ApiResult<i64> {
         if let Some(day) = parse_us_date(v) {
             return Ok(if end { day + DAY_MS } else { day });
@@ -129,7 +132,7 @@ fn window(q: &LogsQuery, now_ms: i64) -> ApiResult<(i64, i64)> {
     Ok((start, end))
 }
 
-fn full_filter(level: &Level, q: &LogsQuery, start: i64, end: i64) -> ApiResult<EventFilter> {
+pub(crate) fn full_filter(level: &Level, q: &LogsQuery, start: i64, end: i64) -> ApiResult<EventFilter> {
     let mut f = level.filter();
     f.from_ms = Some(start);
     f.to_ms = Some(end);
@@ -176,7 +179,7 @@ async fn logs(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Valu
 
 /// One event as a Quay log entry. `metadata` has Quay's keys for what vigil records, plus `seq` (the event in
 /// vigil's own API and in the changefeed), `outcome` and `request_id`.
-fn quay_log(e: Value) -> Value {
+pub(crate) fn quay_log(e: Value) -> Value {
     let s = |v: &Value| v.as_str().map(str::to_owned);
     let target = &e["target"];
     let user = &e["user"];
@@ -275,7 +278,7 @@ async fn answer(st: &LogsState, level: Level, report: Report, q: QueryArg) -> Ap
     }
 }
 
-fn not_found() -> ApiError {
+pub(crate) fn not_found() -> ApiError {
     ApiError(StatusCode::NOT_FOUND, "no such endpoint".into())
 }
 
@@ -286,7 +289,7 @@ async fn user_get(State(st): State<LogsState>, uri: Uri, Caller(p): Caller, q: Q
 }
 
 /// Names in Quay's API are literal: the index treats `*`, `?` and `[` as wildcards, so they may not reach it.
-fn literal(what: &str, name: &str) -> ApiResult<()> {
+pub(crate) fn literal(what: &str, name: &str) -> ApiResult<()> {
     if name.contains(['*', '?', '[']) {
         return Err(bad(format!("{what} {name:?} is not a name (no wildcards here)")));
     }

@@ -22,6 +22,7 @@ use vigil_store::MetadataStore;
 
 use crate::admin_api::{self, AdminState};
 use crate::config::Config;
+use crate::log_export::{self, Exports};
 use crate::quay_logs::{self, LogsState};
 use crate::tlog_api::{self, TlogState};
 use crate::{audit, audit_query, gc, telemetry, Stores};
@@ -35,6 +36,7 @@ pub fn app(
     registry: Registry,
     admin: AdminState,
     logs: LogsState,
+    exports: Arc<Exports>,
     integrity: Option<Integrity>,
     metrics: Option<PrometheusHandle>,
     audit: Arc<HttpAudit>,
@@ -51,7 +53,8 @@ pub fn app(
         )
         .merge(admin_api::router(admin.clone()))
         .merge(quay_logs::router(logs.clone()))
-        .merge(audit_query::router(logs));
+        .merge(audit_query::router(logs))
+        .merge(log_export::router(exports.clone()));
     if let Some(integrity) = integrity {
         app = app.merge(tlog_api::router(TlogState { admin, integrity, journal }));
     }
@@ -59,6 +62,8 @@ pub fn app(
         app = app.route("/metrics", get(move || std::future::ready(handle.render())));
     }
     app.fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })
+        // For the admin API's repository routes, which hand `…/exportlogs` over.
+        .layer(axum::Extension(exports))
         .layer(axum::middleware::from_fn_with_state(audit, vigil_audit::layer::middleware))
         .layer(axum::middleware::from_fn(telemetry::track))
 }
@@ -108,7 +113,11 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     bootstrap_admin(&stores).await?;
     let admin = AdminState { directory: Arc::new(Directory::new(stores.identity.clone())), auth };
     let logs = LogsState::new(admin.clone(), stores.meta.clone(), &config.data_dir)?;
-    let app = app(registry.clone(), admin, logs, audit.integrity.clone(), Some(metrics), audit.layer.clone());
+    let base_url = config.public_url().unwrap_or_else(|| format!("{scheme}://{}", reachable(addr)));
+    let exports =
+        Exports::new(&config.audit.export, &config.data_dir, base_url, logs.clone(), audit.layer.recorder.clone())
+            .context("starting log exports")?;
+    let app = app(registry.clone(), admin, logs, exports, audit.integrity.clone(), Some(metrics), audit.layer.clone());
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
     let handle = axum_server::Handle::new();
