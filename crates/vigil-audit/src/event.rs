@@ -313,6 +313,7 @@ impl EventDraft {
             LoadConfig => "config",
             ReadAuditLog => "audit_read",
             ExportAuditLog => "audit_export",
+            RebuildAuditIndex => "audit_reindex",
             SignCheckpoint => "audit_checkpoint",
             PruneAudit => "audit_retention",
             Health | Metrics | Ready | ReadTree => "probe",
@@ -372,6 +373,7 @@ impl EventDraft {
             LoadConfig => "config_loaded",
             ReadAuditLog => "audit_read",
             ExportAuditLog => "export_logs",
+            RebuildAuditIndex => "audit_reindex",
             SignCheckpoint => "audit_checkpoint",
             PruneAudit => "audit_retention",
             Health | Metrics | Ready | ReadTree => "probe",
@@ -383,7 +385,7 @@ impl EventDraft {
         use Operation::*;
         match self.operation {
             AdminRead | AdminChange | LoadConfig | Health | Metrics | Ready | ReadTree | ReadAuditLog
-            | ExportAuditLog | SignCheckpoint | PruneAudit => "vigil",
+            | ExportAuditLog | SignCheckpoint | PruneAudit | RebuildAuditIndex => "vigil",
             Unknown if self.request.as_ref().is_some_and(|r| !r.path.starts_with("/v2")) => "vigil",
             _ => "docker",
         }

@@ -90,7 +90,7 @@ pub async fn catch_up(store: &Arc<dyn MetadataStore>) -> Result<u64, String> {
         let records = store.journal(through + 1, BATCH).await.map_err(|e| e.to_string())?;
         let Some(last) = records.last().map(|r| r.seq) else { return Ok(through) };
         let rows = records.iter().map(row).collect();
-        store.index_events(rows, last).await.map_err(|e| e.to_string())?;
+        store.index_events(rows, through, last).await.map_err(|e| e.to_string())?;
         metrics::gauge!("vigil_audit_indexed_through").set(last as f64);
     }
 }

@@ -60,6 +60,8 @@ pub enum Operation {
     /// Asking for an export of usage logs (Quay's `POST …/exportlogs`); the job that writes it records
     /// `export_logs_success` or `export_logs_failure` under the same operation.
     ExportAuditLog,
+    /// `vigil audit reindex`: the query index rebuilt from the journal, after archived events were put back.
+    RebuildAuditIndex,
     /// Retention removing expired events from the journal (after archiving them).
     PruneAudit,
     /// The server signing a checkpoint of the audit log (published to the journal and so to every sink).
@@ -102,6 +104,7 @@ impl Operation {
         Operation::ReadTree,
         Operation::ReadAuditLog,
         Operation::ExportAuditLog,
+        Operation::RebuildAuditIndex,
         Operation::SignCheckpoint,
         Operation::PruneAudit,
         Operation::Unknown,
@@ -142,6 +145,7 @@ impl Operation {
             Operation::ReadTree => "ReadTree",
             Operation::ReadAuditLog => "ReadAuditLog",
             Operation::ExportAuditLog => "ExportAuditLog",
+            Operation::RebuildAuditIndex => "RebuildAuditIndex",
             Operation::SignCheckpoint => "SignCheckpoint",
             Operation::PruneAudit => "PruneAudit",
             Operation::Unknown => "Unknown",
@@ -170,6 +174,7 @@ impl Operation {
                 | Operation::CancelUpload
                 | Operation::CollectBlob
                 | Operation::PruneAudit
+                | Operation::RebuildAuditIndex
                 | Operation::AdminChange
         )
     }

@@ -112,7 +112,7 @@ impl Operation {
             | GetUploadStatus | CancelUpload => Requirement::Repository(Action::Push),
             DeleteManifest | DeleteTag | DeleteBlob => Requirement::Repository(Action::Delete),
             // Background work runs as the system; no request ever carries it.
-            CollectBlob | LoadConfig | SignCheckpoint | PruneAudit => Requirement::Authenticated,
+            CollectBlob | LoadConfig | SignCheckpoint | PruneAudit | RebuildAuditIndex => Requirement::Authenticated,
         }
     }
 }

@@ -197,8 +197,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
     /// The highest committed sequence number (0 for an empty journal).
     async fn journal_head(&self) -> StoreResult<u64>;
-    /// Adds rows to the audit query index and records that it holds everything through `through`.
-    async fn index_events(&self, rows: Vec<crate::index::IndexRow>, through: u64) -> StoreResult<()>;
+    /// Adds rows to the audit query index and records that it holds everything through `through`, if it still
+    /// held everything through `after` (else `Conflict`: the index was reset meanwhile, and nothing is written).
+    async fn index_events(&self, rows: Vec<crate::index::IndexRow>, after: u64, through: u64) -> StoreResult<()>;
+    /// Empties the audit query index (the indexer then rebuilds it from the journal) and commits `events`.
+    async fn reset_index(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()>;
+    /// Puts archived entries back into the journal at their own seqs, which must be in the pruned range and
+    /// checked by the caller against the Merkle tree; entries already present are left as they are. Returns how
+    /// many were restored.
+    async fn restore_journal(&self, records: Vec<JournalRecord>) -> StoreResult<u64>;
     /// Removes journal entries (and their index rows) through `through`, remembers it as
     /// [`crate::JOURNAL_PRUNED_THROUGH`], and commits `events` (the record of the pruning) with it. `through` must
     /// be below the journal's head: the newest entry always stays, so sequence numbers never restart.

@@ -54,6 +54,14 @@ pub enum AuditCmd {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Rebuild the query index from the journal. With `--archive`, first put the events of retention archives
+    /// back into the journal (each checked against the Merkle tree, all before any is restored), so they can be
+    /// queried again until retention removes them again.
+    Reindex {
+        /// A retention archive (`audit-<first>-<last>.jsonl.gz`) or JSONL file of pruned events; repeatable.
+        #[arg(long = "archive")]
+        archives: Vec<PathBuf>,
+    },
     /// Benchmarks only: append `count` synthetic push events through the real journal writer, then integrate the
     /// tree and sign a checkpoint, as the server would.
     #[command(hide = true)]
@@ -79,6 +87,7 @@ pub async fn run(config: &Config, cmd: AuditCmd) -> anyhow::Result<()> {
         }
         AuditCmd::Verify(args) => verify::run(config, args).await,
         AuditCmd::LoadSynthetic { count } => load_synthetic(config, count).await,
+        AuditCmd::Reindex { archives } => crate::audit_reindex::run(config, &archives).await,
         AuditCmd::Query { filter, limit, format } => {
             crate::audit_cli_query::query(config, &filter, limit, format).await
         }

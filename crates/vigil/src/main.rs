@@ -6,6 +6,7 @@ mod audit;
 mod audit_cli;
 mod audit_cli_query;
 mod audit_query;
+mod audit_reindex;
 mod callback_allowlist;
 mod config;
 mod gc;

@@ -6,12 +6,30 @@ use sqlx::{Arguments, Row, SqliteConnection, SqlitePool};
 
 use crate::index::{Aggregate, Bucket, EventFilter, GroupBy, IndexRow, Order};
 use crate::journal::JournalRecord;
-use crate::meta::StoreResult;
+use crate::meta::{StoreError, StoreResult};
 
 /// The settings key holding the last seq the index holds.
 pub const INDEXED_THROUGH: &str = "audit_indexed_through";
 
-pub(crate) async fn write(conn: &mut SqliteConnection, rows: Vec<IndexRow>, through: u64) -> StoreResult<()> {
+async fn indexed_through(conn: &mut SqliteConnection) -> StoreResult<u64> {
+    let v: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(INDEXED_THROUGH)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+pub(crate) async fn write(
+    conn: &mut SqliteConnection,
+    rows: Vec<IndexRow>,
+    after: u64,
+    through: u64,
+) -> StoreResult<()> {
+    // Compare and set: an indexer that read its position before a reset must not mark the rows it skipped as done.
+    let now = indexed_through(conn).await?;
+    if now != after {
+        return Err(StoreError::Conflict(format!("the query index is at {now}, not {after} (reset meanwhile)")));
+    }
     for r in rows {
         sqlx::query(
             "INSERT OR REPLACE INTO audit_index (seq, ts, kind, action, operation, outcome, status, namespace, \
@@ -39,6 +57,37 @@ pub(crate) async fn write(conn: &mut SqliteConnection, rows: Vec<IndexRow>, thro
     .bind(through.to_string())
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Empties the index; the indexer starts again from the journal's first entry.
+pub(crate) async fn reset(conn: &mut SqliteConnection) -> StoreResult<()> {
+    sqlx::query("DELETE FROM audit_index").execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM settings WHERE key = ?").bind(INDEXED_THROUGH).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Inserts archived entries at their seqs, all of which must be pruned ones.
+pub(crate) async fn restore(conn: &mut SqliteConnection, records: Vec<JournalRecord>) -> StoreResult<()> {
+    let pruned: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(crate::JOURNAL_PRUNED_THROUGH)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let pruned: u64 = pruned.and_then(|v| v.parse().ok()).unwrap_or(0);
+    if let Some(r) = records.iter().find(|r| r.seq == 0 || r.seq > pruned) {
+        return Err(StoreError::Conflict(format!(
+            "entry {} was never pruned (the journal was pruned through {pruned}); only pruned entries can be restored",
+            r.seq
+        )));
+    }
+    for r in records {
+        sqlx::query("INSERT OR IGNORE INTO journal (seq, ts, event) VALUES (?, ?, ?)")
+            .bind(r.seq as i64)
+            .bind(r.ts_ms)
+            .bind(r.bytes)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 

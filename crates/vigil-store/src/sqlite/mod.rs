@@ -238,8 +238,17 @@ impl MetadataStore for SqliteStore {
         changefeed::page(&self.read, gun, page).await
     }
 
-    async fn index_events(&self, rows: Vec<crate::index::IndexRow>, through: u64) -> StoreResult<()> {
-        self.writer.submit(Change::Index { rows, through }, Vec::new()).await.map(|_| ())
+    async fn index_events(&self, rows: Vec<crate::index::IndexRow>, after: u64, through: u64) -> StoreResult<()> {
+        self.writer.submit(Change::Index { rows, after, through }, Vec::new()).await.map(|_| ())
+    }
+
+    async fn reset_index(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()> {
+        self.writer.submit(Change::ResetIndex, events).await.map(|_| ())
+    }
+
+    async fn restore_journal(&self, records: Vec<JournalRecord>) -> StoreResult<u64> {
+        let n = records.len() as u64;
+        self.writer.submit(Change::RestoreJournal { records }, Vec::new()).await.map(|_| n)
     }
 
     async fn prune_journal(&self, through: u64, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()> {

@@ -47,10 +47,17 @@ pub(crate) enum Change {
     PruneJournal {
         through: u64,
     },
-    /// Rows for the audit query index, and the seq it then holds everything through.
+    /// Rows for the audit query index, the seq it held everything through before them, and after them.
     Index {
         rows: Vec<crate::index::IndexRow>,
+        after: u64,
         through: u64,
+    },
+    /// Empties the audit query index.
+    ResetIndex,
+    /// Archived entries back into the pruned part of the journal.
+    RestoreJournal {
+        records: Vec<JournalRecord>,
     },
     /// Takes the write lock and asks the participant whether it could write, then changes nothing.
     Probe,
@@ -332,7 +339,11 @@ async fn apply(conn: &mut SqliteConnection, change: Change) -> StoreResult<Done>
             Ok(Done::Other)
         }
         Change::SinkMark(mark) => upsert_mark(conn, &mark).await.map(|_| Done::Other),
-        Change::Index { rows, through } => super::index::write(conn, rows, through).await.map(|_| Done::Other),
+        Change::Index { rows, after, through } => {
+            super::index::write(conn, rows, after, through).await.map(|_| Done::Other)
+        }
+        Change::ResetIndex => super::index::reset(conn).await.map(|_| Done::Other),
+        Change::RestoreJournal { records } => super::index::restore(conn, records).await.map(|_| Done::Other),
         Change::PruneJournal { through } => super::index::prune(conn, through).await.map(|_| Done::Other),
     }
 }

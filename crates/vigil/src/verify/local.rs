@@ -133,7 +133,7 @@ fn scan_lines(
     }
 }
 
-fn open_file(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
+pub(crate) fn open_file(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(flate2::read::MultiGzDecoder::new(file))

@@ -9,7 +9,7 @@
 //! earlier checkpoint with `--checkpoint`; without `--key` the data directory's own key is used, which proves
 //! nothing against whoever controls that directory, and the summary says so.
 
-mod local;
+pub(crate) mod local;
 mod remote;
 mod tree;
 
