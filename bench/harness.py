@@ -36,6 +36,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import audit_queries
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -58,13 +60,13 @@ PROFILES = {
         reps=3, wrk_seconds=10, wrk_connections=32, wrk_threads=2,
         blob_mib=64, chunk_mib=8, parallel=8, blob_get_repeat=8, blob_get_parallel_repeat=3, blob_push_repeat=3,
         small_clients=8, small_images_per_client=40, small_layer_bytes=2048, seed_tags=10, deadline_s=5400,
-        verify_events=10_000_000, verify_reps=3,
+        verify_events=10_000_000, verify_reps=3, query_pages=200, aggregate_reps=5, export_reps=3,
     ),
     "smoke": dict(
         reps=1, wrk_seconds=1, wrk_connections=32, wrk_threads=2,
         blob_mib=8, chunk_mib=2, parallel=8, blob_get_repeat=1, blob_get_parallel_repeat=1, blob_push_repeat=1,
         small_clients=8, small_images_per_client=2, small_layer_bytes=2048, seed_tags=3, deadline_s=300,
-        verify_events=20_000, verify_reps=1,
+        verify_events=20_000, verify_reps=1, query_pages=20, aggregate_reps=2, export_reps=1,
     ),
 }
 
@@ -780,7 +782,8 @@ def verification(vigil_bin: str, cfg: dict, cache: Path) -> dict:
     also integrates the tree and signs a checkpoint), cached between runs, then times `vigil audit verify` on
     them (tree files, checkpoint, every journal entry against its leaf)."""
     n = cfg["verify_events"]
-    data = cache / f"audit-{n}"
+    # v2: one event in ten is a real tag change (the changefeed's records) and the query index is built.
+    data = cache / f"audit-{n}-v2"
     marker = data / "loaded"
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", ""), "VIGIL_DATA_DIR": str(data),
            "VIGIL_AUDIT_LOG": "off"}
@@ -1115,6 +1118,9 @@ def write_md(path: Path, doc: dict, figs: list[Figure], regs: list[Registry], sv
         L.append(f"| {av['events']:,} | {av['verify_median_s']:.1f} | {av['verify_events_per_s']:,.0f} | "
                  f"{', '.join(f'{x:.1f}' for x in av['verify_s'])} | {met} |")
         L.append("")
+    aq = doc.get("audit_queries")
+    if aq:
+        L.extend(audit_queries.markdown(aq))
     L.append("## Targets (from the benchmark issue; goals, not tests)")
     L.append("")
     L.append("| Variant | Goal | This run | Met |")
@@ -1315,7 +1321,7 @@ def main() -> int:
             current.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    audit_verify = None
+    audit_verify = audit_query = None
     if not interrupted and any(r.kind == "vigil" for r in regs):
         try:
             cache = Path(os.environ.get("BENCH_CACHE_DIR", Path.home() / ".cache" / "vigil-bench"))
@@ -1323,6 +1329,8 @@ def main() -> int:
                 cache = Path(tempfile.mkdtemp(prefix="vigil-bench-verify."))
             cache.mkdir(parents=True, exist_ok=True)
             audit_verify = verification(args.vigil_bin, cfg, cache)
+            log("audit queries on the same data set")
+            audit_query = audit_queries.run(args.vigil_bin, Path(audit_verify["data_dir"]), cfg, log, BenchError)
             if mode == "smoke":
                 shutil.rmtree(cache, ignore_errors=True)
         except (BenchError, subprocess.TimeoutExpired) as e:
@@ -1339,6 +1347,7 @@ def main() -> int:
     }
     doc["variant_ratios"] = variant_ratios(medians, figs, regs)
     doc["audit_verification"] = audit_verify
+    doc["audit_queries"] = audit_query
     doc["targets"] = targets(medians, ratios, regs)
     json_path, md_path, svg_path = out_dir / "benchmarks.json", out_dir / "benchmarks.md", out_dir / "benchmarks.svg"
     json_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")

@@ -143,12 +143,31 @@ async fn prove(config: &Config, seq: u64) -> anyhow::Result<String> {
 /// Events per journal job, and jobs in flight (so the writer group-commits several at once).
 const LOAD_BATCH: u64 = 5_000;
 const LOAD_IN_FLIGHT: usize = 4;
+/// One loaded event in this many is a real tag change committed with its manifest, so the trust changefeed
+/// holds a tenth as many records as the journal has events.
+const LOAD_CHANGE_EVERY: u64 = 10;
+
+/// The manifest of synthetic change `i`: 1,000 distinct ones per repository, so tags move between them.
+fn synthetic_manifest(i: u64) -> vigil_store::NewManifest {
+    let content = bytes::Bytes::from(format!(r#"{{"schemaVersion":2,"annotations":{{"bench":"{}"}}}}"#, i % 1_000));
+    vigil_store::NewManifest {
+        digest: vigil_core::Digest::sha256_of(&content),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        content,
+        blobs: Vec::new(),
+        manifests: Vec::new(),
+        subject: None,
+        artifact_type: None,
+        annotations: None,
+    }
+}
 
 async fn load_synthetic(config: &Config, count: u64) -> anyhow::Result<()> {
-    use futures_util::{stream, StreamExt, TryStreamExt};
+    use futures_util::{future, stream, StreamExt, TryStreamExt};
     use vigil_audit::integrity::integrator;
     use vigil_audit::{Origin, Recorder, Target, UserRef};
-    use vigil_core::{Operation, RepoName};
+    use vigil_core::{Operation, RepoName, Tag};
+    use vigil_store::Mutation;
 
     let stores = crate::open_stores(config).await?;
     let recorder = std::sync::Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
@@ -159,23 +178,42 @@ async fn load_synthetic(config: &Config, count: u64) -> anyhow::Result<()> {
         .map(|from| {
             let (recorder, meta, repos, bar) = (recorder.clone(), stores.meta.clone(), &repos, bar.clone());
             async move {
-                let events = (from..count.min(from + LOAD_BATCH))
-                    .map(|i| {
-                        let user = UserRef {
-                            id: Some(format!("00000000-0000-4000-8000-{:012}", i % 50)),
-                            name: format!("user{}", i % 50),
-                            kind: "user",
-                            credential: "password",
-                            token_id: None,
-                        };
-                        let target = Target::repo(&repos[(i % 100) as usize])
-                            .tag(format!("v{i}"))
-                            .digest(format!("sha256:{:064x}", i))
-                            .size(1_000 + i % 9_000);
-                        recorder.background(Origin::Api, Operation::PutManifest, user).target(target).boxed()
-                    })
-                    .collect();
-                meta.append_events(events).await?;
+                let event = |i: u64, target: Target| {
+                    let user = UserRef {
+                        id: Some(format!("00000000-0000-4000-8000-{:012}", i % 50)),
+                        name: format!("user{}", i % 50),
+                        kind: "user",
+                        credential: "password",
+                        token_id: None,
+                    };
+                    recorder.background(Origin::Api, Operation::PutManifest, user).target(target).boxed()
+                };
+                let repo = |i: u64| &repos[(i % 100) as usize];
+                let (changes, plain): (Vec<u64>, Vec<u64>) =
+                    (from..count.min(from + LOAD_BATCH)).partition(|i| i % LOAD_CHANGE_EVERY == 0);
+                let plain = plain.into_iter().map(|i| {
+                    // Not `i % 100`: the changes take every tenth `i`, which would leave a tenth of the
+                    // repositories with none of these.
+                    let target = Target::repo(repo(i + i / LOAD_CHANGE_EVERY))
+                        .tag(format!("v{i}"))
+                        .digest(format!("sha256:{:064x}", i))
+                        .size(1_000 + i % 9_000);
+                    event(i, target)
+                });
+                let changes = changes.into_iter().map(|i| {
+                    // Numbered among the changes, so they spread over every repository and manifest.
+                    let n = i / LOAD_CHANGE_EVERY;
+                    let manifest = synthetic_manifest(n);
+                    let tag: Tag = format!("t{}", n % 50).parse().expect("tag");
+                    let target =
+                        Target::repo(repo(n)).tag(&tag).digest(&manifest.digest).size(manifest.content.len() as u64);
+                    let change = Mutation::PutManifest { repo: repo(n).clone(), manifest, tag: Some(tag) };
+                    meta.apply(change, vec![event(i, target)])
+                });
+                let (plain, changes) =
+                    future::join(meta.append_events(plain.collect()), future::try_join_all(changes)).await;
+                plain?;
+                changes?;
                 bar.inc(LOAD_BATCH);
                 anyhow::Ok(())
             }
@@ -192,10 +230,16 @@ async fn load_synthetic(config: &Config, count: u64) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?;
     let size = integrator::catch_up(&stores.meta, &integrity).await.map_err(anyhow::Error::msg)?;
     integrator::sign(&integrity, size).await.map_err(anyhow::Error::msg)?;
+    let integrated = started.elapsed();
+    let started = std::time::Instant::now();
+    let indexed = vigil_audit::indexer::catch_up(&stores.meta).await.map_err(anyhow::Error::msg)?;
     println!(
-        "loaded {count} events in {:.1} s ({:.0}/s); integrated and signed a tree of {size} in {:.1} s",
+        "loaded {count} events ({} with a tag change) in {:.1} s ({:.0}/s); integrated and signed a tree of {size} \
+         in {:.1} s; indexed through {indexed} in {:.1} s",
+        count.div_ceil(LOAD_CHANGE_EVERY),
         loaded.as_secs_f64(),
         count as f64 / loaded.as_secs_f64(),
+        integrated.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
     Ok(())

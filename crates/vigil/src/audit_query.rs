@@ -73,7 +73,6 @@ const KNOWN: &[&str] = &[
     "cursor",
     "limit",
     "order",
-    "bucket",
     "group_by",
 ];
 
