@@ -36,7 +36,8 @@ pub struct HttpAudit {
 }
 
 /// Query parameters whose values are secrets and never recorded.
-const SECRET_PARAMS: &[&str] = &["password", "refresh_token", "access_token", "token", "client_secret"];
+/// (`signature` signs log-export download links, which work for whoever holds them.)
+const SECRET_PARAMS: &[&str] = &["password", "refresh_token", "access_token", "token", "client_secret", "signature"];
 
 /// A well-formed request id: at most 128 characters of `[A-Za-z0-9._:-]`.
 pub fn valid_request_id(id: &str) -> bool {

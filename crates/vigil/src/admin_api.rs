@@ -39,6 +39,7 @@ impl IntoResponse for ApiError {
             StatusCode::FORBIDDEN => "insufficient_scope",
             StatusCode::NOT_FOUND => "not_found",
             StatusCode::CONFLICT => "conflict",
+            StatusCode::GONE => "gone",
             StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
             s if s.is_server_error() => "internal_error",
             _ => "invalid_request",

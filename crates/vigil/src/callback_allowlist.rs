@@ -58,6 +58,17 @@ impl Allowlist {
     }
 }
 
+/// How a callback URL is recorded in the audit log: its query may carry the receiver's secret under any name, so
+/// only the origin and path are kept.
+pub fn recorded(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_fragment(None);
+    if shown.query().is_some() {
+        shown.set_query(Some("REDACTED"));
+    }
+    shown.to_string()
+}
+
 fn parse_entry(entry: &str) -> Result<AllowedOrigin, String> {
     let (subdomains, url) = match entry.split_once("://*.") {
         Some((scheme, rest)) => (true, format!("{scheme}://{rest}")),
@@ -112,6 +123,14 @@ mod tests {
             assert!(l.check(refused).is_err(), "{refused}");
         }
         assert!(Allowlist::default().check("https://hooks.example.com/").is_err(), "empty refuses all");
+    }
+
+    #[test]
+    fn recorded_urls_keep_no_query() {
+        let url = Url::parse("https://hooks.example.com/cb/x?token=s3cret&sig=abc#frag").unwrap();
+        assert_eq!(recorded(&url), "https://hooks.example.com/cb/x?REDACTED");
+        let plain = Url::parse("http://127.0.0.1:9000/cb").unwrap();
+        assert_eq!(recorded(&plain), "http://127.0.0.1:9000/cb");
     }
 
     #[test]

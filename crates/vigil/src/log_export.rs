@@ -232,7 +232,8 @@ async fn accept(ex: &Arc<Exports>, p: &Principal, level: Level, q: QueryArg, bod
     let requester = p.audit_user();
     let id = uuid::Uuid::new_v4();
     let job = Job { id, requester, level_target, filter, start_ms, end_ms, callback_url, journal_head };
-    let detail = json!({ "export_id": id.to_string(), "callback_url": url });
+    let detail =
+        json!({ "export_id": id.to_string(), "callback_url": crate::callback_allowlist::recorded(&job.callback_url) });
     tokio::spawn(run(ex.clone(), job));
     let mut resp = Json(json!({ "export_id": id.to_string() })).into_response();
     resp.extensions_mut().insert(AuditDetail(detail.to_string()));
@@ -248,7 +249,8 @@ async fn run(ex: Arc<Exports>, job: Job) {
         }
         Err(e) => Err(("timedout", e)),
     };
-    let expires = (vigil_store::now_ms() / 1000) as u64 + ex.ttl.as_secs();
+    // Rounded up to the second the link names, so a TTL under a second still leaves that much.
+    let expires = (vigil_store::now_ms() as u64 + ex.ttl.as_millis() as u64).div_ceil(1000);
     let (status, url) = match &written {
         Ok(_) => ("success", Some(ex.signed_url(&job.id, expires))),
         Err((status, e)) => {
@@ -307,7 +309,9 @@ async fn write(ex: &Exports, job: &Job) -> Result<u64, String> {
             let seqs =
                 ex.logs.journal.query_events(&job.filter, Order::OldestFirst { after }, STEP).await.map_err(store)?;
             let entries = ex.logs.journal.journal_entries(&seqs).await.map_err(store)?;
-            for entry in &entries {
+            // Up to the journal's head when the export was asked for: the file is what the log held then.
+            let past_head = seqs.last().is_some_and(|s| *s > job.journal_head);
+            for entry in entries.iter().filter(|e| e.seq <= job.journal_head) {
                 let Ok(event) = serde_json::from_slice::<Value>(&entry.bytes) else { continue };
                 if count > 0 {
                     out.write_all(b",").await.map_err(io)?;
@@ -316,7 +320,7 @@ async fn write(ex: &Exports, job: &Job) -> Result<u64, String> {
                 count += 1;
             }
             match seqs.last() {
-                Some(last) if seqs.len() == STEP as usize => after = *last,
+                Some(last) if seqs.len() == STEP as usize && !past_head => after = *last,
                 _ => break,
             }
         }
@@ -365,7 +369,7 @@ async fn record(ex: &Exports, job: &Job, written: &Result<u64, String>, delivere
         "export_id": job.id.to_string(),
         "entries": written.as_ref().ok(),
         "error": written.as_ref().err().or(delivered.as_ref().err()),
-        "callback_url": job.callback_url.as_str(),
+        "callback_url": crate::callback_allowlist::recorded(&job.callback_url),
         "callback_status": delivered.as_ref().ok(),
     });
     let event = ex

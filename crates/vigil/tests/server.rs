@@ -339,3 +339,7 @@ mod quay_logs;
 
 #[path = "server/audit_query.rs"]
 mod audit_query;
+
+/// Quay's log exports: callbacks to a receiver the tests run, signed download links, retries.
+#[path = "server/log_export.rs"]
+mod log_export;
