@@ -35,10 +35,15 @@ pub(crate) async fn record(
         "INSERT INTO changefeed (seq, sub, created_at, gun, version, sha256, category) VALUES (?, ?, ?, ?, ?, ?, ?)";
     match intent {
         FeedIntent::Update { gun, sha256 } => {
-            let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM changefeed WHERE gun = ?")
-                .bind(&gun)
-                .fetch_one(&mut *conn)
-                .await?;
+            // Each update's version is the previous update's plus one, so the newest update holds the highest;
+            // found through the (gun, seq) index from the end, not by scanning the repository's whole feed.
+            let last: i64 = sqlx::query_scalar(
+                "SELECT version FROM changefeed WHERE gun = ? AND category = 'update' ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(&gun)
+            .fetch_optional(&mut *conn)
+            .await?
+            .unwrap_or(0);
             sqlx::query(insert)
                 .bind(seq as i64)
                 .bind(0)
