@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use vigil_core::Digest;
 
 use super::{client, push_image, push_manifest_for, start, vigil, Server};
@@ -187,6 +187,17 @@ async fn changefeed_records_pushes_moves_and_removals_with_notary_paging() {
         let body: Value = r.json().await.unwrap();
         assert_eq!(body["errors"][0]["code"], "INVALID_PARAMETERS", "{q}: {body}");
     }
+
+    // Versions count a repository's updates across its deletions: acme/app's next update is its fourth.
+    let (m7, _) = push_image(&c, base, "acme/app", "v7", b"layer seven".to_vec()).await.unwrap();
+    let (status, last) = feed(&c, &format!("{base}/v2/acme/app/_trust/changefeed?change_id=-1&records=-1")).await;
+    assert_eq!(status, 200, "{last}");
+    let r = &last["records"][0];
+    assert_eq!(
+        (&r["Version"], &r["SHA256"], &r["Category"]),
+        (&json!(4), &json!(hex(&m7)), &json!("update")),
+        "{last}"
+    );
     drop(s);
 }
 
