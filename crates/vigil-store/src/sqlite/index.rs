@@ -10,6 +10,8 @@ use crate::meta::{StoreError, StoreResult};
 
 /// The settings key holding the last seq the index holds.
 pub const INDEXED_THROUGH: &str = "audit_indexed_through";
+/// Rows per INSERT statement: 12 parameters each, well under SQLite's 32,766 bound parameters.
+const ROWS_PER_INSERT: usize = 500;
 
 async fn indexed_through(conn: &mut SqliteConnection) -> StoreResult<u64> {
     let v: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
@@ -30,25 +32,28 @@ pub(crate) async fn write(
     if now != after {
         return Err(StoreError::Conflict(format!("the query index is at {now}, not {after} (reset meanwhile)")));
     }
-    for r in rows {
-        sqlx::query(
+    // Many rows per statement: each statement is a round trip to SQLite's thread, which cost more than the
+    // inserts themselves (the 10 M-event bench indexed at ~8k rows/s one row per statement).
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT OR REPLACE INTO audit_index (seq, ts, kind, action, operation, outcome, status, namespace, \
-             repository, user_name, remote_addr, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(r.seq as i64)
-        .bind(r.ts_ms)
-        .bind(r.kind)
-        .bind(r.action)
-        .bind(r.operation)
-        .bind(r.outcome)
-        .bind(r.status.map(i64::from))
-        .bind(r.namespace)
-        .bind(r.repository)
-        .bind(r.user_name)
-        .bind(r.remote_addr)
-        .bind(r.request_id)
-        .execute(&mut *conn)
-        .await?;
+             repository, user_name, remote_addr, request_id) ",
+        );
+        insert.push_values(chunk, |mut b, r| {
+            b.push_bind(r.seq as i64)
+                .push_bind(r.ts_ms)
+                .push_bind(r.kind.clone())
+                .push_bind(r.action.clone())
+                .push_bind(r.operation.clone())
+                .push_bind(r.outcome.clone())
+                .push_bind(r.status.map(i64::from))
+                .push_bind(r.namespace.clone())
+                .push_bind(r.repository.clone())
+                .push_bind(r.user_name.clone())
+                .push_bind(r.remote_addr.clone())
+                .push_bind(r.request_id.clone());
+        });
+        insert.build().execute(&mut *conn).await?;
     }
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
