@@ -8,7 +8,6 @@
 //! file after `Env::settle`, right before asking for the export.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -19,10 +18,10 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::{push_image, start, Server, ADMIN_PASSWORD, NO_TREE};
+use super::push_image;
+use super::quay_logs::{self, admin, as_user, assert_error, http, keys, logs, seq, ALL_TIME};
 
 /// A window holding everything these tests do, and how the server echoes it (an end date covers its whole day).
-const ALL_TIME: &str = "starttime=01/01/2020&endtime=01/01/2100";
 const ALL_TIME_START: &str = "Wed, 01 Jan 2020 00:00:00 -0000";
 const ALL_TIME_END: &str = "Sat, 02 Jan 2100 00:00:00 -0000";
 /// How long a test waits for a callback or an event the server owes it.
@@ -147,10 +146,17 @@ async fn receive(
 // A server under test
 
 struct Env {
-    // Declared before `dir`: the server stops before its data directory goes.
-    server: Server,
+    logs: quay_logs::Env,
     hook: Receiver,
-    dir: tempfile::TempDir,
+}
+
+/// The data directory, the CLI, users and the audit file are those of `quay_logs.rs`'s environment.
+impl std::ops::Deref for Env {
+    type Target = quay_logs::Env;
+
+    fn deref(&self) -> &quay_logs::Env {
+        &self.logs
+    }
 }
 
 impl Env {
@@ -158,52 +164,10 @@ impl Env {
     /// the receiver's origin and `more_origins`.
     async fn start(more_origins: &[String], envs: &[(&str, &str)]) -> Env {
         let hook = Receiver::start().await;
-        let dir = tempfile::tempdir().unwrap();
         let origins: Vec<String> = [hook.origin.clone()].into_iter().chain(more_origins.iter().cloned()).collect();
         let allowlist = serde_json::to_string(&origins).unwrap();
-        let all = [&[NO_TREE, ("VIGIL_AUDIT__EXPORT__CALLBACK_ALLOWLIST", allowlist.as_str())], envs].concat();
-        let server = start(dir.path(), &all);
-        Env { server, hook, dir }
-    }
-
-    fn data(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn base(&self) -> &str {
-        &self.server.base
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.base)
-    }
-
-    /// Runs a `vigil` command against the data directory; returns its stdout, trimmed.
-    fn cli(&self, args: &[&str], stdin: &str) -> String {
-        use std::io::Write;
-        use std::process::Stdio;
-        let mut child = super::vigil(self.data())
-            .env(NO_TREE.0, NO_TREE.1)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "vigil {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    }
-
-    fn add_user(&self, name: &str) {
-        self.cli(&["user", "add", name, "--password-stdin"], &format!("{}\n", password(name)));
-    }
-
-    /// Every event in `audit.jsonl`, parsed.
-    fn events(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.data().join("audit.jsonl")).unwrap_or_default();
-        text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect()
+        let all = [&[("VIGIL_AUDIT__EXPORT__CALLBACK_ALLOWLIST", allowlist.as_str())], envs].concat();
+        Env { logs: quay_logs::Env::start_with(&all), hook }
     }
 
     /// Waits (at most `PATIENCE`) for an event in the audit file.
@@ -225,30 +189,6 @@ impl Env {
                 && detail(e)["export_id"] == id
         })
         .await
-    }
-
-    /// Waits (at most 5 s) until the query index holds every event in the audit file (the server reports the seq
-    /// it indexed through as the `vigil_audit_indexed_through` gauge). Returns the audit file's events.
-    async fn settle(&self) -> Vec<Value> {
-        // A request that records an event: it also brings rows the CLI appended into the file.
-        let r = admin().get(self.url("/v2/")).send().await.unwrap();
-        assert_eq!(r.status(), 200);
-        let events = self.events();
-        let head = events.last().map_or(0, seq);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let metrics = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
-            let through = metrics
-                .lines()
-                .find_map(|l| l.strip_prefix("vigil_audit_indexed_through "))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or(0.0) as u64;
-            if through >= head {
-                return events;
-            }
-            assert!(Instant::now() < deadline, "the query index is at seq {through}, the journal at {head}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
     }
 
     /// `POST path` with a raw body: the status and the answer.
@@ -297,53 +237,13 @@ impl Env {
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
 
-fn password(user: &str) -> String {
-    format!("{user}-password")
-}
-
-fn basic(user: &str, secret: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}")))
-}
-
-/// A client sending this `Authorization` on every request, or none.
-fn http(auth: Option<&str>) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(a) = auth {
-        headers.insert("authorization", a.parse().unwrap());
-    }
-    reqwest::Client::builder().timeout(Duration::from_secs(30)).default_headers(headers).build().unwrap()
-}
-
-fn as_user(name: &str) -> reqwest::Client {
-    http(Some(&basic(name, &password(name))))
-}
-
-fn admin() -> reqwest::Client {
-    http(Some(&basic("admin", ADMIN_PASSWORD)))
-}
-
 fn callback(url: &str) -> String {
     json!({ "callback_url": url }).to_string()
-}
-
-fn seq(ev: &Value) -> u64 {
-    ev["seq"].as_u64().expect("seq is a number")
 }
 
 /// An event's `detail`, which export events fill with JSON.
 fn detail(ev: &Value) -> Value {
     ev["detail"].as_str().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(Value::Null)
-}
-
-fn keys(v: &Value) -> Vec<&str> {
-    let mut k: Vec<&str> =
-        v.as_object().unwrap_or_else(|| panic!("not an object: {v}")).keys().map(String::as_str).collect();
-    k.sort_unstable();
-    k
-}
-
-fn logs(v: &Value) -> &Vec<Value> {
-    v["logs"].as_array().unwrap_or_else(|| panic!("no logs array in {v}"))
 }
 
 /// The seqs of log entries, in order.
@@ -388,17 +288,6 @@ async fn all_logs(c: &reqwest::Client, url: &str) -> (Vec<Value>, usize) {
         }
         assert!(pages < 50, "{url}: paging does not end");
     }
-}
-
-/// Checks an error answer: the status and the admin API's error shape, with a message naming `mentions`.
-fn assert_error(status: u16, body: &Value, want: u16, error_type: &str, mentions: &str, context: &str) {
-    assert_eq!(status, want, "{context}: {body}");
-    assert_eq!(keys(body), ["detail", "error_message", "error_type", "status"], "{context}: {body}");
-    assert_eq!(body["status"], want, "{context}: {body}");
-    assert_eq!(body["error_type"], error_type, "{context}: {body}");
-    let message = body["error_message"].as_str().unwrap_or_default();
-    assert!(!message.is_empty() && body["detail"] == message, "{context}: {body}");
-    assert!(message.contains(mentions), "{context}: the message does not mention {mentions:?}: {body}");
 }
 
 /// Checks a log entry against the audit event it reports (the full shape is `quay_logs.rs`'s subject; here the

@@ -18,12 +18,13 @@ use super::{push_image, push_manifest_for, start, Server, ADMIN_PASSWORD, NO_TRE
 /// The user agent of every request these tests send.
 const UA: &str = "quay-logs-test/2.0 (vigil)";
 /// A window holding everything these tests do.
-const ALL_TIME: &str = "starttime=01/01/2020&endtime=01/01/2100";
+pub(super) const ALL_TIME: &str = "starttime=01/01/2020&endtime=01/01/2100";
 
 // ---------------------------------------------------------------------------------------------------------------
 // A server under test
 
-struct Env {
+/// Also the base of `log_export.rs`'s environment.
+pub(super) struct Env {
     // Declared before `dir`: the server stops before its data directory goes.
     server: Server,
     dir: tempfile::TempDir,
@@ -31,25 +32,30 @@ struct Env {
 
 impl Env {
     fn start() -> Env {
+        Env::start_with(&[])
+    }
+
+    /// A server without the Merkle tree (so event counts are exact) and with `envs`.
+    pub(super) fn start_with(envs: &[(&str, &str)]) -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let server = start(dir.path(), &[NO_TREE]);
+        let server = start(dir.path(), &[&[NO_TREE], envs].concat());
         Env { server, dir }
     }
 
-    fn data(&self) -> &Path {
+    pub(super) fn data(&self) -> &Path {
         self.dir.path()
     }
 
-    fn base(&self) -> &str {
+    pub(super) fn base(&self) -> &str {
         &self.server.base
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.server.base)
     }
 
     /// Runs a `vigil` command against the data directory; returns its stdout, trimmed.
-    fn cli(&self, args: &[&str], stdin: &str) -> String {
+    pub(super) fn cli(&self, args: &[&str], stdin: &str) -> String {
         use std::io::Write;
         use std::process::Stdio;
         let mut child = super::vigil(self.data())
@@ -66,12 +72,12 @@ impl Env {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
-    fn add_user(&self, name: &str) {
+    pub(super) fn add_user(&self, name: &str) {
         self.cli(&["user", "add", name, "--password-stdin"], &format!("{}\n", password(name)));
     }
 
     /// Every event in `audit.jsonl`, parsed.
-    fn events(&self) -> Vec<Value> {
+    pub(super) fn events(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.data().join("audit.jsonl")).unwrap_or_default();
         text.lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect()
     }
@@ -82,12 +88,13 @@ impl Env {
     }
 
     /// Waits (at most 5 s) until the query index holds every event in the audit file. The server reports the seq
-    /// it has indexed through as the `vigil_audit_indexed_through` gauge.
-    async fn settle(&self) {
+    /// it has indexed through as the `vigil_audit_indexed_through` gauge. Returns the audit file's events.
+    pub(super) async fn settle(&self) -> Vec<Value> {
         // A request that records an event: it also brings rows the CLI appended into the file.
         let r = http(Some(&basic("admin", ADMIN_PASSWORD))).get(self.url("/v2/")).send().await.unwrap();
         assert_eq!(r.status(), 200);
-        let head = self.events().last().map_or(0, seq);
+        let events = self.events();
+        let head = events.last().map_or(0, seq);
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let metrics = reqwest::get(self.url("/metrics")).await.unwrap().text().await.unwrap();
@@ -97,7 +104,7 @@ impl Env {
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .unwrap_or(0.0) as u64;
             if through >= head {
-                return;
+                return events;
             }
             assert!(
                 Instant::now() < deadline,
@@ -108,16 +115,16 @@ impl Env {
     }
 }
 
-fn password(user: &str) -> String {
+pub(super) fn password(user: &str) -> String {
     format!("{user}-password")
 }
 
-fn basic(user: &str, secret: &str) -> String {
+pub(super) fn basic(user: &str, secret: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}")))
 }
 
 /// A client sending `UA` and, if given, this `Authorization` on every request.
-fn http(auth: Option<&str>) -> reqwest::Client {
+pub(super) fn http(auth: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     if let Some(a) = auth {
         headers.insert("authorization", a.parse().unwrap());
@@ -125,15 +132,15 @@ fn http(auth: Option<&str>) -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).user_agent(UA).default_headers(headers).build().unwrap()
 }
 
-fn as_user(name: &str) -> reqwest::Client {
+pub(super) fn as_user(name: &str) -> reqwest::Client {
     http(Some(&basic(name, &password(name))))
 }
 
-fn admin() -> reqwest::Client {
+pub(super) fn admin() -> reqwest::Client {
     http(Some(&basic("admin", ADMIN_PASSWORD)))
 }
 
-fn seq(ev: &Value) -> u64 {
+pub(super) fn seq(ev: &Value) -> u64 {
     ev["seq"].as_u64().expect("seq is a number")
 }
 
@@ -191,7 +198,7 @@ fn seqs(page: &Value) -> Vec<u64> {
     logs(page).iter().map(|l| l["metadata"]["seq"].as_u64().expect("metadata.seq")).collect()
 }
 
-fn logs(page: &Value) -> &Vec<Value> {
+pub(super) fn logs(page: &Value) -> &Vec<Value> {
     page["logs"].as_array().unwrap_or_else(|| panic!("no logs array in {page}"))
 }
 
@@ -204,7 +211,7 @@ fn set(seqs: impl IntoIterator<Item = u64>) -> BTreeSet<u64> {
     seqs.into_iter().collect()
 }
 
-fn keys(v: &Value) -> Vec<&str> {
+pub(super) fn keys(v: &Value) -> Vec<&str> {
     let mut k: Vec<&str> =
         v.as_object().unwrap_or_else(|| panic!("not an object: {v}")).keys().map(String::as_str).collect();
     k.sort_unstable();
@@ -212,7 +219,7 @@ fn keys(v: &Value) -> Vec<&str> {
 }
 
 /// Checks an error answer: the status and the admin API's error shape, with a message naming `mentions`.
-fn assert_error(status: u16, body: &Value, want: u16, error_type: &str, mentions: &str, context: &str) {
+pub(super) fn assert_error(status: u16, body: &Value, want: u16, error_type: &str, mentions: &str, context: &str) {
     assert_eq!(status, want, "{context}: {body}");
     assert_eq!(keys(body), ["detail", "error_message", "error_type", "status"], "{context}: {body}");
     assert_eq!(body["status"], want, "{context}: {body}");
