@@ -13,11 +13,10 @@ pub const INDEXED_THROUGH: &str = "audit_indexed_through";
 /// Rows per INSERT statement: 12 parameters each, well under SQLite's 32,766 bound parameters.
 const ROWS_PER_INSERT: usize = 500;
 
-async fn indexed_through(conn: &mut SqliteConnection) -> StoreResult<u64> {
-    let v: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-        .bind(INDEXED_THROUGH)
-        .fetch_optional(&mut *conn)
-        .await?;
+/// A seq kept in `settings` (inside the writer's transaction), 0 when unset.
+async fn seq_setting(conn: &mut SqliteConnection, key: &str) -> StoreResult<u64> {
+    let v: Option<String> =
+        sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&mut *conn).await?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
@@ -28,7 +27,7 @@ pub(crate) async fn write(
     through: u64,
 ) -> StoreResult<()> {
     // Compare and set: an indexer that read its position before a reset must not mark the rows it skipped as done.
-    let now = indexed_through(conn).await?;
+    let now = seq_setting(conn, INDEXED_THROUGH).await?;
     if now != after {
         return Err(StoreError::Conflict(format!("the query index is at {now}, not {after} (reset meanwhile)")));
     }
@@ -74,11 +73,7 @@ pub(crate) async fn reset(conn: &mut SqliteConnection) -> StoreResult<()> {
 
 /// Inserts archived entries at their seqs, all of which must be pruned ones.
 pub(crate) async fn restore(conn: &mut SqliteConnection, records: Vec<JournalRecord>) -> StoreResult<()> {
-    let pruned: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-        .bind(crate::JOURNAL_PRUNED_THROUGH)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let pruned: u64 = pruned.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let pruned = seq_setting(conn, crate::JOURNAL_PRUNED_THROUGH).await?;
     if let Some(r) = records.iter().find(|r| r.seq == 0 || r.seq > pruned) {
         return Err(StoreError::Conflict(format!(
             "entry {} was never pruned (the journal was pruned through {pruned}); only pruned entries can be restored",
