@@ -1513,6 +1513,13 @@ async fn retention_archives_then_prunes_and_the_log_stays_provable() {
         .unwrap();
     let seqs: Vec<u64> = q["events"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert!((1..=through).all(|seq| seqs.contains(&seq)), "pruned seqs 1..={through} not all queryable: {seqs:?}");
+    // The rebuild itself is recorded (by the CLI, once: the refused attempt changed nothing).
+    let rebuilt: Vec<&Value> =
+        q["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "audit_reindex").collect();
+    assert_eq!(rebuilt.len(), 1, "{rebuilt:?}");
+    assert_eq!((&rebuilt[0]["operation"], &rebuilt[0]["actor"]), (&json!("RebuildAuditIndex"), &json!("cli")));
+    let rebuilt_detail: Value = serde_json::from_str(rebuilt[0]["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(rebuilt_detail["restored"], json!(archived.len()), "{rebuilt_detail}");
     drop(s);
     // The journal with restored entries still verifies.
     let out = run(d, &["audit", "verify"], &[]);
