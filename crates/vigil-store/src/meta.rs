@@ -219,6 +219,13 @@ pub trait MetadataStore: Send + Sync + 'static {
         order: crate::index::Order,
         limit: u32,
     ) -> StoreResult<Vec<u64>>;
+    /// The journal entries of indexed events matching `filter`, a page of at most `limit` in `order`.
+    async fn query_entries(
+        &self,
+        filter: &crate::index::EventFilter,
+        order: crate::index::Order,
+        limit: u32,
+    ) -> StoreResult<Vec<JournalRecord>>;
     /// Counts of indexed events matching `filter`, grouped.
     async fn aggregate_events(
         &self,
@@ -226,8 +233,6 @@ pub trait MetadataStore: Send + Sync + 'static {
         bucket: Option<crate::index::Bucket>,
         group: Option<crate::index::GroupBy>,
     ) -> StoreResult<Vec<crate::index::Aggregate>>;
-    /// The journal entries with these seqs, in that order (pruned ones left out).
-    async fn journal_entries(&self, seqs: &[u64]) -> StoreResult<Vec<JournalRecord>>;
     /// A page of the trust changefeed, for one repository or all, oldest first.
     async fn changefeed(
         &self,

@@ -106,8 +106,7 @@ fn table_line(bytes: &[u8]) -> String {
 pub async fn query(config: &Config, args: &FilterArgs, limit: u32, format: Format) -> anyhow::Result<()> {
     let store = indexed_store(config).await?;
     let f = args.filter()?;
-    let seqs = store.query_events(&f, Order::NewestFirst { before: None }, limit).await?;
-    let entries = store.journal_entries(&seqs).await?;
+    let entries = store.query_entries(&f, Order::NewestFirst { before: None }, limit).await?;
     let mut out = std::io::stdout().lock();
     match format {
         Format::Json => {
@@ -142,22 +141,22 @@ fn write_event(out: &mut impl Write, format: Format, bytes: &[u8]) -> std::io::R
 pub async fn tail(config: &Config, args: &FilterArgs, last: u32, format: Format) -> anyhow::Result<()> {
     let store = indexed_store(config).await?;
     let f = args.filter()?;
-    let mut seqs = store.query_events(&f, Order::NewestFirst { before: None }, last).await?;
-    seqs.reverse();
-    let mut after = seqs.last().copied().unwrap_or(store.indexed_through().await?);
+    let mut newest = store.query_entries(&f, Order::NewestFirst { before: None }, last).await?;
+    newest.reverse();
+    let mut after = newest.last().map(|e| e.seq).unwrap_or(store.indexed_through().await?);
     let mut out = std::io::stdout();
-    for r in store.journal_entries(&seqs).await? {
+    for r in &newest {
         write_event(&mut out, format, &r.bytes)?;
     }
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         vigil_audit::indexer::catch_up(&store).await.map_err(anyhow::Error::msg)?;
-        let seqs = store.query_events(&f, Order::OldestFirst { after }, 1000).await?;
-        for r in store.journal_entries(&seqs).await? {
+        let entries = store.query_entries(&f, Order::OldestFirst { after }, 1000).await?;
+        for r in &entries {
             write_event(&mut out, format, &r.bytes)?;
         }
         out.flush()?;
-        after = seqs.last().copied().unwrap_or(after);
+        after = entries.last().map_or(after, |e| e.seq);
     }
 }
 
@@ -178,12 +177,12 @@ pub async fn export(config: &Config, args: &FilterArgs, format: Format, output: 
     let bar = crate::verify::progress(total, "exporting");
     let mut after = 0;
     loop {
-        let seqs = store.query_events(&f, Order::OldestFirst { after }, 5000).await?;
-        let Some(&last) = seqs.last() else { break };
-        for r in store.journal_entries(&seqs).await? {
+        let entries = store.query_entries(&f, Order::OldestFirst { after }, 5000).await?;
+        let Some(last) = entries.last().map(|e| e.seq) else { break };
+        for r in &entries {
             write_event(&mut out, format, &r.bytes)?;
         }
-        bar.inc(seqs.len() as u64);
+        bar.inc(entries.len() as u64);
         after = last;
     }
     bar.finish_and_clear();

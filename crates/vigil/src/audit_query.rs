@@ -214,13 +214,12 @@ async fn events(
     } else {
         Order::NewestFirst { before: cursor }
     };
-    let mut seqs = st.journal.query_events(&f, order, limit + 1).await.map_err(internal)?;
-    let more = seqs.len() > limit as usize;
-    seqs.truncate(limit as usize);
-    let entries = st.journal.journal_entries(&seqs).await.map_err(internal)?;
+    let mut entries = st.journal.query_entries(&f, order, limit + 1).await.map_err(internal)?;
+    let more = entries.len() > limit as usize;
+    entries.truncate(limit as usize);
     let list: Vec<Value> = entries.iter().filter_map(|r| serde_json::from_slice(&r.bytes).ok()).collect();
-    let next = match (more, seqs.last()) {
-        (true, Some(last)) => Value::String(crate::page_token::issue(&st.page_key, &(&f, ascending), *last)),
+    let next = match (more, entries.last()) {
+        (true, Some(last)) => Value::String(crate::page_token::issue(&st.page_key, &(&f, ascending), last.seq)),
         _ => Value::Null,
     };
     Ok(Json(json!({ "events": list, "next_cursor": next })).into_response())
@@ -280,14 +279,10 @@ fn stream_all(st: LogsState, f: EventFilter, format: Format) -> Response {
         let (st, f) = (st.clone(), f.clone());
         async move {
             let after = after?;
-            let page = async {
-                let seqs = st.journal.query_events(&f, Order::OldestFirst { after }, STREAM_STEP).await?;
-                let entries = st.journal.journal_entries(&seqs).await?;
-                Ok::<_, vigil_store::StoreError>((seqs, entries))
-            };
-            match page.await {
-                Ok((seqs, entries)) => {
-                    let next = (seqs.len() == STREAM_STEP as usize).then(|| *seqs.last().expect("a full page"));
+            match st.journal.query_entries(&f, Order::OldestFirst { after }, STREAM_STEP).await {
+                Ok(entries) => {
+                    let next =
+                        (entries.len() == STREAM_STEP as usize).then(|| entries.last().expect("a full page").seq);
                     let mut chunk = Vec::with_capacity(entries.len() * 700);
                     for r in &entries {
                         match format {
@@ -369,13 +364,8 @@ async fn tail(
         if !first {
             tokio::time::sleep(TAIL_POLL).await;
         }
-        let page = async {
-            let seqs = st.journal.query_events(&f, Order::OldestFirst { after }, STREAM_STEP).await?;
-            let entries = st.journal.journal_entries(&seqs).await?;
-            Ok::<_, vigil_store::StoreError>((seqs, entries))
-        };
-        let (chunk, next) = match page.await {
-            Ok((seqs, entries)) => {
+        let (chunk, next) = match st.journal.query_entries(&f, Order::OldestFirst { after }, STREAM_STEP).await {
+            Ok(entries) => {
                 let mut chunk = String::new();
                 for r in &entries {
                     chunk.push_str(&format!(
@@ -387,7 +377,7 @@ async fn tail(
                 if chunk.is_empty() {
                     chunk.push_str(": keep-alive\n\n");
                 }
-                (chunk, seqs.last().copied().unwrap_or(after))
+                (chunk, entries.last().map_or(after, |e| e.seq))
             }
             Err(e) => (format!("event: error\ndata: {e}\n\n"), after),
         };

@@ -306,11 +306,10 @@ async fn write(ex: &Exports, job: &Job) -> Result<u64, String> {
         let (mut after, mut count) = (0u64, 0u64);
         loop {
             let store = |e: vigil_store::StoreError| format!("reading the audit log: {e}");
-            let seqs =
-                ex.logs.journal.query_events(&job.filter, Order::OldestFirst { after }, STEP).await.map_err(store)?;
-            let entries = ex.logs.journal.journal_entries(&seqs).await.map_err(store)?;
+            let entries =
+                ex.logs.journal.query_entries(&job.filter, Order::OldestFirst { after }, STEP).await.map_err(store)?;
             // Up to the journal's head when the export was asked for: the file is what the log held then.
-            let past_head = seqs.last().is_some_and(|s| *s > job.journal_head);
+            let past_head = entries.last().is_some_and(|e| e.seq > job.journal_head);
             for entry in entries.iter().filter(|e| e.seq <= job.journal_head) {
                 let Ok(event) = serde_json::from_slice::<Value>(&entry.bytes) else { continue };
                 if count > 0 {
@@ -319,8 +318,8 @@ async fn write(ex: &Exports, job: &Job) -> Result<u64, String> {
                 out.write_all(quay_logs::quay_log(event).to_string().as_bytes()).await.map_err(io)?;
                 count += 1;
             }
-            match seqs.last() {
-                Some(last) if seqs.len() == STEP as usize && !past_head => after = *last,
+            match entries.last() {
+                Some(last) if entries.len() == STEP as usize && !past_head => after = last.seq,
                 _ => break,
             }
         }

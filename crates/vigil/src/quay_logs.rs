@@ -165,14 +165,14 @@ async fn logs(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Valu
         None => None,
     };
     let internal = |e: vigil_store::StoreError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-    let mut seqs = st.journal.query_events(&filter, Order::NewestFirst { before }, PAGE + 1).await.map_err(internal)?;
-    let more = seqs.len() > PAGE as usize;
-    seqs.truncate(PAGE as usize);
-    let entries = st.journal.journal_entries(&seqs).await.map_err(internal)?;
+    let mut entries =
+        st.journal.query_entries(&filter, Order::NewestFirst { before }, PAGE + 1).await.map_err(internal)?;
+    let more = entries.len() > PAGE as usize;
+    entries.truncate(PAGE as usize);
     let logs: Vec<Value> = entries.iter().filter_map(|r| serde_json::from_slice(&r.bytes).ok()).map(quay_log).collect();
     let mut body = json!({ "start_time": rfc2822(start), "end_time": rfc2822(end), "logs": logs });
-    if let (true, Some(last)) = (more, seqs.last()) {
-        body["next_page"] = Value::String(crate::page_token::issue(&st.page_key, &asked, *last));
+    if let (true, Some(last)) = (more, entries.last()) {
+        body["next_page"] = Value::String(crate::page_token::issue(&st.page_key, &asked, last.seq));
     }
     Ok(Json(body))
 }

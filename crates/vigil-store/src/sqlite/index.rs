@@ -4,6 +4,7 @@
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, Row, SqliteConnection, SqlitePool};
 
+use super::rollup;
 use crate::index::{Aggregate, Bucket, EventFilter, GroupBy, IndexRow, Order};
 use crate::journal::JournalRecord;
 use crate::meta::{StoreError, StoreResult};
@@ -54,6 +55,7 @@ pub(crate) async fn write(
         });
         insert.build().execute(&mut *conn).await?;
     }
+    rollup::add(conn, after, through).await?;
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )
@@ -67,6 +69,7 @@ pub(crate) async fn write(
 /// Empties the index; the indexer starts again from the journal's first entry.
 pub(crate) async fn reset(conn: &mut SqliteConnection) -> StoreResult<()> {
     sqlx::query("DELETE FROM audit_index").execute(&mut *conn).await?;
+    rollup::reset(conn).await?;
     sqlx::query("DELETE FROM settings WHERE key = ?").bind(INDEXED_THROUGH).execute(&mut *conn).await?;
     Ok(())
 }
@@ -100,6 +103,7 @@ pub(crate) async fn prune(conn: &mut SqliteConnection, through: u64) -> StoreRes
         )));
     }
     sqlx::query("DELETE FROM journal WHERE seq <= ?").bind(through as i64).execute(&mut *conn).await?;
+    rollup::subtract(conn, through).await?;
     sqlx::query("DELETE FROM audit_index WHERE seq <= ?").bind(through as i64).execute(&mut *conn).await?;
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -111,16 +115,61 @@ pub(crate) async fn prune(conn: &mut SqliteConnection, through: u64) -> StoreRes
     Ok(())
 }
 
-/// `WHERE ...` for a filter, with its arguments.
-fn conditions(f: &EventFilter, args: &mut SqliteArguments<'static>) -> String {
-    let mut parts: Vec<String> = vec!["1 = 1".into()];
+pub(crate) fn is_pattern(v: &str) -> bool {
+    v.contains(['*', '?', '['])
+}
+
+/// The seqs `lo..=hi` that hold every indexed event of `[from, to)`, or `None` when no event is in it.
+///
+/// Exact because journal timestamps never decrease along the sequence (the writer stamps a batch with the
+/// later of the clock and the last entry's time), so the events of a time range are one run of seqs. Two
+/// lookups in the `ts` index; the queries then walk a field's index in seq order inside that run.
+async fn seq_range(conn: &mut SqliteConnection, from: Option<i64>, to: Option<i64>) -> StoreResult<Option<(i64, i64)>> {
+    let lo = match from {
+        None => 0,
+        Some(from) => {
+            let first: Option<i64> =
+                sqlx::query_scalar("SELECT seq FROM audit_index WHERE ts >= ? ORDER BY ts, seq LIMIT 1")
+                    .bind(from)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            match first {
+                Some(s) => s,
+                None => return Ok(None),
+            }
+        }
+    };
+    let hi = match to {
+        None => i64::MAX,
+        Some(to) => {
+            let last: Option<i64> =
+                sqlx::query_scalar("SELECT seq FROM audit_index WHERE ts < ? ORDER BY ts DESC, seq DESC LIMIT 1")
+                    .bind(to)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            match last {
+                Some(s) => s,
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok((lo <= hi).then_some((lo, hi)))
+}
+
+/// `WHERE ...` for a filter whose time range spans the seqs `lo..=hi`, with its arguments.
+fn conditions(f: &EventFilter, (lo, hi): (i64, i64), args: &mut SqliteArguments<'static>) -> String {
+    let mut parts: Vec<String> = vec!["seq >= ?".into(), "seq <= ?".into()];
+    let _ = args.add(lo);
+    let _ = args.add(hi);
     let mut add = |sql: String| parts.push(sql);
+    // Also the times themselves, so a result is never wider than asked; `+ts` keeps SQLite from picking the
+    // `ts` index over a field's index for these.
     if let Some(from) = f.from_ms {
-        add("ts >= ?".into());
+        add("+ts >= ?".into());
         let _ = args.add(from);
     }
     if let Some(to) = f.to_ms {
-        add("ts < ?".into());
+        add("+ts < ?".into());
         let _ = args.add(to);
     }
     let text = [
@@ -132,7 +181,7 @@ fn conditions(f: &EventFilter, args: &mut SqliteArguments<'static>) -> String {
     ];
     for (col, value) in text {
         if let Some(v) = value {
-            add(if v.contains(['*', '?', '[']) { format!("{col} GLOB ?") } else { format!("{col} = ?") });
+            add(if is_pattern(v) { format!("{col} GLOB ?") } else { format!("{col} = ?") });
             let _ = args.add(v.clone());
         }
     }
@@ -152,10 +201,16 @@ fn conditions(f: &EventFilter, args: &mut SqliteArguments<'static>) -> String {
     parts.join(" AND ")
 }
 
-/// The seqs of matching events, a page of at most `limit`.
-pub(crate) async fn query(pool: &SqlitePool, f: &EventFilter, order: Order, limit: u32) -> StoreResult<Vec<u64>> {
+/// `SELECT seq FROM audit_index ...` for a page, with its arguments; `None` when nothing can match.
+async fn page_sql(
+    conn: &mut SqliteConnection,
+    f: &EventFilter,
+    order: Order,
+    limit: u32,
+) -> StoreResult<Option<(String, SqliteArguments<'static>, &'static str)>> {
+    let Some(range) = seq_range(conn, f.from_ms, f.to_ms).await? else { return Ok(None) };
     let mut args = SqliteArguments::default();
-    let cond = conditions(f, &mut args);
+    let cond = conditions(f, range, &mut args);
     let (cursor, direction) = match order {
         Order::NewestFirst { before } => {
             let _ = args.add(before.map_or(i64::MAX, |b| b as i64));
@@ -168,30 +223,87 @@ pub(crate) async fn query(pool: &SqlitePool, f: &EventFilter, order: Order, limi
     };
     let _ = args.add(i64::from(limit));
     let sql = format!("SELECT seq FROM audit_index WHERE {cond} AND {cursor} ORDER BY seq {direction} LIMIT ?");
-    let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
+    Ok(Some((sql, args, direction)))
+}
+
+/// The seqs of matching events, a page of at most `limit`.
+pub(crate) async fn query(pool: &SqlitePool, f: &EventFilter, order: Order, limit: u32) -> StoreResult<Vec<u64>> {
+    let mut conn = pool.acquire().await?;
+    let Some((sql, args, _)) = page_sql(&mut conn, f, order, limit).await? else { return Ok(Vec::new()) };
+    let rows = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;
     Ok(rows.iter().map(|r| r.get::<i64, _>(0) as u64).collect())
 }
 
-/// Counts of matching events, grouped by a time bucket and/or a field.
+/// The journal entries of matching events, a page of at most `limit`: one statement, the index page joined
+/// to the journal.
+pub(crate) async fn query_entries(
+    pool: &SqlitePool,
+    f: &EventFilter,
+    order: Order,
+    limit: u32,
+) -> StoreResult<Vec<JournalRecord>> {
+    let mut conn = pool.acquire().await?;
+    let Some((page, args, direction)) = page_sql(&mut conn, f, order, limit).await? else { return Ok(Vec::new()) };
+    let sql = format!("SELECT seq, ts, event FROM journal WHERE seq IN ({page}) ORDER BY seq {direction}");
+    let rows = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;
+    Ok(rows
+        .iter()
+        .map(|r| JournalRecord { seq: r.get::<i64, _>(0) as u64, ts_ms: r.get(1), bytes: r.get(2) })
+        .collect())
+}
+
+/// Counts of matching events, grouped by a time bucket and/or a field. Whole hours come from the rollup when
+/// it has every field filtered on, the rest from the index; all of it read in one snapshot.
 pub(crate) async fn aggregate(
     pool: &SqlitePool,
     f: &EventFilter,
     bucket: Option<Bucket>,
     group: Option<GroupBy>,
 ) -> StoreResult<Vec<Aggregate>> {
+    let mut tx = pool.begin().await?;
+    let mut parts = Vec::new();
+    match rollup::whole_hours(f.from_ms, f.to_ms).filter(|_| rollup::covers(f)) {
+        Some(hours @ (first, end)) => {
+            parts.extend(rollup::aggregate(&mut tx, f, hours, bucket, group).await?);
+            // The partial hours at either end.
+            if let (Some(from), Some(first)) = (f.from_ms, first) {
+                let edge = EventFilter { from_ms: Some(from), to_ms: Some(first), ..f.clone() };
+                parts.extend(aggregate_index(&mut tx, &edge, bucket, group).await?);
+            }
+            if let (Some(end), Some(to)) = (end, f.to_ms) {
+                let edge = EventFilter { from_ms: Some(end), to_ms: Some(to), ..f.clone() };
+                parts.extend(aggregate_index(&mut tx, &edge, bucket, group).await?);
+            }
+        }
+        None => parts.extend(aggregate_index(&mut tx, f, bucket, group).await?),
+    }
+    tx.commit().await?;
+    let mut merged: std::collections::BTreeMap<(Option<i64>, Option<String>), u64> = Default::default();
+    for a in parts {
+        *merged.entry((a.bucket_ms, a.key)).or_default() += a.count;
+    }
+    Ok(merged.into_iter().map(|((bucket_ms, key), count)| Aggregate { bucket_ms, key, count }).collect())
+}
+
+/// Counts from the index rows themselves.
+async fn aggregate_index(
+    conn: &mut SqliteConnection,
+    f: &EventFilter,
+    bucket: Option<Bucket>,
+    group: Option<GroupBy>,
+) -> StoreResult<Vec<Aggregate>> {
+    let Some(range) = seq_range(conn, f.from_ms, f.to_ms).await? else { return Ok(Vec::new()) };
     let mut args = SqliteArguments::default();
-    let cond = conditions(f, &mut args);
+    let cond = conditions(f, range, &mut args);
     let bucket_sql = match bucket {
         Some(Bucket::Day) => "(ts / 86400000) * 86400000",
         Some(Bucket::Hour) => "(ts / 3600000) * 3600000",
         None => "NULL",
     };
     let key_sql = group.map_or("NULL", GroupBy::column);
-    let sql = format!(
-        "SELECT {bucket_sql} AS b, {key_sql} AS k, COUNT(*) AS n FROM audit_index WHERE {cond} GROUP BY b, k \
-         ORDER BY b, k"
-    );
-    let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
+    let sql =
+        format!("SELECT {bucket_sql} AS b, {key_sql} AS k, COUNT(*) AS n FROM audit_index WHERE {cond} GROUP BY b, k");
+    let rows = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;
     Ok(rows
         .iter()
         .map(|r| Aggregate {
@@ -200,25 +312,4 @@ pub(crate) async fn aggregate(
             count: r.get::<i64, _>("n") as u64,
         })
         .collect())
-}
-
-/// The journal entries with these seqs, in the order asked (absent ones, pruned, are left out).
-pub(crate) async fn entries(pool: &SqlitePool, seqs: &[u64]) -> StoreResult<Vec<JournalRecord>> {
-    if seqs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut args = SqliteArguments::default();
-    for s in seqs {
-        let _ = args.add(*s as i64);
-    }
-    let sql = format!("SELECT seq, ts, event FROM journal WHERE seq IN ({})", vec!["?"; seqs.len()].join(", "));
-    let rows = sqlx::query_with(&sql, args).fetch_all(pool).await?;
-    let mut by_seq: std::collections::HashMap<u64, JournalRecord> = rows
-        .iter()
-        .map(|r| {
-            let seq = r.get::<i64, _>("seq") as u64;
-            (seq, JournalRecord { seq, ts_ms: r.get("ts"), bytes: r.get("event") })
-        })
-        .collect();
-    Ok(seqs.iter().filter_map(|s| by_seq.remove(s)).collect())
 }

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_audit.sql")),
     (4, include_str!("../../migrations/sqlite/0004_changefeed.sql")),
     (5, include_str!("../../migrations/sqlite/0005_audit_index.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_audit_rollup.sql")),
 ];
 
 pub async fn run(conn: &mut SqliteConnection) -> StoreResult<()> {

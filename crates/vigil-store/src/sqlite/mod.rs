@@ -9,6 +9,7 @@ mod changefeed;
 mod identity;
 mod index;
 mod migrate;
+mod rollup;
 mod write;
 mod writer;
 
@@ -268,6 +269,15 @@ impl MetadataStore for SqliteStore {
         index::query(&self.read, filter, order, limit).await
     }
 
+    async fn query_entries(
+        &self,
+        filter: &crate::index::EventFilter,
+        order: crate::index::Order,
+        limit: u32,
+    ) -> StoreResult<Vec<JournalRecord>> {
+        index::query_entries(&self.read, filter, order, limit).await
+    }
+
     async fn aggregate_events(
         &self,
         filter: &crate::index::EventFilter,
@@ -275,10 +285,6 @@ impl MetadataStore for SqliteStore {
         group: Option<crate::index::GroupBy>,
     ) -> StoreResult<Vec<crate::index::Aggregate>> {
         index::aggregate(&self.read, filter, bucket, group).await
-    }
-
-    async fn journal_entries(&self, seqs: &[u64]) -> StoreResult<Vec<JournalRecord>> {
-        index::entries(&self.read, seqs).await
     }
 
     async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
