@@ -578,3 +578,21 @@ async fn an_empty_text_filter_matches_no_event_from_rollup_or_index() {
     ];
     check_filters(&fx, &fx.rows, &filters, "empty text filter").await;
 }
+
+// Cursors come from clients too (an SSE `Last-Event-ID`): past every seq, they must not wrap around.
+#[tokio::test]
+async fn cursors_beyond_every_seq_do_not_wrap() {
+    let fx = Fixture::new(51).await;
+    fx.index(&fx.rows, 0, 52).await;
+    let all = EventFilter::default();
+    for after in [N, i64::MAX as u64, i64::MAX as u64 + 1, u64::MAX] {
+        let page = fx.store.query_entries(&all, Order::OldestFirst { after }, 10).await.unwrap();
+        assert!(page.is_empty(), "after {after}: {} entries", page.len());
+    }
+    for before in [N + 1, i64::MAX as u64 + 1, u64::MAX] {
+        let page = fx.store.query_events(&all, Order::NewestFirst { before: Some(before) }, 3).await.unwrap();
+        assert_eq!(page, vec![N, N - 1, N - 2], "before {before}");
+    }
+    let first = fx.store.query_events(&all, Order::NewestFirst { before: Some(1) }, 3).await.unwrap();
+    assert!(first.is_empty());
+}

@@ -201,6 +201,11 @@ fn conditions(f: &EventFilter, (lo, hi): (i64, i64), args: &mut SqliteArguments<
     parts.join(" AND ")
 }
 
+/// A cursor as SQLite's integer; one past every seq if it is larger (a client's `Last-Event-ID` may be anything).
+fn seq_i64(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
 /// `SELECT seq FROM audit_index ...` for a page, with its arguments; `None` when nothing can match.
 async fn page_sql(
     conn: &mut SqliteConnection,
@@ -208,21 +213,20 @@ async fn page_sql(
     order: Order,
     limit: u32,
 ) -> StoreResult<Option<(String, SqliteArguments<'static>, &'static str)>> {
-    let Some(range) = seq_range(conn, f.from_ms, f.to_ms).await? else { return Ok(None) };
+    let Some((lo, hi)) = seq_range(conn, f.from_ms, f.to_ms).await? else { return Ok(None) };
+    // The cursor narrows the range itself: given as a second bound, SQLite may walk from the other one and
+    // filter every row up to the cursor (a page deep into an export read millions of rows).
+    let (range, direction) = match order {
+        Order::NewestFirst { before } => ((lo, before.map_or(hi, |b| hi.min(seq_i64(b) - 1))), "DESC"),
+        Order::OldestFirst { after } => ((lo.max(seq_i64(after).saturating_add(1)), hi), "ASC"),
+    };
+    if range.0 > range.1 {
+        return Ok(None);
+    }
     let mut args = SqliteArguments::default();
     let cond = conditions(f, range, &mut args);
-    let (cursor, direction) = match order {
-        Order::NewestFirst { before } => {
-            let _ = args.add(before.map_or(i64::MAX, |b| b as i64));
-            ("seq < ?", "DESC")
-        }
-        Order::OldestFirst { after } => {
-            let _ = args.add(after as i64);
-            ("seq > ?", "ASC")
-        }
-    };
     let _ = args.add(i64::from(limit));
-    let sql = format!("SELECT seq FROM audit_index WHERE {cond} AND {cursor} ORDER BY seq {direction} LIMIT ?");
+    let sql = format!("SELECT seq FROM audit_index WHERE {cond} ORDER BY seq {direction} LIMIT ?");
     Ok(Some((sql, args, direction)))
 }
 
