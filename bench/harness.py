@@ -783,7 +783,8 @@ def verification(vigil_bin: str, cfg: dict, cache: Path) -> dict:
     them (tree files, checkpoint, every journal entry against its leaf)."""
     n = cfg["verify_events"]
     # v2: one event in ten is a real tag change (the changefeed's records) and the query index is built.
-    data = cache / f"audit-{n}-v2"
+    # v3: the events' times spread over the 31 days before the load.
+    data = cache / f"audit-{n}-v3"
     marker = data / "loaded"
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", ""), "VIGIL_DATA_DIR": str(data),
            "VIGIL_AUDIT_LOG": "off"}

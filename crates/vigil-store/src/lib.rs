@@ -26,6 +26,9 @@ pub use meta::*;
 /// Verification reports entries up to it as pruned, not missing.
 pub const JOURNAL_PRUNED_THROUGH: &str = "journal_pruned_through";
 
+/// A source of journal timestamps (milliseconds since the Unix epoch); the system clock outside benchmarks.
+pub type Clock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
+
 /// Milliseconds since the Unix epoch: the one clock format stored in metadata.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

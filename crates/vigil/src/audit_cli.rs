@@ -62,8 +62,8 @@ pub enum AuditCmd {
         #[arg(long = "archive")]
         archives: Vec<PathBuf>,
     },
-    /// Benchmarks only: append `count` synthetic push events through the real journal writer, then integrate the
-    /// tree and sign a checkpoint, as the server would.
+    /// Benchmarks only: append `count` synthetic push events through the real journal writer, stamped evenly
+    /// over the 31 days before now, then integrate the tree and sign a checkpoint, as the server would.
     #[command(hide = true)]
     LoadSynthetic {
         #[arg(long)]
@@ -143,6 +143,8 @@ async fn prove(config: &Config, seq: u64) -> anyhow::Result<String> {
 /// Events per journal job, and jobs in flight (so the writer group-commits several at once).
 const LOAD_BATCH: u64 = 5_000;
 const LOAD_IN_FLIGHT: usize = 4;
+/// The loaded events' times spread evenly over this many days before now, as a month of a busy registry.
+const LOAD_SPAN_DAYS: i64 = 31;
 /// One loaded event in this many is a real tag change committed with its manifest, so the trust changefeed
 /// holds a tenth as many records as the journal has events.
 const LOAD_CHANGE_EVERY: u64 = 10;
@@ -164,20 +166,33 @@ fn synthetic_manifest(i: u64) -> vigil_store::NewManifest {
 
 async fn load_synthetic(config: &Config, count: u64) -> anyhow::Result<()> {
     use futures_util::{future, stream, StreamExt, TryStreamExt};
+    use std::sync::atomic::{AtomicI64, Ordering};
     use vigil_audit::integrity::integrator;
     use vigil_audit::{Origin, Recorder, Target, UserRef};
     use vigil_core::{Operation, RepoName, Tag};
     use vigil_store::Mutation;
 
-    let stores = crate::open_stores(config).await?;
+    // The writer's clock is the loader's progress through the span: each batch sets it as it starts (the writer
+    // still never stamps an entry earlier than the one before).
+    let span_ms = LOAD_SPAN_DAYS * 86_400_000;
+    let start_ms = vigil_store::now_ms() - span_ms;
+    let virtual_now = std::sync::Arc::new(AtomicI64::new(start_ms));
+    let clock = virtual_now.clone();
+    let stores =
+        crate::open_stores_with_clock(config, std::sync::Arc::new(move || clock.load(Ordering::Relaxed))).await?;
     let recorder = std::sync::Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
     let repos: Vec<RepoName> = (0..100).map(|i| format!("bench/app{i}").parse().expect("repo name")).collect();
     let started = std::time::Instant::now();
     let bar = verify::progress(count, "loading");
-    stream::iter((0..count).step_by(LOAD_BATCH as usize))
+    // At least a thousand batches, so even a small (smoke) data set has a thousand distinct times over the span.
+    let batch = LOAD_BATCH.min(count.div_ceil(1_000)).max(1);
+    stream::iter((0..count).step_by(batch as usize))
         .map(|from| {
             let (recorder, meta, repos, bar) = (recorder.clone(), stores.meta.clone(), &repos, bar.clone());
+            let at = start_ms + (i128::from(from) * i128::from(span_ms) / i128::from(count.max(1))) as i64;
+            let virtual_now = virtual_now.clone();
             async move {
+                virtual_now.fetch_max(at, Ordering::Relaxed);
                 let event = |i: u64, target: Target| {
                     let user = UserRef {
                         id: Some(format!("00000000-0000-4000-8000-{:012}", i % 50)),
@@ -190,7 +205,7 @@ async fn load_synthetic(config: &Config, count: u64) -> anyhow::Result<()> {
                 };
                 let repo = |i: u64| &repos[(i % 100) as usize];
                 let (changes, plain): (Vec<u64>, Vec<u64>) =
-                    (from..count.min(from + LOAD_BATCH)).partition(|i| i % LOAD_CHANGE_EVERY == 0);
+                    (from..count.min(from + batch)).partition(|i| i % LOAD_CHANGE_EVERY == 0);
                 let plain = plain.into_iter().map(|i| {
                     // Not `i % 100`: the changes take every tenth `i`, which would leave a tenth of the
                     // repositories with none of these.
@@ -214,7 +229,7 @@ async fn load_synthetic(config: &Config, count: u64) -> anyhow::Result<()> {
                     future::join(meta.append_events(plain.collect()), future::try_join_all(changes)).await;
                 plain?;
                 changes?;
-                bar.inc(LOAD_BATCH);
+                bar.inc(batch);
                 anyhow::Ok(())
             }
         })

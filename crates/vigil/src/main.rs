@@ -106,9 +106,14 @@ pub struct Stores {
 }
 
 async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
+    open_stores_with_clock(config, Arc::new(vigil_store::now_ms)).await
+}
+
+/// As [`open_stores`], with journal entries stamped by `clock` (the benchmark loader's past weeks).
+async fn open_stores_with_clock(config: &Config, clock: vigil_store::Clock) -> anyhow::Result<Stores> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-    let meta = SqliteStore::open(&config.data_dir.join("vigil.db"))
+    let meta = SqliteStore::open_with_clock(&config.data_dir.join("vigil.db"), clock)
         .await
         .with_context(|| format!("opening metadata store in {}", config.data_dir.display()))?;
     let blobs = FsBlobStore::open(config.data_dir.join("storage"))

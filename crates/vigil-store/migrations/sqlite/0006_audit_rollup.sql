@@ -30,3 +30,21 @@ SELECT (ts / 3600000) * 3600000, kind, action, outcome, COALESCE(namespace, ''),
        COALESCE(user_name, ''), COUNT(*)
 FROM audit_index
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
+-- The same counts without namespace, repository and user: a few dozen rows an hour whatever the spread of
+-- repositories and users, for aggregates over the whole log.
+CREATE TABLE audit_rollup_kinds (
+    hour    INTEGER NOT NULL,
+    kind    TEXT    NOT NULL,
+    action  TEXT    NOT NULL,
+    outcome TEXT    NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (hour, kind, action, outcome)
+) WITHOUT ROWID;
+
+INSERT INTO audit_rollup_kinds (hour, kind, action, outcome, n)
+SELECT hour, kind, action, outcome, SUM(n) FROM audit_rollup GROUP BY 1, 2, 3, 4;
+
+-- A repository's (or a namespace's) hours without reading every other repository's.
+CREATE INDEX audit_rollup_by_repository ON audit_rollup (repository, hour);
+CREATE INDEX audit_rollup_by_namespace  ON audit_rollup (namespace, hour);

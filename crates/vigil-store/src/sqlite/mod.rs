@@ -47,6 +47,12 @@ fn parse_repo(s: &str) -> StoreResult<RepoName> {
 impl SqliteStore {
     /// Opens (creating and migrating if needed) the database at `path`.
     pub async fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_with_clock(path, Arc::new(crate::now_ms)).await
+    }
+
+    /// As [`SqliteStore::open`], with journal entries stamped by `clock` instead of the system clock (still never
+    /// earlier than the entry before). For the benchmark loader, which spreads events over past weeks.
+    pub async fn open_with_clock(path: &Path, clock: crate::Clock) -> StoreResult<Self> {
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -60,7 +66,7 @@ impl SqliteStore {
         let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal").fetch_one(&mut conn).await?;
         let read =
             SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(opts.read_only(true)).await?;
-        Ok(SqliteStore { read, writer: writer::Writer::spawn(conn, head as u64) })
+        Ok(SqliteStore { read, writer: writer::Writer::spawn(conn, head as u64, clock) })
     }
 
     async fn manifest_where(&self, repo: &RepoName, sql: &str, key: &str) -> StoreResult<Option<ManifestRecord>> {

@@ -1,5 +1,5 @@
-//! The audit rollup: event counts per hour and per (kind, action, outcome, namespace, repository, user), kept
-//! equal to a `GROUP BY` over the query index's rows. A long aggregate reads the whole hours of its range from
+//! The audit rollups: event counts per hour and per (kind, action, outcome, namespace, repository, user), and
+//! per hour and (kind, action, outcome) alone, each kept equal to a `GROUP BY` over the query index's rows. A long aggregate reads the whole hours of its range from
 //! here and only the partial hours at its edges from the index, so a month over millions of events costs a few
 //! thousand rows instead of millions.
 //!
@@ -13,39 +13,79 @@ use crate::meta::StoreResult;
 
 pub(crate) const HOUR_MS: i64 = 3_600_000;
 
-/// The rollup's grouping of index rows, signed by `sign` (+1 to add, -1 to subtract), for the rows `WHERE
-/// {range}`. Upserts, so hours and combinations already counted are added to.
-fn fold_sql(sign: i64, range: &str) -> String {
-    format!(
-        "INSERT INTO audit_rollup (hour, kind, action, outcome, namespace, repository, user_name, n)
-         SELECT (ts / {HOUR_MS}) * {HOUR_MS}, kind, action, outcome, COALESCE(namespace, ''),
-                COALESCE(repository, ''), COALESCE(user_name, ''), {sign} * COUNT(*)
-         FROM audit_index WHERE {range}
-         GROUP BY 1, 2, 3, 4, 5, 6, 7
-         ON CONFLICT (hour, kind, action, outcome, namespace, repository, user_name) DO UPDATE SET n = n + excluded.n"
-    )
+/// One rollup table: its name and the fields it counts by (besides the hour), as index expressions.
+struct Level {
+    table: &'static str,
+    columns: &'static [&'static str],
+    from_index: &'static [&'static str],
+}
+
+/// Per hour × kind × action × outcome × namespace × repository × user: what filtered aggregates read.
+const FINE: Level = Level {
+    table: "audit_rollup",
+    columns: &["kind", "action", "outcome", "namespace", "repository", "user_name"],
+    from_index: &[
+        "kind",
+        "action",
+        "outcome",
+        "COALESCE(namespace, '')",
+        "COALESCE(repository, '')",
+        "COALESCE(user_name, '')",
+    ],
+};
+
+/// Per hour × kind × action × outcome: what whole-log aggregates read. A few dozen rows an hour, where the fine
+/// level can have as many as the hour has events when they spread over many repositories and users.
+const COARSE: Level = Level {
+    table: "audit_rollup_kinds",
+    columns: &["kind", "action", "outcome"],
+    from_index: &["kind", "action", "outcome"],
+};
+
+impl Level {
+    /// The grouping of index rows `WHERE {range}`, signed by `sign` (+1 to add, -1 to subtract), upserted so
+    /// hours and combinations already counted are added to.
+    fn fold_sql(&self, sign: i64, range: &str) -> String {
+        let (table, columns) = (self.table, self.columns.join(", "));
+        let groups: Vec<String> = (1..=self.columns.len() + 1).map(|i| i.to_string()).collect();
+        format!(
+            "INSERT INTO {table} (hour, {columns}, n)
+             SELECT (ts / {HOUR_MS}) * {HOUR_MS}, {}, {sign} * COUNT(*)
+             FROM audit_index WHERE {range}
+             GROUP BY {}
+             ON CONFLICT (hour, {columns}) DO UPDATE SET n = n + excluded.n",
+            self.from_index.join(", "),
+            groups.join(", ")
+        )
+    }
 }
 
 /// Counts the index rows with `after < seq <= through`, just written (none of them was counted before: the
 /// rollup holds exactly the rows up to the index's position, and the index only grows past it).
 pub(crate) async fn add(conn: &mut SqliteConnection, after: u64, through: u64) -> StoreResult<()> {
-    sqlx::query(&fold_sql(1, "seq > ? AND seq <= ?"))
-        .bind(after as i64)
-        .bind(through as i64)
-        .execute(&mut *conn)
-        .await?;
+    for level in [&FINE, &COARSE] {
+        sqlx::query(&level.fold_sql(1, "seq > ? AND seq <= ?"))
+            .bind(after as i64)
+            .bind(through as i64)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
 /// Uncounts the index rows with `seq <= through`, about to be pruned.
 pub(crate) async fn subtract(conn: &mut SqliteConnection, through: u64) -> StoreResult<()> {
-    sqlx::query(&fold_sql(-1, "seq <= ?")).bind(through as i64).execute(&mut *conn).await?;
-    sqlx::query("DELETE FROM audit_rollup WHERE n = 0").execute(&mut *conn).await?;
+    for level in [&FINE, &COARSE] {
+        sqlx::query(&level.fold_sql(-1, "seq <= ?")).bind(through as i64).execute(&mut *conn).await?;
+        sqlx::query(&format!("DELETE FROM {} WHERE n = 0", level.table)).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
 pub(crate) async fn reset(conn: &mut SqliteConnection) -> StoreResult<()> {
-    sqlx::query("DELETE FROM audit_rollup").execute(&mut *conn).await?;
+    for level in [&FINE, &COARSE] {
+        sqlx::query(&format!("DELETE FROM {}", level.table)).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -111,8 +151,12 @@ pub(crate) async fn aggregate(
         Some(g @ (GroupBy::User | GroupBy::Repository)) => format!("NULLIF({}, '')", g.column()),
         Some(g) => g.column().to_owned(),
     };
+    // The coarse level when nothing asks for the fields only the fine one has.
+    let fine = [&f.namespace, &f.repository, &f.user_name].iter().any(|v| v.is_some())
+        || matches!(group, Some(GroupBy::User | GroupBy::Repository));
+    let table = if fine { FINE.table } else { COARSE.table };
     let sql = format!(
-        "SELECT {bucket_sql} AS b, {key_sql} AS k, SUM(n) AS n FROM audit_rollup WHERE {} GROUP BY b, k",
+        "SELECT {bucket_sql} AS b, {key_sql} AS k, SUM(n) AS n FROM {table} WHERE {} GROUP BY b, k",
         parts.join(" AND ")
     );
     let rows = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;

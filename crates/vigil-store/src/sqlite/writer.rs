@@ -89,13 +89,14 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn spawn(conn: SqliteConnection, head: u64) -> Writer {
+    pub(crate) fn spawn(conn: SqliteConnection, head: u64, clock: crate::Clock) -> Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (head_tx, head_rx) = watch::channel(head);
         let participant: Participant = Arc::default();
         let last_failure_ms = Arc::new(AtomicI64::new(0));
         let task = Task {
             conn,
+            clock,
             rx,
             participant: participant.clone(),
             head: head_tx,
@@ -140,6 +141,8 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 
 struct Task {
     conn: SqliteConnection,
+    /// What journal entries are stamped with.
+    clock: crate::Clock,
     rx: mpsc::Receiver<Job>,
     participant: Participant,
     head: watch::Sender<u64>,
@@ -225,7 +228,7 @@ impl Task {
             sqlx::query("SELECT seq, ts FROM journal ORDER BY seq DESC LIMIT 1").fetch_optional(&mut self.conn).await?;
         let (last_seq, last_ts) = row.map_or((0u64, 0i64), |r| (r.get::<i64, _>(0) as u64, r.get::<i64, _>(1)));
         // Timestamps never go backwards along the sequence, even if the clock does.
-        let ts = now_ms().max(last_ts);
+        let ts = (self.clock)().max(last_ts);
         let mut seq = last_seq;
         let mut records: Vec<JournalRecord> = Vec::new();
         let mut results = Vec::with_capacity(jobs.len());
