@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_util::TryStreamExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -226,15 +227,18 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn journal(&self, from: u64, limit: usize) -> StoreResult<Vec<JournalRecord>> {
-        let rows = sqlx::query("SELECT seq, ts, event FROM journal WHERE seq >= ? ORDER BY seq LIMIT ?")
+        // Row by row as SQLite yields them: each row is dropped once copied, rather than a page of tens of
+        // thousands of rows held and freed at once (verify reads 10 M entries this way; the allocator's work on
+        // those large frees showed in its profile).
+        let mut rows = sqlx::query("SELECT seq, ts, event FROM journal WHERE seq >= ? ORDER BY seq LIMIT ?")
             .bind(from as i64)
             .bind(limit as i64)
-            .fetch_all(&self.read)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| JournalRecord { seq: r.get::<i64, _>("seq") as u64, ts_ms: r.get("ts"), bytes: r.get("event") })
-            .collect())
+            .fetch(&self.read);
+        let mut records = Vec::with_capacity(limit.min(1 << 16));
+        while let Some(r) = rows.try_next().await? {
+            records.push(JournalRecord { seq: r.get::<i64, _>(0) as u64, ts_ms: r.get(1), bytes: r.get(2) });
+        }
+        Ok(records)
     }
 
     async fn changefeed(
