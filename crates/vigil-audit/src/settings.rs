@@ -124,6 +124,68 @@ pub struct ExportSettings {
     /// Where export files are written until their link expires; relative paths are under the data directory.
     /// Default `exports`.
     pub dir: Option<PathBuf>,
+    /// The mail relay that tells `callback_email` addresses an export is ready (checked and used by the binary).
+    #[serde(skip_serializing_if = "SmtpSettings::is_unset")]
+    pub smtp: SmtpSettings,
+}
+
+/// `[audit.export.smtp]`: where export e-mail is sent from. No `host` (the default): no e-mail, and exports asking
+/// for one are refused. `password` is never serialized (the effective configuration is recorded in the log).
+#[derive(Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    pub host: Option<String>,
+    /// Default 587 (465 with `tls = "tls"`).
+    pub port: Option<u16>,
+    /// The sender: `vigil@example.com` or `vigil <vigil@example.com>`.
+    pub from: Option<String>,
+    pub username: Option<String>,
+    #[serde(serialize_with = "redacted", skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// A file holding the password (its trailing newline ignored); instead of `password`.
+    pub password_file: Option<PathBuf>,
+    pub tls: SmtpTls,
+    /// Domains (`example.com`, or `*.example.com` for its subdomains) export e-mail may go to. Empty (the
+    /// default) refuses every `callback_email`.
+    pub recipient_domains: Vec<String>,
+}
+
+impl SmtpSettings {
+    pub fn is_unset(&self) -> bool {
+        *self == SmtpSettings::default()
+    }
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "REDACTED"))
+            .field("password_file", &self.password_file)
+            .field("tls", &self.tls)
+            .field("recipient_domains", &self.recipient_domains)
+            .finish()
+    }
+}
+
+fn redacted<S: serde::Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    value.as_ref().map(|_| "REDACTED").serialize(s)
+}
+
+/// How the connection to the relay is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which the relay must offer.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No encryption: for a relay on this host.
+    None,
 }
 
 impl ExportSettings {

@@ -232,6 +232,7 @@ impl Config {
             }
         }
         self.audit.resolve(&self.data_dir).map_err(|e| anyhow::anyhow!("audit: {e}"))?;
+        crate::export_mail::Relay::check(&self.audit.export.smtp).map_err(anyhow::Error::msg)?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             bail!("tls.cert and tls.key must be given together");
         }
@@ -321,5 +322,99 @@ mod tests {
         assert!(err(&[("VIGIL_REGISTRY__MAX_MANIFEST_BYTES", "-1")]).contains("invalid"));
         assert!(err(&[("VIGIL_PUBLIC_URL", "ftp://x")]).contains("public_url"));
         assert!(err(&[("VIGIL_GC__GRACE_SECS", "10")]).contains("grace_secs"));
+    }
+
+    #[test]
+    fn smtp_for_export_email() {
+        use vigil_audit::settings::SmtpTls;
+        let load = |pairs: &[(&str, &str)]| Config::load_from(&Flags::default(), env(pairs));
+        let c = load(&[]).unwrap();
+        assert!(c.audit.export.smtp.is_unset(), "off by default");
+        let c = load(&[
+            ("VIGIL_AUDIT__EXPORT__SMTP__HOST", "mail.example.com"),
+            ("VIGIL_AUDIT__EXPORT__SMTP__FROM", "vigil <vigil@example.com>"),
+            ("VIGIL_AUDIT__EXPORT__SMTP__USERNAME", "vigil"),
+            ("VIGIL_AUDIT__EXPORT__SMTP__PASSWORD", "s3cret!"),
+            ("VIGIL_AUDIT__EXPORT__SMTP__RECIPIENT_DOMAINS", r#"["example.com", "*.corp.example"]"#),
+        ])
+        .unwrap();
+        let smtp = &c.audit.export.smtp;
+        assert_eq!((smtp.host.as_deref(), smtp.port, smtp.tls), (Some("mail.example.com"), None, SmtpTls::Starttls));
+        assert_eq!(smtp.recipient_domains, ["example.com", "*.corp.example"]);
+        // The effective configuration is recorded in the audit log and printed by `vigil config`: no password.
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("s3cret") && json.contains(r#""password":"REDACTED""#), "{json}");
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(!serde_json::to_string(&load(&[]).unwrap().audit).unwrap().contains("smtp"), "unset: not shown");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("v.toml");
+        std::fs::write(
+            &file,
+            "[audit.export.smtp]\nhost = \"127.0.0.1\"\nport = 2525\ntls = \"none\"\nfrom = \"vigil@localhost\"\n\
+             username = \"u\"\npassword_file = \"/run/secrets/smtp\"\n",
+        )
+        .unwrap();
+        let c = Config::load_from(&Flags { config: Some(file), ..Flags::default() }, env(&[])).unwrap();
+        let smtp = &c.audit.export.smtp;
+        assert_eq!((smtp.port, smtp.tls, smtp.recipient_domains.len()), (Some(2525), SmtpTls::None, 0));
+
+        let host = ("VIGIL_AUDIT__EXPORT__SMTP__HOST", "mail.example.com");
+        let from = ("VIGIL_AUDIT__EXPORT__SMTP__FROM", "vigil@example.com");
+        let err = |pairs: &[(&str, &str)]| format!("{:#}", load(pairs).unwrap_err());
+        for (pairs, says) in [
+            (vec![from], "audit.export.smtp.host: is required when any other audit.export.smtp key is set"),
+            (vec![host], "audit.export.smtp.from: is required when host is set"),
+            (vec![("VIGIL_AUDIT__EXPORT__SMTP__HOST", "smtp://mail.example.com"), from], "is not a host name"),
+            (vec![("VIGIL_AUDIT__EXPORT__SMTP__HOST", "mail.example.com:25"), from], "is not a host name"),
+            (vec![("VIGIL_AUDIT__EXPORT__SMTP__HOST", ""), from], "is not a host name"),
+            (vec![host, ("VIGIL_AUDIT__EXPORT__SMTP__FROM", "vigil")], "audit.export.smtp.from: \"vigil\" is not an"),
+            (vec![host, ("VIGIL_AUDIT__EXPORT__SMTP__FROM", "a@b@c")], "audit.export.smtp.from"),
+            (vec![host, from, ("VIGIL_AUDIT__EXPORT__SMTP__PORT", "0")], "audit.export.smtp.port: must be between"),
+            (vec![host, from, ("VIGIL_AUDIT__EXPORT__SMTP__PORT", "70000")], "invalid"),
+            (vec![host, from, ("VIGIL_AUDIT__EXPORT__SMTP__TLS", "ssl")], "unknown variant `ssl`"),
+            (vec![host, from, ("VIGIL_AUDIT__EXPORT__SMTP__USERNAME", "u")], "username: needs password"),
+            (vec![host, from, ("VIGIL_AUDIT__EXPORT__SMTP__PASSWORD", "p")], "password: needs username"),
+            (
+                vec![
+                    host,
+                    from,
+                    ("VIGIL_AUDIT__EXPORT__SMTP__USERNAME", "u"),
+                    ("VIGIL_AUDIT__EXPORT__SMTP__PASSWORD", ""),
+                ],
+                "password: is empty",
+            ),
+            (
+                vec![
+                    host,
+                    from,
+                    ("VIGIL_AUDIT__EXPORT__SMTP__USERNAME", "u"),
+                    ("VIGIL_AUDIT__EXPORT__SMTP__PASSWORD", "p"),
+                    ("VIGIL_AUDIT__EXPORT__SMTP__PASSWORD_FILE", "/f"),
+                ],
+                "password or password_file, not both",
+            ),
+            (
+                vec![
+                    host,
+                    from,
+                    ("VIGIL_AUDIT__EXPORT__SMTP__TLS", "none"),
+                    ("VIGIL_AUDIT__EXPORT__SMTP__USERNAME", "u"),
+                    ("VIGIL_AUDIT__EXPORT__SMTP__PASSWORD", "p"),
+                ],
+                "tls: \"none\" would send the password in clear text to mail.example.com",
+            ),
+            (
+                vec![host, from, ("VIGIL_AUDIT__EXPORT__SMTP__RECIPIENT_DOMAINS", r#"["@example.com"]"#)],
+                "recipient_domains",
+            ),
+            (vec![host, from, ("VIGIL_AUDIT__EXPORT__SMTP__RECIPIENT_DOMAINS", r#"["*"]"#)], "is not a domain"),
+            (vec![host, from, ("VIGIL_AUDIT__EXPORT__SMTP__RECIPIENT_DOMAINS", r#"["a..b"]"#)], "is not a domain"),
+            (vec![host, from, ("VIGIL_AUDIT__EXPORT__SMTP__RECIPIENT_DOMAINS", "example.com")], "invalid"),
+            (vec![host, from, ("VIGIL_AUDIT__EXPORT__SMTP__STARTTLS", "true")], "unknown field `starttls`"),
+        ] {
+            let got = err(&pairs);
+            assert!(got.contains(says), "{pairs:?}: {got}");
+        }
     }
 }

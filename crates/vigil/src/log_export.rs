@@ -1,11 +1,13 @@
 //! Quay's log exports: `POST /api/v1/user/exportlogs`, `/api/v1/organization/<org>/exportlogs` and
-//! `/api/v1/repository/<ns>/<repo>/exportlogs` with `{"callback_url"}` answer `{"export_id"}` at once; a background
-//! job writes every matching entry (Quay's file shape, no record cap) and POSTs the callback with
-//! `exported_data_url`, a link signed by the server that expires after `audit.export.url_ttl` (one hour).
+//! `/api/v1/repository/<ns>/<repo>/exportlogs` with `{"callback_url"}` and/or `{"callback_email"}` answer
+//! `{"export_id"}` at once; a background job writes every matching entry (Quay's file shape, no record cap), then
+//! POSTs the callback with `exported_data_url`, a link signed by the server that expires after
+//! `audit.export.url_ttl` (one hour), and e-mails the link (`export_mail.rs`).
 //!
 //! Callbacks only go to origins in `audit.export.callback_allowlist`, so nobody can make the server send requests
-//! to internal addresses; redirects are not followed. The request is recorded as `export_logs`, and the job's end
-//! as `export_logs_success` or `export_logs_failure` (with the count, the callback's answer or the error).
+//! to internal addresses; redirects are not followed. E-mail only goes to `audit.export.smtp.recipient_domains`.
+//! The request is recorded as `export_logs`, and the job's end as `export_logs_success` or `export_logs_failure`
+//! (with the count, the callback's answer, whether the e-mail went, or the error).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +35,7 @@ use vigil_store::index::{EventFilter, Order};
 
 use crate::admin_api::{self, ApiError};
 use crate::callback_allowlist::Allowlist;
+use crate::export_mail::{Mailer, Notice};
 use crate::quay_logs::{self, bad, ApiResult, Caller, Level, LogsQuery, LogsState};
 
 /// Exports written at once; the rest wait their turn.
@@ -41,7 +44,7 @@ const CONCURRENT_JOBS: usize = 2;
 const MAX_PENDING: usize = 32;
 /// Entries read from the index and the journal per step.
 const STEP: u32 = 1000;
-/// Callback attempts, and the pause before each retry.
+/// Callback and e-mail attempts, and the pause before each retry.
 const CALLBACK_RETRIES: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(3)];
 const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a job waits for the query index to reach the journal's head as of the request, before it gives up
@@ -60,6 +63,8 @@ pub struct Exports {
     allowlist: Allowlist,
     ttl: Duration,
     http: reqwest::Client,
+    /// `None` without `[audit.export.smtp]`: `callback_email` is refused.
+    mailer: Option<Mailer>,
     running: tokio::sync::Semaphore,
     pending: AtomicUsize,
 }
@@ -93,6 +98,8 @@ impl Exports {
             .timeout(CALLBACK_TIMEOUT)
             .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION"), " log-export"))
             .build()?;
+        let hello = reqwest::Url::parse(&base_url).ok().and_then(|u| u.host_str().map(str::to_owned));
+        let mailer = Mailer::new(&settings.smtp, hello.as_deref())?;
         Ok(Arc::new(Exports {
             logs,
             recorder,
@@ -102,6 +109,7 @@ impl Exports {
             allowlist,
             ttl,
             http,
+            mailer,
             running: tokio::sync::Semaphore::new(CONCURRENT_JOBS),
             pending: AtomicUsize::new(0),
         }))
@@ -164,7 +172,10 @@ struct Job {
     filter: EventFilter,
     start_ms: i64,
     end_ms: i64,
-    callback_url: reqwest::Url,
+    /// What the export covers, in words, for the e-mail.
+    scope: String,
+    callback_url: Option<reqwest::Url>,
+    callback_email: Option<lettre::Address>,
     /// The journal's head when the export was asked for: everything up to it is in the file.
     journal_head: u64,
 }
@@ -211,15 +222,25 @@ async fn accept(ex: &Arc<Exports>, p: &Principal, level: Level, q: QueryArg, bod
     let filter = quay_logs::full_filter(&level, &q, start_ms, end_ms)?;
     let req: ExportRequest = serde_json::from_slice(body)
         .map_err(|e| bad(format!("the body must be a JSON object {{\"callback_url\": \"https://…\"}}: {e}")))?;
-    if req.callback_email.as_deref().is_some_and(|e| !e.is_empty()) {
-        return Err(bad("this server does not send e-mail: give `callback_url` to be told where the export is"));
-    }
-    let url = req.callback_url.filter(|u| !u.is_empty()).ok_or_else(|| bad("`callback_url` is required"))?;
-    let callback_url = ex.allowlist.check(&url).map_err(bad)?;
+    let callback_email = match (req.callback_email.filter(|e| !e.is_empty()), &ex.mailer) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return Err(bad("e-mail is not configured on this server (no audit.export.smtp.host): give \
+                            `callback_url` to be told where the export is"))
+        }
+        (Some(address), Some(mailer)) => Some(mailer.recipient(&address).map_err(bad)?),
+    };
+    let callback_url = match req.callback_url.filter(|u| !u.is_empty()) {
+        Some(url) => Some(ex.allowlist.check(&url).map_err(bad)?),
+        None if callback_email.is_some() => None,
+        None if ex.mailer.is_some() => return Err(bad("`callback_url` or `callback_email` is required")),
+        None => return Err(bad("`callback_url` is required")),
+    };
     if ex.pending.fetch_add(1, Ordering::SeqCst) >= MAX_PENDING {
         ex.pending.fetch_sub(1, Ordering::SeqCst);
         return Err(ApiError(StatusCode::TOO_MANY_REQUESTS, "too many log exports in progress; retry later".into()));
     }
+    let scope = scope(&level, &q);
     let level_target = match &level {
         Level::Repository(r) => Target::repo(r),
         Level::Organization(o) => Target { namespace: Some(o.clone()), ..Target::default() },
@@ -231,16 +252,45 @@ async fn accept(ex: &Arc<Exports>, p: &Principal, level: Level, q: QueryArg, bod
     })?;
     let requester = p.audit_user();
     let id = uuid::Uuid::new_v4();
-    let job = Job { id, requester, level_target, filter, start_ms, end_ms, callback_url, journal_head };
-    let detail =
-        json!({ "export_id": id.to_string(), "callback_url": crate::callback_allowlist::recorded(&job.callback_url) });
+    let job = Job {
+        id,
+        requester,
+        level_target,
+        filter,
+        start_ms,
+        end_ms,
+        scope,
+        callback_url,
+        callback_email,
+        journal_head,
+    };
+    let detail = json!({
+        "export_id": id.to_string(),
+        "callback_url": job.callback_url.as_ref().map(crate::callback_allowlist::recorded),
+        "callback_email": job.callback_email.as_ref().map(ToString::to_string),
+    });
     tokio::spawn(run(ex.clone(), job));
     let mut resp = Json(json!({ "export_id": id.to_string() })).into_response();
     resp.extensions_mut().insert(AuditDetail(detail.to_string()));
     Ok(resp)
 }
 
-/// Writes the file, calls back, records the result, and removes the file when its link expires.
+/// `repository acme/app`, `organization acme` or `user alice`, and the filters.
+fn scope(level: &Level, q: &LogsQuery) -> String {
+    let mut scope = match level {
+        Level::Repository(r) => format!("repository {r}"),
+        Level::Organization(o) => format!("organization {o}"),
+        Level::User(u) => format!("user {u}"),
+    };
+    for (name, value) in [("performer", &q.performer), ("kind", &q.kind)] {
+        if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+            scope.push_str(&format!(", {name} {v}"));
+        }
+    }
+    scope
+}
+
+/// Writes the file, calls back and e-mails, records the result, and removes the file when its link expires.
 async fn run(ex: Arc<Exports>, job: Job) {
     let written = match indexed(&ex, job.journal_head).await {
         Ok(()) => {
@@ -259,8 +309,28 @@ async fn run(ex: Arc<Exports>, job: Job) {
         }
     };
     let written = written.map_err(|(_, e)| e);
-    let delivered = call_back(&ex, &job, status, url.as_deref()).await;
-    record(&ex, &job, &written, &delivered).await;
+    let callback = async {
+        let target = job.callback_url.as_ref()?;
+        Some(call_back(&ex, &job, target, status, url.as_deref()).await)
+    };
+    let email = async {
+        let (to, mailer) = (job.callback_email.as_ref()?, ex.mailer.as_ref()?);
+        // The reader gets the link, or why there is none (the details are the server's: its log and this event).
+        let outcome = match (&written, &url) {
+            (Ok(entries), Some(link)) => Ok((*entries, link.as_str(), expires)),
+            _ if status == "timedout" => Err("the audit log's query index did not catch up in time"),
+            _ => Err("the server could not write the export file"),
+        };
+        let notice =
+            Notice { export_id: &job.id, scope: &job.scope, start_ms: job.start_ms, end_ms: job.end_ms, outcome };
+        let message = match mailer.message(to, &notice) {
+            Ok(m) => m,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(mailer.send(&message, &CALLBACK_RETRIES).await)
+    };
+    let (delivered, mailed) = tokio::join!(callback, email);
+    record(&ex, &job, &written, &delivered, &mailed).await;
     ex.pending.fetch_sub(1, Ordering::SeqCst);
     if written.is_ok() {
         tokio::time::sleep(ex.ttl + Duration::from_secs(60)).await;
@@ -337,7 +407,13 @@ async fn write(ex: &Exports, job: &Job) -> Result<u64, String> {
 }
 
 /// POSTs Quay's callback body, retrying on errors and non-2xx answers. The callback's HTTP status, or why none.
-async fn call_back(ex: &Exports, job: &Job, status: &str, url: Option<&str>) -> Result<u16, String> {
+async fn call_back(
+    ex: &Exports,
+    job: &Job,
+    target: &reqwest::Url,
+    status: &str,
+    url: Option<&str>,
+) -> Result<u16, String> {
     let body = json!({
         "export_id": job.id.to_string(),
         "start_time": rfc2822(job.start_ms),
@@ -352,7 +428,7 @@ async fn call_back(ex: &Exports, job: &Job, status: &str, url: Option<&str>) -> 
         if attempt > 0 {
             tokio::time::sleep(CALLBACK_RETRIES[attempt - 1]).await;
         }
-        match ex.http.post(job.callback_url.clone()).json(&body).send().await {
+        match ex.http.post(target.clone()).json(&body).send().await {
             Ok(r) if r.status().is_success() => return Ok(r.status().as_u16()),
             Ok(r) => last = format!("the callback answered {}", r.status()),
             Err(e) => last = format!("the callback failed: {e}"),
@@ -361,15 +437,33 @@ async fn call_back(ex: &Exports, job: &Job, status: &str, url: Option<&str>) -> 
     Err(format!("{last} ({} attempts)", CALLBACK_RETRIES.len() + 1))
 }
 
-/// `export_logs_success` when the file was written and the callback took it; `export_logs_failure` otherwise.
-async fn record(ex: &Exports, job: &Job, written: &Result<u64, String>, delivered: &Result<u16, String>) {
-    let ok = written.is_ok() && delivered.is_ok();
+/// `export_logs_success` when the file was written and the callback and the e-mail asked for went;
+/// `export_logs_failure` otherwise, with every error.
+async fn record(
+    ex: &Exports,
+    job: &Job,
+    written: &Result<u64, String>,
+    delivered: &Option<Result<u16, String>>,
+    mailed: &Option<Result<(), String>>,
+) {
+    let errors: Vec<&str> = [
+        written.as_ref().err(),
+        delivered.as_ref().and_then(|d| d.as_ref().err()),
+        mailed.as_ref().and_then(|m| m.as_ref().err()),
+    ]
+    .into_iter()
+    .flatten()
+    .map(String::as_str)
+    .collect();
+    let ok = errors.is_empty();
     let detail = json!({
         "export_id": job.id.to_string(),
         "entries": written.as_ref().ok(),
-        "error": written.as_ref().err().or(delivered.as_ref().err()),
-        "callback_url": crate::callback_allowlist::recorded(&job.callback_url),
-        "callback_status": delivered.as_ref().ok(),
+        "error": (!ok).then(|| errors.join("; ")),
+        "callback_url": job.callback_url.as_ref().map(crate::callback_allowlist::recorded),
+        "callback_status": delivered.as_ref().and_then(|d| d.as_ref().ok()),
+        "callback_email": job.callback_email.as_ref().map(ToString::to_string),
+        "email_status": mailed.as_ref().map(|m| if m.is_ok() { "sent" } else { "failed" }),
     });
     let event = ex
         .recorder

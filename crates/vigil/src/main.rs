@@ -9,6 +9,7 @@ mod audit_query;
 mod audit_reindex;
 mod callback_allowlist;
 mod config;
+mod export_mail;
 mod gc;
 mod identity;
 mod log_export;
