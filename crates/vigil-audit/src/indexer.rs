@@ -104,8 +104,7 @@ pub async fn run(store: Arc<dyn MetadataStore>) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
-        // Woken by commits in this process; the timeout picks up commits by other processes (the CLI).
-        let _ = tokio::time::timeout(Duration::from_secs(1), head.changed()).await;
+        crate::follow::next_commits(&mut head, Duration::from_secs(1)).await;
     }
 }
 

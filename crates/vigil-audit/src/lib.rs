@@ -12,6 +12,7 @@
 mod counted;
 pub mod event;
 pub mod filter;
+mod follow;
 pub mod indexer;
 pub mod integrity;
 pub mod layer;

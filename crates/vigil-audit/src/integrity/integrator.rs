@@ -192,11 +192,10 @@ pub async fn run(store: Arc<dyn MetadataStore>, integrity: Integrity, recorder: 
                 }
                 continue;
             }
-            let _ = tokio::time::timeout(wait, head.changed()).await;
+            crate::follow::next_commits(&mut head, wait).await;
             continue;
         }
-        // Woken by commits in this process; the timeout picks up commits by other processes (the CLI).
-        let _ = tokio::time::timeout(Duration::from_secs(1), head.changed()).await;
+        crate::follow::next_commits(&mut head, Duration::from_secs(1)).await;
     }
 }
 
