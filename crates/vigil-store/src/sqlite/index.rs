@@ -115,6 +115,7 @@ pub(crate) async fn prune(conn: &mut SqliteConnection, through: u64) -> StoreRes
     Ok(())
 }
 
+/// Whether a text filter holds wildcards (matched with `GLOB`, else compared for equality).
 pub(crate) fn is_pattern(v: &str) -> bool {
     v.contains(['*', '?', '['])
 }
