@@ -4,7 +4,7 @@
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, Row, SqliteConnection, SqlitePool};
 
-use super::rollup;
+use super::rollup::{self, HOUR_MS};
 use crate::index::{Aggregate, Bucket, EventFilter, GroupBy, IndexRow, Order};
 use crate::journal::JournalRecord;
 use crate::meta::{StoreError, StoreResult};
@@ -126,35 +126,50 @@ pub(crate) fn is_pattern(v: &str) -> bool {
 /// later of the clock and the last entry's time), so the events of a time range are one run of seqs. Two
 /// lookups in the `ts` index; the queries then walk a field's index in seq order inside that run.
 async fn seq_range(conn: &mut SqliteConnection, from: Option<i64>, to: Option<i64>) -> StoreResult<Option<(i64, i64)>> {
-    let lo = match from {
-        None => 0,
-        Some(from) => {
-            let first: Option<i64> =
-                sqlx::query_scalar("SELECT seq FROM audit_index WHERE ts >= ? ORDER BY ts, seq LIMIT 1")
-                    .bind(from)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            match first {
-                Some(s) => s,
-                None => return Ok(None),
-            }
-        }
-    };
-    let hi = match to {
-        None => i64::MAX,
-        Some(to) => {
-            let last: Option<i64> =
-                sqlx::query_scalar("SELECT seq FROM audit_index WHERE ts < ? ORDER BY ts DESC, seq DESC LIMIT 1")
-                    .bind(to)
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            match last {
-                Some(s) => s,
-                None => return Ok(None),
-            }
-        }
+    const FIRST: &str = "SELECT seq FROM audit_index WHERE ts >= ? ORDER BY ts, seq LIMIT 1";
+    const LAST: &str = "SELECT seq FROM audit_index WHERE ts < ? ORDER BY ts DESC, seq DESC LIMIT 1";
+    let (Some(lo), Some(hi)) = (seq_at(conn, FIRST, from, 0).await?, seq_at(conn, LAST, to, i64::MAX).await?) else {
+        return Ok(None);
     };
     Ok((lo <= hi).then_some((lo, hi)))
+}
+
+/// The seq `sql` finds for the time `bound`, `open` when there is no bound, `None` when no event is past it.
+async fn seq_at(conn: &mut SqliteConnection, sql: &str, bound: Option<i64>, open: i64) -> StoreResult<Option<i64>> {
+    match bound {
+        None => Ok(Some(open)),
+        Some(t) => Ok(sqlx::query_scalar(sql).bind(t).fetch_optional(&mut *conn).await?),
+    }
+}
+
+/// `{col} IN (?, ...)` for a list filter, with its values added to `args`; nothing for an empty list.
+pub(crate) fn push_in(parts: &mut Vec<String>, args: &mut SqliteArguments<'static>, col: &str, values: &[String]) {
+    if !values.is_empty() {
+        parts.push(format!("{col} IN ({})", vec!["?"; values.len()].join(", ")));
+        for v in values {
+            let _ = args.add(v.clone());
+        }
+    }
+}
+
+/// The start of an event's time bucket, from a column holding milliseconds.
+pub(crate) fn bucket_sql(bucket: Option<Bucket>, ts_col: &str) -> String {
+    match bucket {
+        Some(Bucket::Day) => format!("({ts_col} / 86400000) * 86400000"),
+        Some(Bucket::Hour) => format!("({ts_col} / {HOUR_MS}) * {HOUR_MS}"),
+        None => "NULL".to_owned(),
+    }
+}
+
+/// Rows of `SELECT <bucket> AS b, <key> AS k, <count> AS n ...` as aggregates.
+pub(crate) fn aggregates(rows: &[sqlx::sqlite::SqliteRow]) -> Vec<Aggregate> {
+    rows.iter()
+        .map(|r| Aggregate {
+            bucket_ms: r.get::<Option<i64>, _>("b"),
+            key: r.get::<Option<String>, _>("k"),
+            count: r.get::<i64, _>("n") as u64,
+        })
+        .collect()
 }
 
 /// `WHERE ...` for a filter whose time range spans the seqs `lo..=hi`, with its arguments.
@@ -162,15 +177,14 @@ fn conditions(f: &EventFilter, (lo, hi): (i64, i64), args: &mut SqliteArguments<
     let mut parts: Vec<String> = vec!["seq >= ?".into(), "seq <= ?".into()];
     let _ = args.add(lo);
     let _ = args.add(hi);
-    let mut add = |sql: String| parts.push(sql);
     // Also the times themselves, so a result is never wider than asked; `+ts` keeps SQLite from picking the
     // `ts` index over a field's index for these.
     if let Some(from) = f.from_ms {
-        add("+ts >= ?".into());
+        parts.push("+ts >= ?".into());
         let _ = args.add(from);
     }
     if let Some(to) = f.to_ms {
-        add("+ts < ?".into());
+        parts.push("+ts < ?".into());
         let _ = args.add(to);
     }
     let text = [
@@ -182,21 +196,16 @@ fn conditions(f: &EventFilter, (lo, hi): (i64, i64), args: &mut SqliteArguments<
     ];
     for (col, value) in text {
         if let Some(v) = value {
-            add(if is_pattern(v) { format!("{col} GLOB ?") } else { format!("{col} = ?") });
+            parts.push(if is_pattern(v) { format!("{col} GLOB ?") } else { format!("{col} = ?") });
             let _ = args.add(v.clone());
         }
     }
     let lists = [("kind", &f.kinds), ("action", &f.actions), ("operation", &f.operations), ("outcome", &f.outcomes)];
     for (col, values) in lists {
-        if !values.is_empty() {
-            add(format!("{col} IN ({})", vec!["?"; values.len()].join(", ")));
-            for v in values {
-                let _ = args.add(v.clone());
-            }
-        }
+        push_in(&mut parts, args, col, values);
     }
     if let Some(status) = f.status {
-        add("status = ?".into());
+        parts.push("status = ?".into());
         let _ = args.add(i64::from(status));
     }
     parts.join(" AND ")
@@ -300,21 +309,10 @@ async fn aggregate_index(
     let Some(range) = seq_range(conn, f.from_ms, f.to_ms).await? else { return Ok(Vec::new()) };
     let mut args = SqliteArguments::default();
     let cond = conditions(f, range, &mut args);
-    let bucket_sql = match bucket {
-        Some(Bucket::Day) => "(ts / 86400000) * 86400000",
-        Some(Bucket::Hour) => "(ts / 3600000) * 3600000",
-        None => "NULL",
-    };
+    let bucket_sql = bucket_sql(bucket, "ts");
     let key_sql = group.map_or("NULL", GroupBy::column);
     let sql =
         format!("SELECT {bucket_sql} AS b, {key_sql} AS k, COUNT(*) AS n FROM audit_index WHERE {cond} GROUP BY b, k");
     let rows = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;
-    Ok(rows
-        .iter()
-        .map(|r| Aggregate {
-            bucket_ms: r.get::<Option<i64>, _>("b"),
-            key: r.get::<Option<String>, _>("k"),
-            count: r.get::<i64, _>("n") as u64,
-        })
-        .collect())
+    Ok(aggregates(&rows))
 }

@@ -6,7 +6,9 @@
 //! Every change runs in the writer's transaction together with the index change it mirrors.
 
 use sqlx::sqlite::SqliteArguments;
-use sqlx::{Arguments, Row, SqliteConnection};
+use sqlx::{Arguments, SqliteConnection};
+
+use super::index;
 
 use crate::index::{Aggregate, Bucket, EventFilter, GroupBy};
 use crate::meta::StoreResult;
@@ -126,24 +128,15 @@ pub(crate) async fn aggregate(
     for (col, value) in [("namespace", &f.namespace), ("repository", &f.repository), ("user_name", &f.user_name)] {
         if let Some(v) = value {
             // '' stands for "none", which the index's NULL never matches: not with a wildcard, not as ''.
-            let op = if super::index::is_pattern(v) { "GLOB" } else { "=" };
+            let op = if index::is_pattern(v) { "GLOB" } else { "=" };
             parts.push(format!("{col} {op} ? AND {col} <> ''"));
             let _ = args.add(v.clone());
         }
     }
     for (col, values) in [("kind", &f.kinds), ("action", &f.actions), ("outcome", &f.outcomes)] {
-        if !values.is_empty() {
-            parts.push(format!("{col} IN ({})", vec!["?"; values.len()].join(", ")));
-            for v in values {
-                let _ = args.add(v.clone());
-            }
-        }
+        index::push_in(&mut parts, &mut args, col, values);
     }
-    let bucket_sql = match bucket {
-        Some(Bucket::Day) => "(hour / 86400000) * 86400000",
-        Some(Bucket::Hour) => "hour",
-        None => "NULL",
-    };
+    let bucket_sql = index::bucket_sql(bucket, "hour");
     // Back from '' to the index's NULL for the fields that can be absent; kind, action and outcome are always
     // there (possibly empty, as in the index).
     let key_sql = match group {
@@ -160,15 +153,8 @@ pub(crate) async fn aggregate(
         parts.join(" AND ")
     );
     let rows = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;
-    Ok(rows
-        .iter()
-        .map(|r| Aggregate {
-            bucket_ms: r.get::<Option<i64>, _>("b"),
-            key: r.get::<Option<String>, _>("k"),
-            count: r.get::<i64, _>("n") as u64,
-        })
-        .filter(|a| a.count > 0)
-        .collect())
+    // Groups whose rows were all subtracted by retention sum to zero: absent, as in the index.
+    Ok(index::aggregates(&rows).into_iter().filter(|a| a.count > 0).collect())
 }
 
 #[cfg(test)]
