@@ -260,11 +260,14 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn account_by_id(&self, id: &str) -> StoreResult<Option<Account>> {
-        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(account).transpose()
+        let load = async {
+            let row = sqlx::query(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.read)
+                .await?;
+            row.as_ref().map(account).transpose()
+        };
+        self.accounts.get_or_load(id.to_owned(), |_| true, load).await
     }
 
     async fn accounts(&self, kind: Option<AccountKind>) -> StoreResult<Vec<Account>> {

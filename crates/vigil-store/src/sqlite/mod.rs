@@ -5,6 +5,7 @@
 //! CLI while the server runs) through `BEGIN IMMEDIATE` and SQLite's lock. That serialization is what makes journal sequence numbers
 //! gapless and in commit order: each transaction reads `MAX(seq)` while holding the write lock.
 
+mod cache;
 mod changefeed;
 mod identity;
 mod index;
@@ -35,7 +36,16 @@ use writer::{Change, Done};
 pub struct SqliteStore {
     read: SqlitePool,
     writer: writer::Writer,
+    /// Manifests by repository and `t:<tag>` or `d:<digest>`: what every pull asks for.
+    manifests: cache::ReadCache<(String, String), Option<ManifestRecord>>,
+    /// Accounts by id: every request with a registry token looks its account up.
+    accounts: cache::ReadCache<String, Option<crate::identity::Account>>,
 }
+
+/// Cached entries at most, per cache.
+const CACHE_ENTRIES: usize = 4096;
+/// Manifests larger than this are read from the database every time (bounds the cache at 64 MiB).
+const CACHED_MANIFEST_MAX: usize = 16 * 1024;
 
 fn parse_digest(s: &str) -> StoreResult<Digest> {
     Digest::from_str(s).map_err(|e| StoreError::Backend(format!("corrupt digest in metadata: {e}")))
@@ -67,10 +77,29 @@ impl SqliteStore {
         let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal").fetch_one(&mut conn).await?;
         let read =
             SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(opts.read_only(true)).await?;
-        Ok(SqliteStore { read, writer: writer::Writer::spawn(conn, head as u64, clock) })
+        let version = cache::DataVersion::default();
+        Ok(SqliteStore {
+            read,
+            writer: writer::Writer::spawn(conn, head as u64, clock, version.clone()),
+            manifests: cache::ReadCache::new(version.clone(), CACHE_ENTRIES),
+            accounts: cache::ReadCache::new(version, CACHE_ENTRIES),
+        })
     }
 
-    async fn manifest_where(&self, repo: &RepoName, sql: &str, key: &str) -> StoreResult<Option<ManifestRecord>> {
+    /// The manifest `sql` finds for `repo` and `key`, through the manifest cache (`kind` tells tags from digests).
+    async fn manifest_where(
+        &self,
+        repo: &RepoName,
+        kind: &str,
+        sql: &str,
+        key: &str,
+    ) -> StoreResult<Option<ManifestRecord>> {
+        let small = |m: &Option<ManifestRecord>| m.as_ref().is_none_or(|m| m.content.len() <= CACHED_MANIFEST_MAX);
+        let cache_key = (repo.as_str().to_owned(), format!("{kind}{key}"));
+        self.manifests.get_or_load(cache_key, small, self.manifest_uncached(repo, sql, key)).await
+    }
+
+    async fn manifest_uncached(&self, repo: &RepoName, sql: &str, key: &str) -> StoreResult<Option<ManifestRecord>> {
         let row = sqlx::query(sql).bind(repo.as_str()).bind(key).fetch_optional(&self.read).await?;
         row.map(|r| {
             Ok(ManifestRecord {
@@ -142,6 +171,7 @@ impl MetadataStore for SqliteStore {
     async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<ManifestRecord>> {
         self.manifest_where(
             repo,
+            "d:",
             "SELECT m.digest, m.media_type, m.content, m.subject FROM manifests m JOIN repositories r ON r.id = m.repo_id
              WHERE r.name = ? AND m.digest = ?",
             &digest.to_string(),
@@ -152,6 +182,7 @@ impl MetadataStore for SqliteStore {
     async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> StoreResult<Option<ManifestRecord>> {
         self.manifest_where(
             repo,
+            "t:",
             "SELECT m.digest, m.media_type, m.content, m.subject FROM tags t JOIN repositories r ON r.id = t.repo_id
              JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest WHERE r.name = ? AND t.name = ?",
             tag.as_str(),

@@ -17,6 +17,7 @@ use std::time::Instant;
 use sqlx::{Row, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::cache::DataVersion;
 use crate::identity::IdentityChange;
 use crate::journal::{CommitParticipant, JournalEvent, JournalRecord, SinkMark};
 use crate::meta::{Applied, Mutation, StoreError, StoreResult};
@@ -89,7 +90,7 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn spawn(conn: SqliteConnection, head: u64, clock: crate::Clock) -> Writer {
+    pub(crate) fn spawn(conn: SqliteConnection, head: u64, clock: crate::Clock, version: DataVersion) -> Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (head_tx, head_rx) = watch::channel(head);
         let participant: Participant = Arc::default();
@@ -98,6 +99,7 @@ impl Writer {
             conn,
             clock,
             rx,
+            version,
             participant: participant.clone(),
             head: head_tx,
             last_failure_ms: last_failure_ms.clone(),
@@ -144,6 +146,8 @@ struct Task {
     /// What journal entries are stamped with.
     clock: crate::Clock,
     rx: mpsc::Receiver<Job>,
+    /// Bumped after a batch that changed registry or identity data commits, before anyone is answered.
+    version: DataVersion,
     participant: Participant,
     head: watch::Sender<u64>,
     last_failure_ms: Arc<AtomicI64>,
@@ -163,7 +167,11 @@ impl Task {
             metrics::gauge!("vigil_journal_queue_depth").set(self.rx.len() as f64);
             let participant = self.participant.read().expect("participant lock").clone();
             let started = Instant::now();
+            let changes_data = jobs.iter().any(|j| matches!(j.change, Change::Registry(_) | Change::Identity(_)));
             let results = self.commit_batch(&mut jobs, participant).await;
+            if changes_data {
+                self.version.bump();
+            }
             metrics::histogram!("vigil_journal_commit_seconds").record(started.elapsed().as_secs_f64());
             match &results {
                 Ok(_) => {}
