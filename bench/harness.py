@@ -1207,9 +1207,10 @@ def write_md(path: Path, doc: dict, figs: list[Figure], regs: list[Registry], sv
         L.append(f"- **The disk before each push workload**: {cfg['disk_settle_mib']} MiB are written and fsynced "
                  "next to the server's data and deleted, so that every registry's pushes start on the disk's "
                  "sustained rate instead of whatever burst it had saved up while the read workloads ran. That rate "
-                 f"(the last 64 MiB of each settle) was {statistics.median(settles):.0f} MiB/s "
-                 f"(median of {len(settles)}, range {min(settles):.0f}–{max(settles):.0f}). vigil makes each blob "
-                 "durable before answering `201`, so its 64 MiB pushes cannot go faster than that.")
+                 f"(the last {min(64, cfg['disk_settle_mib'])} MiB of each settle) was "
+                 f"{statistics.median(settles):.0f} MiB/s (median of {len(settles)}, range "
+                 f"{min(settles):.0f}–{max(settles):.0f}). vigil (like Distribution) fsyncs each blob before "
+                 f"answering `201`, so its {b} MiB pushes cannot go faster than that.")
     L.append("- **RSS**: `VmRSS` one second after the server answers `GET /v2/` (idle, median of rounds), and the "
              "highest `VmHWM` seen over the workloads (peak, median of rounds), from `/proc/PID/status`.")
     L.append("")
