@@ -1,4 +1,4 @@
-//! The read caches in front of manifest and account lookups never show this process a value older than its own
+//! The read caches in front of manifest, tag-list, repository and account lookups never show this process a value older than its own
 //! last committed write, and show another process's writes within their time limit.
 
 use std::time::Duration;
@@ -33,7 +33,7 @@ fn digest_of(found: Option<ManifestRecord>) -> Option<Digest> {
 }
 
 #[tokio::test]
-async fn manifest_lookups_follow_every_write_of_this_process_at_once() {
+async fn registry_lookups_follow_every_write_of_this_process_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("vigil.db")).await.unwrap();
     let repo: RepoName = "acme/app".parse().unwrap();
@@ -49,11 +49,19 @@ async fn manifest_lookups_follow_every_write_of_this_process_at_once() {
     assert_eq!(digest_of(store.manifest_by_tag(&repo, &latest).await.unwrap()), Some(b.digest.clone()));
     assert_eq!(digest_of(store.manifest_by_digest(&repo, &a.digest).await.unwrap()), Some(a.digest.clone()));
 
+    assert_eq!(store.tags(&repo, None, 100).await.unwrap(), vec!["latest".to_owned()]);
+    let v1: Tag = "v1".parse().unwrap();
+    tag(&store, &repo, &a, &v1).await;
+    assert_eq!(store.tags(&repo, None, 100).await.unwrap(), vec!["latest".to_owned(), "v1".to_owned()]);
+    assert_eq!(store.tags(&repo, Some("latest"), 100).await.unwrap(), vec!["v1".to_owned()]);
     store.apply(Mutation::DeleteTag { repo: repo.clone(), tag: latest.clone() }, Vec::new()).await.unwrap();
+    assert_eq!(store.tags(&repo, None, 100).await.unwrap(), vec!["v1".to_owned()]);
     assert_eq!(digest_of(store.manifest_by_tag(&repo, &latest).await.unwrap()), None);
     // The same tag in another repository is another entry.
     let other: RepoName = "acme/other".parse().unwrap();
+    assert!(!store.repository_exists(&other).await.unwrap());
     tag(&store, &other, &a, &latest).await;
+    assert!(store.repository_exists(&other).await.unwrap(), "a new repository is seen at once");
     assert_eq!(digest_of(store.manifest_by_tag(&repo, &latest).await.unwrap()), None);
     assert_eq!(digest_of(store.manifest_by_tag(&other, &latest).await.unwrap()), Some(a.digest.clone()));
 }

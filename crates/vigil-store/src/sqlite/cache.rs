@@ -1,5 +1,5 @@
-//! Read caches for the lookups every request makes: the manifest a pull asks for, and the account behind a
-//! registry token.
+//! Read caches for the lookups every request makes: the manifest a pull asks for, a repository's tag list (and
+//! whether it exists), and the account behind a registry token.
 //!
 //! Each lookup through sqlx is a round trip to a SQLite worker thread and back; on a small machine those thread
 //! hand-offs were most of a manifest GET's cost. The caches are exact for writes made through this process: the

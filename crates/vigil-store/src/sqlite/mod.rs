@@ -38,12 +38,20 @@ pub struct SqliteStore {
     writer: writer::Writer,
     /// Manifests by repository and `t:<tag>` or `d:<digest>`: what every pull asks for.
     manifests: cache::ReadCache<(String, String), Option<ManifestRecord>>,
+    /// Pages of tag names by repository, `last` and page size.
+    tag_pages: cache::ReadCache<(String, String, usize), Vec<String>>,
+    /// Whether a repository exists, by name (tag lists ask first).
+    repositories: cache::ReadCache<String, bool>,
     /// Accounts by id: every request with a registry token looks its account up.
     accounts: cache::ReadCache<String, Option<crate::identity::Account>>,
 }
 
 /// Cached entries at most, per cache.
 const CACHE_ENTRIES: usize = 4096;
+/// Longer tag pages are read from the database every time; with at most `TAG_PAGE_ENTRIES` pages cached this bounds
+/// the tag cache at about 15 MiB.
+const CACHED_TAG_PAGE_MAX: usize = 1_001;
+const TAG_PAGE_ENTRIES: usize = 256;
 /// Manifests larger than this are read from the database every time (bounds the cache at 64 MiB).
 const CACHED_MANIFEST_MAX: usize = 16 * 1024;
 
@@ -82,6 +90,8 @@ impl SqliteStore {
             read,
             writer: writer::Writer::spawn(conn, head as u64, clock, version.clone()),
             manifests: cache::ReadCache::new(version.clone(), CACHE_ENTRIES),
+            tag_pages: cache::ReadCache::new(version.clone(), TAG_PAGE_ENTRIES),
+            repositories: cache::ReadCache::new(version.clone(), CACHE_ENTRIES),
             accounts: cache::ReadCache::new(version, CACHE_ENTRIES),
         })
     }
@@ -127,11 +137,14 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn repository_exists(&self, repo: &RepoName) -> StoreResult<bool> {
-        let row = sqlx::query("SELECT 1 FROM repositories WHERE name = ?")
-            .bind(repo.as_str())
-            .fetch_optional(&self.read)
-            .await?;
-        Ok(row.is_some())
+        let load = async {
+            let row = sqlx::query("SELECT 1 FROM repositories WHERE name = ?")
+                .bind(repo.as_str())
+                .fetch_optional(&self.read)
+                .await?;
+            Ok(row.is_some())
+        };
+        self.repositories.get_or_load(repo.as_str().to_owned(), |_| true, load).await
     }
 
     async fn catalog(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>> {
@@ -144,16 +157,20 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn tags(&self, repo: &RepoName, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query_scalar(
-            "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repo_id
-             WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?",
-        )
-        .bind(repo.as_str())
-        .bind(after.unwrap_or(""))
-        .bind(limit as i64)
-        .fetch_all(&self.read)
-        .await?;
-        Ok(rows)
+        let load = async {
+            let rows = sqlx::query_scalar(
+                "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repo_id
+                 WHERE r.name = ? AND t.name > ? ORDER BY t.name LIMIT ?",
+            )
+            .bind(repo.as_str())
+            .bind(after.unwrap_or(""))
+            .bind(limit as i64)
+            .fetch_all(&self.read)
+            .await?;
+            Ok(rows)
+        };
+        let key = (repo.as_str().to_owned(), after.unwrap_or_default().to_owned(), limit);
+        self.tag_pages.get_or_load(key, |page| page.len() <= CACHED_TAG_PAGE_MAX, load).await
     }
 
     async fn blob(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<BlobInfo>> {
