@@ -40,6 +40,22 @@ pub struct NewManifest {
     pub annotations: Option<String>,
 }
 
+impl NewManifest {
+    /// A manifest that references nothing (no blobs, children or subject): synthetic data and tests.
+    pub fn standalone(media_type: &str, content: Bytes) -> NewManifest {
+        NewManifest {
+            digest: Digest::sha256_of(&content),
+            media_type: media_type.to_owned(),
+            content,
+            blobs: Vec::new(),
+            manifests: Vec::new(),
+            subject: None,
+            artifact_type: None,
+            annotations: None,
+        }
+    }
+}
+
 /// One entry of the referrers list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Referrer {

@@ -11,16 +11,7 @@ use vigil_store::{ManifestRecord, MetadataStore, Mutation, NewManifest};
 
 fn manifest(n: u32) -> NewManifest {
     let content = Bytes::from(format!("{{\"schemaVersion\":2,\"n\":{n}}}"));
-    NewManifest {
-        digest: Digest::sha256_of(&content),
-        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-        content,
-        blobs: Vec::new(),
-        manifests: Vec::new(),
-        subject: None,
-        artifact_type: None,
-        annotations: None,
-    }
+    NewManifest::standalone("application/vnd.oci.image.manifest.v1+json", content)
 }
 
 async fn tag(store: &SqliteStore, repo: &RepoName, m: &NewManifest, t: &Tag) {

@@ -152,16 +152,7 @@ const LOAD_CHANGE_EVERY: u64 = 10;
 /// The manifest of synthetic change `i`: 1,000 distinct ones per repository, so tags move between them.
 fn synthetic_manifest(i: u64) -> vigil_store::NewManifest {
     let content = bytes::Bytes::from(format!(r#"{{"schemaVersion":2,"annotations":{{"bench":"{}"}}}}"#, i % 1_000));
-    vigil_store::NewManifest {
-        digest: vigil_core::Digest::sha256_of(&content),
-        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
-        content,
-        blobs: Vec::new(),
-        manifests: Vec::new(),
-        subject: None,
-        artifact_type: None,
-        annotations: None,
-    }
+    vigil_store::NewManifest::standalone("application/vnd.oci.image.manifest.v1+json", content)
 }
 
 async fn load_synthetic(config: &Config, count: u64) -> anyhow::Result<()> {
