@@ -1209,8 +1209,9 @@ def write_md(path: Path, doc: dict, figs: list[Figure], regs: list[Registry], sv
                  "sustained rate instead of whatever burst it had saved up while the read workloads ran. That rate "
                  f"(the last {min(64, cfg['disk_settle_mib'])} MiB of each settle) was "
                  f"{statistics.median(settles):.0f} MiB/s (median of {len(settles)}, range "
-                 f"{min(settles):.0f}–{max(settles):.0f}). All three registries fsync each blob before "
-                 f"answering `201` (checked with `strace -e fsync`), so {b} MiB pushes cannot go faster than that.")
+                 f"{min(settles):.0f}–{max(settles):.0f}; the disk refills some burst in any pause, so a push can "
+                 "beat it). All three registries fsync each blob before answering `201` (checked with "
+                 "`strace -e fsync`), so their push figures depend on the disk as much as on the registry.")
     L.append("- **RSS**: `VmRSS` one second after the server answers `GET /v2/` (idle, median of rounds), and the "
              "highest `VmHWM` seen over the workloads (peak, median of rounds), from `/proc/PID/status`.")
     L.append("")

@@ -787,14 +787,16 @@ def test_audit_file_parses_with_jq_and_seq_is_gapless(vigil, audit, users):
     lines = raw.splitlines()
     assert raw.endswith(b"\n") and all(lines), "one event per line, no blank or unterminated line"
 
-    proc = subprocess.run([jq, "-c", ".", str(audit.path)], capture_output=True, timeout=CMD_TIMEOUT)
+    # jq reads the very bytes read above: the server may append events (a response's deferred `complete` event,
+    # say) while the test runs, and the file read twice would then differ by those lines.
+    proc = subprocess.run([jq, "-c", "."], input=raw, capture_output=True, timeout=CMD_TIMEOUT)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     parsed = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(parsed) == len(lines), "jq read exactly one value per line"
     assert parsed == [json.loads(line) for line in lines]
 
-    seqs = subprocess.run([jq, "-r", ".seq", str(audit.path)], capture_output=True, text=True,
-                          timeout=CMD_TIMEOUT, check=True).stdout.split()
+    seqs = subprocess.run([jq, "-r", ".seq"], input=raw, capture_output=True, timeout=CMD_TIMEOUT,
+                          check=True).stdout.decode().split()
     seqs = [int(s) for s in seqs]
     gaps = [(a, b) for a, b in zip(seqs, seqs[1:]) if b != a + 1]
     assert not gaps, f"seq must go up by 1 from line to line; breaks at {gaps[:10]}"
