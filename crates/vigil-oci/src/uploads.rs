@@ -15,7 +15,7 @@ use axum::response::Response;
 use futures_util::StreamExt;
 use vigil_audit::{EventDraft, Target};
 use vigil_core::{Algorithm, Digest, Hasher, Operation, RepoName};
-use vigil_store::{BlobInfo, ByteStream, Mutation, StoreError, UploadSession};
+use vigil_store::{BlobInfo, ByteStream, JournalEvent, Mutation, StoreError, UploadSession};
 
 use crate::error::{ErrorCode, OciError, OciResult};
 use crate::http::{body_stream, header_str, query_pairs, query_param, response, upload_range};
@@ -98,7 +98,13 @@ pub async fn post(reg: &Registry, op: Operation, repo: RepoName, req: Request) -
             }
         }
     }
-    let id = open_session(reg, &repo).await?;
+    // A plain start is a change of its own (a new session): its event commits with it. A monolithic upload's
+    // event commits with the blob instead, and a mount that fell back is recorded by the audit layer as a mount.
+    let event = (op == Operation::StartUpload).then(|| {
+        let draft = crate::admitted(&req).scope.draft(Operation::StartUpload);
+        draft.target(Target::repo(&repo)).status(StatusCode::ACCEPTED.as_u16()).boxed()
+    });
+    let id = open_session(reg, &repo, event).await?;
     if op != Operation::UploadBlobMonolithic {
         return Ok(response(StatusCode::ACCEPTED, &session_headers(reg, &repo, &id, 0), Body::empty()));
     }
@@ -192,12 +198,12 @@ fn digest_param(pairs: &[(String, String)]) -> OciResult<Digest> {
     raw.parse().map_err(|e: vigil_core::DigestError| OciError::new(ErrorCode::DigestInvalid, e.to_string()))
 }
 
-async fn open_session(reg: &Registry, repo: &RepoName) -> OciResult<String> {
+async fn open_session(reg: &Registry, repo: &RepoName, event: Option<Box<dyn JournalEvent>>) -> OciResult<String> {
     let id = uuid::Uuid::new_v4().to_string();
     reg.blobs.create_upload(&id).await?;
     let now = vigil_store::now_ms();
     let session = UploadSession { id: id.clone(), repo: repo.clone(), created_at_ms: now, updated_at_ms: now };
-    if let Err(e) = reg.commit(Mutation::OpenUpload { session }, Vec::new()).await {
+    if let Err(e) = reg.commit(Mutation::OpenUpload { session }, event.into_iter().collect()).await {
         let _ = reg.blobs.delete_upload(&id).await;
         return Err(e.into());
     }
