@@ -1,5 +1,5 @@
-//! The read caches in front of manifest, tag-list, repository and account lookups never show this process a value older than its own
-//! last committed write, and show another process's writes within their time limit.
+//! The read caches in front of manifest, tag-list, repository and account lookups never show this process a value
+//! older than its own last committed write, and show another process's writes within their time limit.
 
 use std::time::Duration;
 
