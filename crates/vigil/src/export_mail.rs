@@ -221,18 +221,11 @@ impl Mailer {
     /// Sends `message`, retrying after each pause in `retries` on any error (a refusal included). Whether the
     /// relay took it, or the last error.
     pub async fn send(&self, message: &Message, retries: &[Duration]) -> Result<(), String> {
-        let mut last = String::new();
-        for attempt in 0..=retries.len() {
-            if attempt > 0 {
-                tokio::time::sleep(retries[attempt - 1]).await;
-            }
-            match self.transport.send(message.clone()).await {
-                Ok(_) => return Ok(()),
-                Err(e) => last = e.to_string(),
-            }
-        }
         let to = message.envelope().to().iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-        Err(format!("the e-mail to {to} failed: {last} ({} attempts)", retries.len() + 1))
+        crate::retry::with_retries(retries, || async {
+            self.transport.send(message.clone()).await.map(drop).map_err(|e| format!("the e-mail to {to} failed: {e}"))
+        })
+        .await
     }
 }
 

@@ -423,18 +423,14 @@ async fn call_back(
         "exported_data_url": url,
         "status": status,
     });
-    let mut last = String::new();
-    for attempt in 0..=CALLBACK_RETRIES.len() {
-        if attempt > 0 {
-            tokio::time::sleep(CALLBACK_RETRIES[attempt - 1]).await;
-        }
+    crate::retry::with_retries(&CALLBACK_RETRIES, || async {
         match ex.http.post(target.clone()).json(&body).send().await {
-            Ok(r) if r.status().is_success() => return Ok(r.status().as_u16()),
-            Ok(r) => last = format!("the callback answered {}", r.status()),
-            Err(e) => last = format!("the callback failed: {e}"),
+            Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
+            Ok(r) => Err(format!("the callback answered {}", r.status())),
+            Err(e) => Err(format!("the callback failed: {e}")),
         }
-    }
-    Err(format!("{last} ({} attempts)", CALLBACK_RETRIES.len() + 1))
+    })
+    .await
 }
 
 /// `export_logs_success` when the file was written and the callback and the e-mail asked for went;

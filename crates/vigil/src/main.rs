@@ -15,6 +15,7 @@ mod identity;
 mod log_export;
 mod page_token;
 mod quay_logs;
+mod retry;
 mod serve;
 mod telemetry;
 mod tlog_api;
