@@ -93,17 +93,20 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def vigil(tmp_path_factory) -> Vigil:
+def start_vigil(base: Path, extra_env: dict | None = None, config: str | None = None) -> Vigil:
+    """Starts `vigil serve` on 127.0.0.1 and a free port with a fresh data directory under `base`, the given extra
+    ``VIGIL_*`` variables and, when given, a ``vigil.toml`` in its working directory. Stop it with `stop_vigil`."""
     binary = _vigil_bin()
-    base = tmp_path_factory.mktemp("vigil")
     data_dir, work_dir = base / "data", base / "cwd"
     work_dir.mkdir()
     log_path = base / "vigil.log"
+    if config is not None:
+        (work_dir / "vigil.toml").write_text(config)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env["VIGIL_DATA_DIR"] = str(data_dir)
     env["VIGIL_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    env.update(extra_env or {})
     env.setdefault("RUST_LOG", "info")
     env["NO_COLOR"] = "1"
 
@@ -153,9 +156,18 @@ def vigil(tmp_path_factory) -> Vigil:
             _stop(process)
             pytest.exit(f"vigil did not answer GET /v2/ as admin with 200 (last: {last}):\n{server.log_tail()}", 2)
         time.sleep(0.05)
+    return server
 
+
+def stop_vigil(server: Vigil) -> None:
+    _stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def vigil(tmp_path_factory) -> Vigil:
+    server = start_vigil(tmp_path_factory.mktemp("vigil"))
     yield server
-    _stop(process)
+    stop_vigil(server)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -309,7 +309,7 @@ def test_skopeo_push_events(vigil, layout, users, pushed, skopeo_ua):
     assert {e["target"]["digest"] for e in of_kind(rest, "head_blob")} == set(blobs)
     assert kinds["start_upload"] == kinds["upload_chunk"] == kinds["push_blob"] == len(blobs), summary(events)
     for e in of_kind(rest, "start_upload"):
-        assert (e["operation"], e["action"], e["request"]["method"]) == ("StartUpload", "push", "POST"), e
+        assert (e["operation"], e["action"], e["request"]["method"]) == ("StartUpload", "upload", "POST"), e
         assert e["request"]["path"] == f"/v2/{repo}/blobs/uploads/" and e["response"]["status"] == 202, e
         assert e["target"]["digest"] is None and e["artifact"] == repo, e
     for e in of_kind(rest, "upload_chunk"):
@@ -539,8 +539,8 @@ def test_oras_wrong_password_is_a_failed_login(vigil, users, audit, tmp_path, mo
             assert e["user"] == {"id": None, "name": LOGIN_USER, "kind": "anonymous", "credential": "password",
                                  "token_id": None}, e
             assert e["reason"] == "invalid username or password", e
-            # The operation and NORA's action stay those of the request (HEAD blob: pull; POST upload: push).
-            assert e["action"] == {"HeadBlob": "pull", "StartUpload": "push"}[e["operation"]], e
+            # The operation and NORA's action stay those of the request (HEAD blob: pull; POST upload: upload).
+            assert e["action"] == {"HeadBlob": "pull", "StartUpload": "upload"}[e["operation"]], e
         else:  # oras-py's first, anonymous try of each request
             assert e["user"]["kind"] == "anonymous" and e["user"]["credential"] == "none", e
             assert e["kind"] == {"HeadBlob": "head_blob", "StartUpload": "start_upload"}[e["operation"]], e
@@ -701,7 +701,7 @@ def test_skopeo_push_without_push_right_is_denied(vigil, containers_env, layout,
         assert (e["kind"], e["outcome"], e["response"]["status"]) == ("head_blob", "denied", 401), e
         assert e["reason"] == "the token's scope does not cover this request", e
     # ...every write is refused and recorded as denied, with the reader and the reason...
-    writes = [e for e in rest if e["action"] == "push"]
+    writes = [e for e in rest if e["action"] in ("push", "upload")]
     assert writes and writes == [e for e in here if e["kind"] != "head_blob"], summary(events)
     for e in writes:
         assert e["kind"] in ("start_upload", "mount_blob") and e["request"]["method"] == "POST", e
@@ -762,7 +762,7 @@ def test_oras_push_without_push_right_is_denied(vigil, users, read_only_repo, au
     denied = [e for e in events if e["user"]["kind"] == "user" and e["outcome"] == "denied"]
     assert denied, summary(events)
     for e in denied:
-        assert (e["kind"], e["operation"], e["action"]) == ("start_upload", "StartUpload", "push"), e
+        assert (e["kind"], e["operation"], e["action"]) == ("start_upload", "StartUpload", "upload"), e
         assert (e["response"]["status"], e["response"]["error"]) == (403, "DENIED"), e
         assert e["user"] == {"id": users[READER], "name": READER, "kind": "user", "credential": "password",
                              "token_id": None}, e

@@ -296,14 +296,15 @@ impl EventDraft {
         Box::new(self)
     }
 
-    /// NORA's `action`.
+    /// NORA's `action`. `push` keeps NORA's meaning, an artifact stored (a manifest, a blob whose upload completed
+    /// or was mounted), so `grep '"action":"push"'` counts pushes; the steps of an upload are `upload`.
     pub(crate) fn action(&self) -> &'static str {
         use Operation::*;
         match self.operation {
             GetManifest | HeadManifest | GetBlob | HeadBlob => "pull",
-            PutManifest | StartUpload | UploadBlobMonolithic | MountBlob | PatchUpload | CompleteUpload
-            | GetUploadStatus => "push",
-            DeleteManifest | DeleteTag | DeleteBlob | CollectBlob | CancelUpload => "delete",
+            PutManifest | UploadBlobMonolithic | MountBlob | CompleteUpload => "push",
+            StartUpload | PatchUpload | GetUploadStatus | CancelUpload => "upload",
+            DeleteManifest | DeleteTag | DeleteBlob | CollectBlob => "delete",
             ListCatalog | ListTags | ListReferrers | ReadChangefeed | ReadRepoChangefeed => "list",
             CheckApiVersion if self.presented_credentials() => "login",
             CheckApiVersion => "ping",

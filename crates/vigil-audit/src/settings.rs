@@ -54,8 +54,9 @@ pub enum SinkType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// The journal's canonical bytes, one event per line (verifiable line by line).
+    /// The journal's canonical bytes, one event per line (verifiable line by line). Nomad's `json` is this.
     #[default]
+    #[serde(alias = "json")]
     Native,
     /// Exactly NORA's six fields.
     Nora,
@@ -64,7 +65,12 @@ pub enum Format {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditSettings {
-    pub mode: LogMode,
+    /// Nomad's switch: `false` turns every sink off (the journal, the tree and the query APIs stay on).
+    pub enabled: bool,
+    /// NORA's mode. Unset: the default file sink exists only when no `[[audit.sink]]` is configured (Nomad's rule);
+    /// set (here or by `VIGIL_AUDIT_LOG`): its sinks run beside the configured ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<LogMode>,
     pub delivery_guarantee: Guarantee,
     /// Reads (pulls, listings) never wait for their event (Quay's "pulls without strict logging").
     pub relax_reads: bool,
@@ -236,7 +242,8 @@ impl TlogSettings {
 impl Default for AuditSettings {
     fn default() -> Self {
         AuditSettings {
-            mode: LogMode::File,
+            enabled: true,
+            mode: None,
             delivery_guarantee: Guarantee::Enforced,
             relax_reads: false,
             stages: vec!["complete".into()],
@@ -322,8 +329,19 @@ impl AuditSettings {
         self.stages.iter().any(|s| s == "received")
     }
 
-    /// Checks the section and resolves the sinks it asks for: those of `mode` (unless `off`) and every
-    /// `[[audit.sink]]`, with paths under `data_dir`.
+    /// The mode in force: `off` when the section is disabled; the configured one; else `file` unless sinks are
+    /// configured (then they replace the default sink, as in Nomad).
+    pub fn effective_mode(&self) -> LogMode {
+        match self.mode {
+            _ if !self.enabled => LogMode::Off,
+            Some(mode) => mode,
+            None if self.sinks.is_empty() => LogMode::File,
+            None => LogMode::Off,
+        }
+    }
+
+    /// Checks the section and resolves the sinks it asks for: those of the [effective mode](Self::effective_mode)
+    /// and every `[[audit.sink]]` (none when `enabled = false`), with paths under `data_dir`.
     pub fn resolve(&self, data_dir: &Path) -> Result<Vec<SinkSpec>, String> {
         for s in &self.stages {
             if s != "received" && s != "complete" {
@@ -336,7 +354,8 @@ impl AuditSettings {
         let global: Vec<crate::filter::Filter> =
             self.filters.iter().map(FilterSettings::compile).collect::<Result<_, _>>()?;
         let mut specs = Vec::new();
-        if matches!(self.mode, LogMode::File | LogMode::Both) {
+        let mode = self.effective_mode();
+        if matches!(mode, LogMode::File | LogMode::Both) {
             specs.push(SinkSpec {
                 name: "file".into(),
                 kind: SinkType::File,
@@ -350,7 +369,7 @@ impl AuditSettings {
                 filters: global.clone(),
             });
         }
-        if matches!(self.mode, LogMode::Stdout | LogMode::Both) {
+        if matches!(mode, LogMode::Stdout | LogMode::Both) {
             specs.push(SinkSpec {
                 name: "stderr".into(),
                 kind: SinkType::Stderr,
@@ -364,13 +383,15 @@ impl AuditSettings {
                 filters: global.clone(),
             });
         }
-        for s in &self.sinks {
+        let configured = if self.enabled { &self.sinks[..] } else { &[] };
+        for s in configured {
             if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
                 return Err(format!("audit sink name {:?} must be letters, digits, '-', '_' or '.'", s.name));
             }
             if specs.iter().any(|x| x.name == s.name) {
                 return Err(format!(
-                    "audit sink name {:?} is used twice (\"file\" and \"stderr\" are the mode's)",
+                    "audit sink name {:?} is used twice (\"file\" and \"stderr\" are the sinks of `mode`, which \
+                     is set; leave it unset and the configured sinks replace the default one)",
                     s.name
                 ));
             }
@@ -430,9 +451,9 @@ mod tests {
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].path.as_deref(), Some(Path::new("/data/audit.jsonl")));
         assert_eq!(specs[0].guarantee, Guarantee::Enforced);
-        s.mode = LogMode::Both;
+        s.mode = Some(LogMode::Both);
         assert_eq!(s.resolve(dir).unwrap()[1].kind, SinkType::Stderr);
-        s.mode = LogMode::Off;
+        s.mode = Some(LogMode::Off);
         assert!(s.resolve(dir).unwrap().is_empty());
         s.sinks.push(SinkSettings {
             name: "own".into(),
@@ -447,6 +468,36 @@ mod tests {
             filters: Vec::new(),
         });
         assert_eq!(s.resolve(dir).unwrap().len(), 1, "explicit sinks run whatever the mode");
+        s.mode = Some(LogMode::File);
+        assert_eq!(s.resolve(dir).unwrap().len(), 2, "an explicit mode's sink runs beside them");
+        s.mode = None;
+        assert_eq!(s.resolve(dir).unwrap()[0].name, "own", "configured sinks replace the default one");
+        s.enabled = false;
+        assert!(s.resolve(dir).unwrap().is_empty(), "enabled = false turns every sink off");
+    }
+
+    #[test]
+    fn nomads_audit_block_as_written() {
+        // Nomad's keys: `enabled`, a sink named like the default one, `format = "json"`.
+        let toml = r#"
+            enabled = true
+            [[sink]]
+            name = "file"
+            type = "file"
+            delivery_guarantee = "enforced"
+            format = "json"
+            path = "audit/audit.log"
+            rotate_duration = "24h"
+            rotate_max_files = 15
+        "#;
+        let s: AuditSettings = toml::from_str(toml).unwrap();
+        let specs = s.resolve(Path::new("/d")).unwrap();
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].format, Format::Native);
+        assert_eq!(specs[0].path.as_deref(), Some(Path::new("/d/audit/audit.log")));
+        let minimal: AuditSettings = toml::from_str("enabled = true").unwrap();
+        assert_eq!(minimal.resolve(Path::new("/d")).unwrap()[0].path.as_deref(), Some(Path::new("/d/audit.jsonl")));
+        assert!(toml::from_str::<AuditSettings>("format = \"xml\"").is_err());
     }
 
     #[test]
@@ -464,7 +515,7 @@ mod tests {
             operations = ["HEAD"]
         "#;
         let mut s: AuditSettings = toml::from_str(toml).unwrap();
-        s.mode = LogMode::File;
+        s.mode = Some(LogMode::File);
         let specs = s.resolve(Path::new("/d")).unwrap();
         assert_eq!(specs[1].mode, 0o640);
         assert_eq!(specs[1].rotate_duration, Some(Duration::from_secs(3600)));

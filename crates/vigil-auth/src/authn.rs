@@ -34,6 +34,9 @@ const CACHE_MAX: usize = 10_000;
 pub struct AuthConfig {
     /// The `service` of challenges and the audience of registry JWTs.
     pub service: String,
+    /// Further names the token service answers to (a DTR user's scripts say `service=dtr`); tokens still name
+    /// `service` as their audience.
+    pub service_aliases: Vec<String>,
     /// Token endpoint URL for `WWW-Authenticate` (from `public_url`).
     pub realm: String,
     pub token_ttl: Duration,
@@ -148,6 +151,11 @@ impl Authenticator {
             hashing,
             access_cache: Mutex::default(),
         }
+    }
+
+    /// Whether a token request's `service` names this registry.
+    pub fn is_own_service(&self, service: &str) -> bool {
+        service == self.config.service || self.config.service_aliases.iter().any(|a| a == service)
     }
 
     pub fn config(&self) -> &AuthConfig {

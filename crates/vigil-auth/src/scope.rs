@@ -43,13 +43,19 @@ pub enum ScopeError {
     BadAction(String),
 }
 
-/// Parses one token-service scope.
-pub fn parse_request_scope(s: &str) -> Result<ResourceAccess, ScopeError> {
+/// Parses one token-service scope. A repository name that starts with the registry's own host (`own_host`, as DTR
+/// clients write `repository:dtr.example.org/library/app:pull` or `repository:127.0.0.1:5000/alice/app:pull`) is
+/// the repository without it; any other host stays part of the name.
+pub fn parse_request_scope(s: &str, own_host: Option<&str>) -> Result<ResourceAccess, ScopeError> {
     if s.len() > MAX_SCOPE_LEN {
         return Err(ScopeError::TooLong);
     }
     let (kind, rest) = s.split_once(':').ok_or_else(|| ScopeError::Malformed(s.to_owned()))?;
     let (name, actions) = rest.rsplit_once(':').ok_or_else(|| ScopeError::Malformed(s.to_owned()))?;
+    let name = match own_host {
+        Some(host) if kind == "repository" => vigil_core::url::strip_own_host(name, host).unwrap_or(name),
+        _ => name,
+    };
     let actions: Vec<String> = actions.split(',').filter(|a| !a.is_empty()).map(str::to_owned).collect();
     match kind {
         "repository" => {
@@ -114,14 +120,28 @@ mod tests {
 
     #[test]
     fn request_scopes() {
-        let s = parse_request_scope("repository:acme/app:pull,push").unwrap();
+        let parse = |s: &str| parse_request_scope(s, None);
+        let s = parse("repository:acme/app:pull,push").unwrap();
         assert_eq!((s.kind.as_str(), s.name.as_str(), s.actions.len()), ("repository", "acme/app", 2));
-        assert!(parse_request_scope("registry:catalog:*").is_ok());
-        assert!(matches!(parse_request_scope("repository:../etc:pull"), Err(ScopeError::BadName { .. })));
-        assert!(matches!(parse_request_scope("repository:a:fly"), Err(ScopeError::BadAction(_))));
-        assert!(matches!(parse_request_scope("nope"), Err(ScopeError::Malformed(_))));
-        assert!(matches!(parse_request_scope("group:x:pull"), Err(ScopeError::UnknownType(_))));
-        assert_eq!(parse_request_scope(&"a".repeat(600)), Err(ScopeError::TooLong));
+        assert!(parse("registry:catalog:*").is_ok());
+        assert!(matches!(parse("repository:../etc:pull"), Err(ScopeError::BadName { .. })));
+        assert!(matches!(parse("repository:a:fly"), Err(ScopeError::BadAction(_))));
+        assert!(matches!(parse("nope"), Err(ScopeError::Malformed(_))));
+        assert!(matches!(parse("group:x:pull"), Err(ScopeError::UnknownType(_))));
+        assert_eq!(parse(&"a".repeat(600)), Err(ScopeError::TooLong));
+    }
+
+    #[test]
+    fn dtr_scopes_name_repositories_after_our_own_host() {
+        let name = |s: &str, host| parse_request_scope(s, host).map(|a| a.name);
+        let ours = Some("127.0.0.1:5000");
+        assert_eq!(name("repository:127.0.0.1:5000/alice/app:pull", ours), Ok("alice/app".into()));
+        assert_eq!(name("repository:127.0.0.1/alice/app:pull", ours), Ok("alice/app".into()));
+        assert_eq!(name("repository:alice/app:pull", ours), Ok("alice/app".into()));
+        // A foreign host stays in the name, where a port makes it invalid.
+        assert_eq!(name("repository:other.example/alice/app:pull", ours), Ok("other.example/alice/app".into()));
+        assert!(matches!(name("repository:10.0.0.1:5000/alice/app:pull", ours), Err(ScopeError::BadName { .. })));
+        assert!(matches!(name("repository:127.0.0.1:5000/alice/app:pull", None), Err(ScopeError::BadName { .. })));
     }
 
     #[test]

@@ -41,6 +41,20 @@ pub fn parse_us_date(s: &str) -> Option<i64> {
     date_ms(y, m, d)
 }
 
+/// An ISO 8601 calendar date `YYYY-MM-DD` (UTC midnight), in milliseconds; `None` unless it is a real date in
+/// that exact form. Quay's documentation uses it beside `MM/DD/YYYY`.
+pub fn parse_iso_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = &s[r];
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok()).flatten()
+    };
+    date_ms(num(0..4)?, num(5..7)?, num(8..10)?)
+}
+
 /// RFC 3339 to the second or finer (`2026-11-21T09:15:02Z`, `…T09:15:02.481+01:00`), in milliseconds.
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
     let b = s.as_bytes();
@@ -140,7 +154,12 @@ mod tests {
 
     #[test]
     fn dates_parse_strictly() {
-        use super::{parse_rfc3339, parse_us_date};
+        use super::{parse_iso_date, parse_rfc3339, parse_us_date};
+        assert_eq!(parse_iso_date("2024-01-02"), Some(1_704_153_600_000));
+        assert_eq!(parse_iso_date("2024-02-29"), Some(1_709_164_800_000));
+        for bad in ["2023-02-29", "2024-13-01", "2024-1-02", "2024/01/02", "2024-01-02T00:00:00Z", "+024-01-02"] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
+        }
         assert_eq!(parse_us_date("01/02/2024"), Some(1_704_153_600_000));
         assert_eq!(parse_us_date("02/29/2024"), Some(1_709_164_800_000));
         for bad in ["02/30/2024", "13/01/2024", "1/2/2024", "01-02-2024", "00/10/2024", "02/29/2023", "aa/bb/cccc"] {

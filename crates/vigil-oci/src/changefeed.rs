@@ -1,8 +1,10 @@
 //! The trust changefeed (Docker Trusted Registry / Notary): `GET /v2/_trust/changefeed` and
 //! `GET /v2/<name>/_trust/changefeed`, with Notary's paging semantics.
 //!
-//! - `change_id`: empty or `0` = from the beginning; any negative value = from the newest; otherwise the record with
-//!   that id is excluded ("seen"). Ids are journal sequence numbers (`seq`, or `seq.k` for the further records of
+//! - `change_id`: empty or `0` = from the beginning; any negative value (Notary) or `1` (DTR's documentation) = from
+//!   the newest, counting backwards whatever the sign of `records`; otherwise the record with that id is excluded
+//!   ("seen"). No record ever has id `1`: seq 1 is the journal's first event, which is never a tag change (a
+//!   server's first start journals its configuration and admin account before any request is served). Ids are journal sequence numbers (`seq`, or `seq.k` for the further records of
 //!   one change), so the feed has no gaps and no delay: a record exists exactly when its change committed.
 //! - `records`: required; `0` means 100; negative means the records *before* `change_id`. At most 1000 either way.
 //!   Results are always oldest first.
@@ -44,10 +46,13 @@ pub fn page(query: Option<&str>) -> OciResult<ChangePage> {
     }
     let n = if records == 0 { DEFAULT_RECORDS } else { records.unsigned_abs() as u32 };
     let change_id = change_id.unwrap_or_default();
-    let from_newest = change_id.starts_with('-');
-    if from_newest {
+    if let Some(magnitude) = change_id.strip_prefix('-') {
         // Any negative number: from the newest, backwards, whatever the sign of `records`.
-        change_id[1..].parse::<u64>().map_err(|_| invalid(format!("bad `change_id` {change_id:?}")))?;
+        magnitude.parse::<u64>().map_err(|_| invalid(format!("bad `change_id` {change_id:?}")))?;
+        return Ok(ChangePage::Before(None, n));
+    }
+    if change_id == "1" {
+        // DTR's spelling of the same.
         return Ok(ChangePage::Before(None, n));
     }
     let cursor = if change_id.is_empty() {
@@ -110,6 +115,9 @@ mod tests {
         assert_eq!(p("change_id=-1&records=5"), Ok(ChangePage::Before(None, 5)));
         assert_eq!(p("change_id=-1&records=-5"), Ok(ChangePage::Before(None, 5)));
         assert_eq!(p("change_id=-7&records=0"), Ok(ChangePage::Before(None, 100)));
+        assert_eq!(p("change_id=1&records=10"), Ok(ChangePage::Before(None, 10)));
+        assert_eq!(p("change_id=1&records=-10"), Ok(ChangePage::Before(None, 10)));
+        assert_eq!(p("change_id=1.1&records=10"), Ok(ChangePage::After(at(1, 1), 10)));
         assert_eq!(p("records=1000"), Ok(ChangePage::After(at(0, 0), 1000)));
         for bad in [
             "",

@@ -10,12 +10,13 @@ use vigil_store::ByteStream;
 
 /// Builds a response from a status, headers and a body. Header values are ours (digests, numbers, paths of
 /// validated names), so they are always valid; an invalid one would be a bug, and is dropped rather than panicking.
+/// A name given twice is sent twice (`OCI-Tag`, one per tag).
 pub fn response(status: StatusCode, headers: &[(&str, String)], body: Body) -> Response {
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
     for (name, value) in headers {
         if let (Ok(n), Ok(v)) = (HeaderName::try_from(*name), HeaderValue::from_str(value)) {
-            resp.headers_mut().insert(n, v);
+            resp.headers_mut().append(n, v);
         }
     }
     resp

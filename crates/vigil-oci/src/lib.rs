@@ -45,6 +45,9 @@ pub struct RegistryConfig {
     pub max_blob_bytes: Option<u64>,
     /// Upload sessions untouched for this long are expired.
     pub upload_expiry: Duration,
+    /// The address the server listens on, as clients on this machine reach it (`127.0.0.1:5000`): the registry's
+    /// own host for DTR's host-prefixed names when there is no `public_url`.
+    pub listen_host: Option<String>,
 }
 
 impl Default for RegistryConfig {
@@ -54,6 +57,7 @@ impl Default for RegistryConfig {
             max_manifest_bytes: 4 * 1024 * 1024,
             max_blob_bytes: None,
             upload_expiry: Duration::from_secs(24 * 3600),
+            listen_host: None,
         }
     }
 }
@@ -98,9 +102,15 @@ impl Registry {
     }
 
     /// The host (and port) of `public_url`: the registry's own name, which DTR clients put in front of
-    /// repository names.
+    /// repository names and the changefeed shows in its `GUN`s.
     pub(crate) fn own_host(&self) -> Option<String> {
         vigil_core::url::host(self.config.public_url.as_deref()?).map(str::to_owned)
+    }
+
+    /// The host a DTR client may put in front of a repository name (in a token scope or a changefeed path):
+    /// `public_url`'s, else the listening address.
+    pub(crate) fn name_host(&self) -> Option<String> {
+        self.own_host().or_else(|| self.config.listen_host.clone())
     }
 
     /// Expires upload sessions that were not touched within the configured expiry. Returns how many.
@@ -129,7 +139,7 @@ async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
     let result = async {
         let route = match classified.route? {
             Route::Changefeed { name: Some(name) } => {
-                Route::RepoChangefeed { repo: route::resolve_changefeed(&name, reg.own_host().as_deref())? }
+                Route::RepoChangefeed { repo: route::resolve_changefeed(&name, reg.name_host().as_deref())? }
             }
             route => route,
         };

@@ -7,12 +7,15 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::response::Response;
 use vigil_audit::{AuditTarget, RequestScope, Target};
-use vigil_core::{Algorithm, Digest, Operation, Reference, RepoName};
+use vigil_core::{Algorithm, Digest, Operation, Reference, RepoName, Tag};
 use vigil_store::{Applied, Mutation, NewManifest, StoreError};
 
 use crate::error::{ErrorCode, OciError, OciResult};
-use crate::http::{header_str, response};
+use crate::http::{header_str, query_pairs, response};
 use crate::{manifest, Registry};
+
+/// Most tags one manifest PUT may set with `?tag=`.
+const MAX_TAGS_PER_PUT: usize = 32;
 
 fn unknown(repo: &RepoName, reference: &Reference) -> OciError {
     OciError::new(ErrorCode::ManifestUnknown, format!("manifest {reference} is not in {repo}"))
@@ -43,6 +46,7 @@ pub async fn get(reg: &Registry, repo: &RepoName, reference: &Reference, head_on
 
 pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Request) -> OciResult<Response> {
     let scope = crate::admitted(&req).scope.clone();
+    let extra_tags = tag_params(&reference, req.uri().query())?;
     let content_type = header_str(req.headers(), "content-type").map(str::to_owned);
     let max = reg.config.max_manifest_bytes;
     let body = axum::body::to_bytes(req.into_body(), max).await.map_err(|e| {
@@ -55,7 +59,7 @@ pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Requ
         }
     })?;
     let parsed = manifest::parse(content_type.as_deref(), &body)?;
-    let (digest, tag) = match &reference {
+    let (digest, tags) = match &reference {
         Reference::Digest(d) => {
             let actual = Digest::of(d.algorithm(), &body);
             if &actual != d {
@@ -65,15 +69,20 @@ pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Requ
                 )
                 .with_detail(serde_json::json!({ "expected": d.to_string(), "actual": actual.to_string() })));
             }
-            (actual, None)
+            (actual, extra_tags)
         }
-        Reference::Tag(t) => (Digest::of(Algorithm::Sha256, &body), Some(t.clone())),
+        Reference::Tag(t) => (Digest::of(Algorithm::Sha256, &body), vec![t.clone()]),
     };
     let mut target = Target::repo(&repo).digest(&digest).size(body.len() as u64).media_type(&parsed.media_type);
-    if let Some(t) = &tag {
+    if let Some(t) = tags.first() {
         target = target.tag(t);
     }
-    let event = scope.draft(Operation::PutManifest).target(target).status(StatusCode::CREATED.as_u16());
+    let mut event = scope.draft(Operation::PutManifest).target(target).status(StatusCode::CREATED.as_u16());
+    if tags.len() > 1 {
+        // The target holds one tag; the record keeps every one that was set.
+        let names: Vec<&str> = tags.iter().map(Tag::as_str).collect();
+        event = event.detail(format!("{digest} tags={}", names.join(",")));
+    }
     let subject = parsed.subject.clone();
     let new = NewManifest {
         digest: digest.clone(),
@@ -85,8 +94,9 @@ pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Requ
         artifact_type: parsed.artifact_type,
         annotations: parsed.annotations,
     };
-    let (_, seqs) =
-        reg.commit(Mutation::PutManifest { repo: repo.clone(), manifest: new, tag }, vec![event.boxed()]).await?;
+    let (_, seqs) = reg
+        .commit(Mutation::PutManifest { repo: repo.clone(), manifest: new, tags: tags.clone() }, vec![event.boxed()])
+        .await?;
     let mut hdrs = vec![
         ("location", reg.location(&format!("/v2/{repo}/manifests/{digest}"))),
         ("docker-content-digest", digest.to_string()),
@@ -95,10 +105,41 @@ pub async fn put(reg: &Registry, repo: RepoName, reference: Reference, req: Requ
     if let Some(s) = subject {
         hdrs.push(("oci-subject", s.to_string()));
     }
+    if matches!(reference, Reference::Digest(_)) {
+        // The spec's answer to `?tag=`: one `OCI-Tag` per tag that now points at the manifest.
+        hdrs.extend(tags.iter().map(|t| ("oci-tag", t.to_string())));
+    }
     if let Some(seq) = seqs.first() {
         hdrs.push(("vigil-audit-seq", seq.to_string()));
     }
     Ok(response(StatusCode::CREATED, &hdrs, Body::empty()))
+}
+
+/// The `tag` parameters of a PUT by digest (distribution-spec: push a manifest by digest and tag it in one request).
+fn tag_params(reference: &Reference, query: Option<&str>) -> OciResult<Vec<Tag>> {
+    let values: Vec<String> = query_pairs(query).into_iter().filter(|(k, _)| k == "tag").map(|(_, v)| v).collect();
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    if matches!(reference, Reference::Tag(_)) {
+        return Err(OciError::new(ErrorCode::TagInvalid, "`tag` parameters apply to a PUT by digest, not by tag"));
+    }
+    if values.len() > MAX_TAGS_PER_PUT {
+        return Err(OciError::new(ErrorCode::TagInvalid, format!("at most {MAX_TAGS_PER_PUT} `tag` parameters")));
+    }
+    let mut tags: Vec<Tag> = Vec::with_capacity(values.len());
+    for v in values {
+        let tag: Tag = v.parse().map_err(|()| {
+            OciError::new(
+                ErrorCode::TagInvalid,
+                format!("`tag` parameter {v:?} is not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})"),
+            )
+        })?;
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    Ok(tags)
 }
 
 pub async fn delete(

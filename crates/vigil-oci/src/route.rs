@@ -143,13 +143,11 @@ fn endpoint(path: &str) -> Option<Result<Route, OciError>> {
 }
 
 /// The repository of `/v2/<name>/_trust/changefeed`. DTR clients put the registry's host in front of the name
-/// (`registry.example/library/alpine`); that host is dropped only when it is this registry's own (`own_host`, from
-/// `public_url`), so a repository whose first component merely looks like a host keeps its name.
+/// (`registry.example/library/alpine`); that host is dropped only when it is this registry's own (`own_host`:
+/// `public_url`'s host, else the listening address), so a repository whose first component merely looks like a host
+/// keeps its name.
 pub fn resolve_changefeed(name: &str, own_host: Option<&str>) -> Result<RepoName, OciError> {
-    let stripped = own_host
-        .and_then(|host| name.strip_prefix(host))
-        .and_then(|rest| rest.strip_prefix('/'))
-        .filter(|rest| !rest.is_empty());
+    let stripped = own_host.and_then(|host| vigil_core::url::strip_own_host(name, host));
     let segments: Vec<&str> = stripped.unwrap_or(name).split('/').collect();
     self::name(&segments)
 }
@@ -166,6 +164,14 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Classified 
         Err(e) => {
             // Still say what was attempted, so metrics and the audit log can count malformed pushes and pulls.
             let op = operation_for_bad_path(method, path);
+            let reference_error = matches!(e.code, ErrorCode::TagInvalid | ErrorCode::DigestInvalid);
+            let e = if reference_error && matches!(op, Operation::GetManifest | Operation::HeadManifest) {
+                // No manifest can have a reference that does not parse: the spec answers such a read 404 (a PUT
+                // with one stays 400).
+                OciError::new(ErrorCode::ManifestUnknown, format!("manifest unknown: {}", e.message))
+            } else {
+                e
+            };
             return Classified { operation: op, route: Err(e) };
         }
     };
@@ -235,6 +241,7 @@ mod tests {
         let r = |name, host| resolve_changefeed(name, host).map(|n| n.to_string()).map_err(|e| e.code);
         assert_eq!(r("reg.example:5000/lib/app", Some("reg.example:5000")), Ok("lib/app".into()));
         assert_eq!(r("reg.example/lib/app", Some("reg.example")), Ok("lib/app".into()));
+        assert_eq!(r("reg.example/lib/app", Some("reg.example:5000")), Ok("lib/app".into()));
         assert_eq!(r("other.example/lib/app", Some("reg.example")), Ok("other.example/lib/app".into()));
         assert_eq!(r("reg.example/lib/app", None), Ok("reg.example/lib/app".into()));
         assert_eq!(r("other:5000/lib/app", Some("reg.example")), Err(ErrorCode::NameInvalid));
@@ -290,7 +297,13 @@ mod tests {
         assert_eq!(code(Method::GET, "/v2/a/../b/manifests/latest"), ErrorCode::NameInvalid);
         assert_eq!(code(Method::GET, "/v2/a/blobs/sha256:zz"), ErrorCode::DigestInvalid);
         assert_eq!(code(Method::GET, "/v2/a/blobs/md5:abcd"), ErrorCode::DigestInvalid);
-        assert_eq!(code(Method::GET, "/v2/a/manifests/-bad"), ErrorCode::TagInvalid);
+        assert_eq!(code(Method::PUT, "/v2/a/manifests/-bad"), ErrorCode::TagInvalid);
+        assert_eq!(code(Method::PUT, "/v2/a/manifests/sha256:zz"), ErrorCode::DigestInvalid);
+        // A reference that cannot exist names no manifest (the conformance suite's `.INVALID_MANIFEST_NAME`).
+        assert_eq!(code(Method::GET, "/v2/a/manifests/-bad"), ErrorCode::ManifestUnknown);
+        assert_eq!(code(Method::HEAD, "/v2/a/manifests/.INVALID_MANIFEST_NAME"), ErrorCode::ManifestUnknown);
+        assert_eq!(code(Method::GET, "/v2/a/manifests/sha256:zz"), ErrorCode::ManifestUnknown);
+        assert_eq!(code(Method::DELETE, "/v2/a/manifests/-bad"), ErrorCode::TagInvalid);
         assert_eq!(code(Method::POST, "/v2/a/manifests/latest"), ErrorCode::Unsupported);
         assert_eq!(code(Method::GET, "/v2/a/nothing"), ErrorCode::NameUnknown);
         assert_eq!(classify(&Method::GET, "/v2/A/manifests/x", None).operation, Operation::GetManifest);

@@ -31,7 +31,8 @@ pub async fn token(State(reg): State<Registry>, req: Request) -> Response {
         return OciError::new(ErrorCode::Unsupported, "this registry has no token service").into_response();
     };
     let scope = req.extensions().get::<Arc<RequestScope>>().cloned();
-    let (issued, result) = match issue(&auth, req, scope.as_deref()).await {
+    let own_host = reg.name_host();
+    let (issued, result) = match issue(&auth, req, scope.as_deref(), own_host.as_deref()).await {
         Ok((p, granted, r)) => (Some((p, granted)), Ok(r)),
         Err(e) => (None, Err(e)),
     };
@@ -49,6 +50,7 @@ async fn issue(
     auth: &Authenticator,
     req: Request,
     scope: Option<&RequestScope>,
+    own_host: Option<&str>,
 ) -> OciResult<(Principal, String, Response)> {
     let (parts, body) = req.into_parts();
     let ip = client_ip(Some(auth), &parts);
@@ -83,7 +85,7 @@ async fn issue(
         scope.set_user(principal.audit_user());
     }
     if let Some((_, s)) = params.iter().find(|(k, _)| k == "service") {
-        if s != &auth.config().service {
+        if !auth.is_own_service(s) {
             return Err(bad_request(format!("unknown service {s:?} (this registry is {:?})", auth.config().service)));
         }
     }
@@ -92,7 +94,7 @@ async fn issue(
         .iter()
         .filter(|(k, _)| k == "scope")
         .flat_map(|(_, v)| v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>())
-        .map(|s| parse_request_scope(&s).map_err(|e| bad_request(e.to_string())))
+        .map(|s| parse_request_scope(&s, own_host).map_err(|e| bad_request(e.to_string())))
         .collect::<OciResult<Vec<_>>>()?;
     if wanted.len() > 32 {
         return Err(bad_request("too many scopes (at most 32)".into()));

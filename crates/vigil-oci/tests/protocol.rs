@@ -540,6 +540,46 @@ async fn deletes() {
 // ---- bad input ----
 
 #[tokio::test]
+async fn manifest_put_by_digest_sets_every_tag_parameter() {
+    let reg = registry().await;
+    let config = reg.push_blob("tagged/app", b"{}").await;
+    let manifest = image_manifest(&config, 2, &[], None);
+    let digest = Digest::sha256_of(manifest.as_bytes());
+    let uri = format!("/v2/tagged/app/manifests/{digest}?tag=v1&tag=latest&tag=v1");
+    let r = reg.call(Method::PUT, &uri, &[("content-type", OCI_MANIFEST)], manifest.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let oci_tags: Vec<&str> = r.headers.get_all("oci-tag").iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(oci_tags, ["v1", "latest"], "one OCI-Tag per distinct tag set");
+    for tag in ["v1", "latest"] {
+        let got = reg.get(&format!("/v2/tagged/app/manifests/{tag}")).await;
+        assert_eq!((got.status, got.header("docker-content-digest")), (StatusCode::OK, digest.to_string().as_str()));
+    }
+    assert_eq!(reg.get("/v2/tagged/app/tags/list").await.json()["tags"], json!(["latest", "v1"]));
+    // A PUT by digest without `tag` sets none and answers none.
+    let plain = reg
+        .call(
+            Method::PUT,
+            &format!("/v2/tagged/app/manifests/{digest}"),
+            &[("content-type", OCI_MANIFEST)],
+            manifest.clone(),
+        )
+        .await;
+    assert_eq!((plain.status, plain.headers.get("oci-tag")), (StatusCode::CREATED, None));
+    // Bad tags are refused before anything is stored; `tag` beside a tag reference is refused.
+    let other = image_manifest(&config, 2, &[], Some(r#"{"annotations": {"n": "2"}}"#));
+    let other_digest = Digest::sha256_of(other.as_bytes());
+    for query in ["tag=ok&tag=-bad", "tag=", &"tag=t&".repeat(33)] {
+        let uri = format!("/v2/tagged/app/manifests/{other_digest}?{query}");
+        let r = reg.call(Method::PUT, &uri, &[("content-type", OCI_MANIFEST)], other.clone()).await;
+        assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "TAG_INVALID"), "{query}");
+    }
+    assert_eq!(reg.get(&format!("/v2/tagged/app/manifests/{other_digest}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(reg.get("/v2/tagged/app/manifests/ok").await.status, StatusCode::NOT_FOUND);
+    let r = reg.call(Method::PUT, "/v2/tagged/app/manifests/v2?tag=v3", &[("content-type", OCI_MANIFEST)], other).await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "TAG_INVALID"));
+}
+
+#[tokio::test]
 async fn malformed_requests_get_spec_errors() {
     let reg = registry().await;
     let cases: &[(Method, &str, StatusCode, &str)] = &[
@@ -551,9 +591,19 @@ async fn malformed_requests_get_spec_errors() {
         (Method::GET, "/v2/a/blobs/notadigest", StatusCode::BAD_REQUEST, "DIGEST_INVALID"),
         (Method::POST, "/v2/a/manifests/v1", StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
         (Method::GET, "/v2/a/unknown/thing", StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
+        // A reference that cannot name a manifest: reads are 404 MANIFEST_UNKNOWN (the v1.1.1 conformance suite's
+        // `.INVALID_MANIFEST_NAME`), a PUT with one stays 400.
+        (Method::GET, "/v2/a/manifests/.INVALID_MANIFEST_NAME", StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
+        (Method::HEAD, "/v2/a/manifests/.INVALID_MANIFEST_NAME", StatusCode::NOT_FOUND, ""),
+        (Method::GET, "/v2/a/manifests/sha256:abc", StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN"),
+        (Method::PUT, "/v2/a/manifests/.INVALID_MANIFEST_NAME", StatusCode::BAD_REQUEST, "TAG_INVALID"),
     ];
     for (method, uri, status, code) in cases {
         let r = reg.call(method.clone(), uri, &[], Body::empty()).await;
+        if *method == Method::HEAD {
+            assert_eq!((r.status, r.body.len()), (*status, 0), "{method} {uri}");
+            continue;
+        }
         assert_eq!((r.status, r.error_code()), (*status, code.to_string()), "{method} {uri}");
         assert!(r.json()["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }

@@ -109,11 +109,12 @@ pub enum Mutation {
         repo: RepoName,
         digest: Digest,
     },
-    /// Stores a manifest (checking its references inside the transaction) and points `tag` at it.
+    /// Stores a manifest (checking its references inside the transaction) and points every tag in `tags` at it
+    /// (none for a push by digest; several for the spec's `?tag=` parameters), all in the one change.
     PutManifest {
         repo: RepoName,
         manifest: NewManifest,
-        tag: Option<Tag>,
+        tags: Vec<Tag>,
     },
     DeleteTag {
         repo: RepoName,

@@ -15,7 +15,7 @@ fn manifest(n: u32) -> NewManifest {
 }
 
 async fn tag(store: &SqliteStore, repo: &RepoName, m: &NewManifest, t: &Tag) {
-    let put = Mutation::PutManifest { repo: repo.clone(), manifest: m.clone(), tag: Some(t.clone()) };
+    let put = Mutation::PutManifest { repo: repo.clone(), manifest: m.clone(), tags: vec![t.clone()] };
     store.apply(put, Vec::new()).await.unwrap();
 }
 

@@ -213,7 +213,7 @@ async fn load_synthetic(config: &Config, count: u64) -> anyhow::Result<()> {
                     let tag: Tag = format!("t{}", n % 50).parse().expect("tag");
                     let target =
                         Target::repo(repo(n)).tag(&tag).digest(&manifest.digest).size(manifest.content.len() as u64);
-                    let change = Mutation::PutManifest { repo: repo(n).clone(), manifest, tag: Some(tag) };
+                    let change = Mutation::PutManifest { repo: repo(n).clone(), manifest, tags: vec![tag] };
                     meta.apply(change, vec![event(i, target)])
                 });
                 let (plain, changes) =

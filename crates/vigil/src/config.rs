@@ -36,6 +36,8 @@ pub struct Config {
 pub struct AuthSection {
     /// The token service's name (`service` in challenges, audience of registry tokens).
     pub service: String,
+    /// Other `service` names the token service accepts (e.g. `["dtr"]` for scripts written for DTR).
+    pub service_aliases: Vec<String>,
     /// Lifetime of registry bearer tokens.
     pub token_ttl_secs: u64,
     /// Peers whose `X-Forwarded-For`/`Forwarded` headers are believed (CIDRs or addresses).
@@ -50,6 +52,7 @@ impl Default for AuthSection {
     fn default() -> Self {
         AuthSection {
             service: "vigil".into(),
+            service_aliases: Vec::new(),
             token_ttl_secs: 300,
             trusted_proxies: Vec::new(),
             throttle_window_secs: 300,
@@ -219,8 +222,10 @@ impl Config {
             flag_table.insert("public_url".into(), toml::Value::String(v.clone()));
         }
         merge(&mut table, flag_table);
-        let config: Config = table.try_into().context("invalid configuration")?;
+        let mut config: Config = table.try_into().context("invalid configuration")?;
         config.validate()?;
+        // Say which mode is in force (`vigil config`, the recorded configuration): the same sinks result from it.
+        config.audit.mode = Some(config.audit.effective_mode());
         Ok(config)
     }
 
@@ -255,8 +260,10 @@ impl Config {
         if self.auth.token_ttl_secs == 0 || self.auth.token_ttl_secs > 86_400 {
             bail!("auth.token_ttl_secs must be between 1 and 86400");
         }
-        if self.auth.service.is_empty() || self.auth.service.contains('"') {
-            bail!("auth.service must be a non-empty name without quotes");
+        for service in std::iter::once(&self.auth.service).chain(&self.auth.service_aliases) {
+            if service.is_empty() || service.contains('"') {
+                bail!("auth.service and auth.service_aliases must be non-empty names without quotes, not {service:?}");
+            }
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             bail!("log.format must be \"text\" or \"json\", not {:?}", self.log.format);

@@ -156,12 +156,15 @@ pub fn router(ex: Arc<Exports>) -> Router {
 
 type QueryArg = Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>;
 
-/// The body Quay takes.
+/// The body Quay takes: where to send the result and, as Quay's documentation writes it, the window (which wins over
+/// the query string's when both are given). Any other field is a clear 400.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExportRequest {
     callback_url: Option<String>,
     callback_email: Option<String>,
+    starttime: Option<String>,
+    endtime: Option<String>,
 }
 
 /// One accepted export.
@@ -214,14 +217,24 @@ pub async fn repo_export(ex: &Arc<Exports>, p: &Principal, name: &str, uri: &Uri
 
 /// Checks the request, starts the job and answers its id.
 async fn accept(ex: &Arc<Exports>, p: &Principal, level: Level, q: QueryArg, body: &[u8]) -> ApiResult<Response> {
-    let q = q.map(|Query(q)| q).map_err(|e| bad(format!("bad query string: {e}")))?;
+    let mut q = q.map(|Query(q)| q).map_err(|e| bad(format!("bad query string: {e}")))?;
     if q.next_page.as_deref().is_some_and(|t| !t.is_empty()) {
         return Err(bad("exports are not paged: `next_page` does not apply"));
     }
+    let req: ExportRequest = serde_json::from_slice(body).map_err(|e| {
+        bad(format!(
+            "the body must be a JSON object with `callback_url` and/or `callback_email`, and optionally \
+             `starttime` and `endtime`: {e}"
+        ))
+    })?;
+    if let Some(start) = req.starttime.filter(|s| !s.is_empty()) {
+        q.starttime = Some(start);
+    }
+    if let Some(end) = req.endtime.filter(|s| !s.is_empty()) {
+        q.endtime = Some(end);
+    }
     let (start_ms, end_ms) = quay_logs::window(&q, vigil_store::now_ms())?;
     let filter = quay_logs::full_filter(&level, &q, start_ms, end_ms)?;
-    let req: ExportRequest = serde_json::from_slice(body)
-        .map_err(|e| bad(format!("the body must be a JSON object {{\"callback_url\": \"https://…\"}}: {e}")))?;
     let callback_email = match (req.callback_email.filter(|e| !e.is_empty()), &ex.mailer) {
         (None, _) => None,
         (Some(_), None) => {

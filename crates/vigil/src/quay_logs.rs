@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use vigil_audit::RequestScope;
 use vigil_auth::Principal;
-use vigil_core::time::{parse_rfc3339, parse_us_date, rfc2822};
+use vigil_core::time::{parse_iso_date, parse_rfc3339, parse_us_date, rfc2822};
 use vigil_core::RepoName;
 use vigil_store::index::{Bucket, EventFilter, GroupBy, Order};
 use vigil_store::MetadataStore;
@@ -107,15 +107,17 @@ impl Level {
     }
 }
 
-/// `starttime`/`endtime`: `MM/DD/YYYY` (an end date covers its whole day) or RFC 3339. Quay's default window is
-/// the day before now to the day after.
+/// `starttime`/`endtime`: `MM/DD/YYYY` or `YYYY-MM-DD` (an end date covers its whole day) or RFC 3339. Quay's
+/// default window is the day before now to the day after.
 pub(crate) fn window(q: &LogsQuery, now_ms: i64) -> ApiResult<(i64, i64)> {
     let parse = |name: &str, v: &str, end: bool| -> ApiResult<i64> {
-        if let Some(day) = parse_us_date(v) {
+        if let Some(day) = parse_us_date(v).or_else(|| parse_iso_date(v)) {
             return Ok(if end { day + DAY_MS } else { day });
         }
         parse_rfc3339(v).ok_or_else(|| {
-            bad(format!("`{name}` {v:?} is neither MM/DD/YYYY nor an RFC 3339 time such as 2024-01-02T10:11:12Z"))
+            bad(format!(
+                "`{name}` {v:?} is not MM/DD/YYYY, YYYY-MM-DD or an RFC 3339 time such as 2024-01-02T10:11:12Z"
+            ))
         })
     };
     let start = match q.starttime.as_deref().filter(|s| !s.is_empty()) {
@@ -348,7 +350,12 @@ mod tests {
             window(&q(Some("2024-01-02T10:00:00Z"), Some("2024-01-02T11:00:00Z")), now).unwrap(),
             (1_704_189_600_000, 1_704_193_200_000)
         );
-        for (s, e) in [(Some("13/01/2024"), None), (Some("yesterday"), None), (None, Some("2024-01-02"))] {
+        // The seed's own form: YYYY-MM-DD, an end date again covering its day.
+        assert_eq!(
+            window(&q(Some("2024-01-02"), Some("2024-01-02")), now).unwrap(),
+            (1_704_153_600_000, 1_704_153_600_000 + DAY_MS)
+        );
+        for (s, e) in [(Some("13/01/2024"), None), (Some("yesterday"), None), (None, Some("2024-13-02"))] {
             assert!(window(&q(s, e), now).is_err(), "{s:?} {e:?}");
         }
         assert!(window(&q(Some("01/03/2024"), Some("01/01/2024")), now).is_err(), "reversed");

@@ -82,6 +82,7 @@ pub fn registry_config(config: &Config) -> RegistryConfig {
         max_manifest_bytes: config.registry.max_manifest_bytes,
         max_blob_bytes: (config.registry.max_blob_bytes > 0).then_some(config.registry.max_blob_bytes),
         upload_expiry: config.upload_expiry(),
+        listen_host: None,
     }
 }
 
@@ -93,8 +94,8 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let auth = authenticator(&config, &stores, &format!("{scheme}://{}", reachable(addr)))?;
     let auth = Arc::new(auth);
-    let registry =
-        Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config(&config)).with_auth(auth.clone());
+    let registry_config = RegistryConfig { listen_host: Some(reachable(addr).to_string()), ..registry_config(&config) };
+    let registry = Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config).with_auth(auth.clone());
     let metrics = telemetry::install_metrics()?;
     let audit = audit::start(&config, &stores, auth.clone()).await.context("starting the audit trail")?;
     tracing::info!(sinks = ?audit.sinks.names, "audit trail ready");
@@ -171,6 +172,7 @@ fn authenticator(config: &Config, stores: &Stores, default_base: &str) -> anyhow
         .context("loading the token signing key")?;
     let auth_config = AuthConfig {
         service: config.auth.service.clone(),
+        service_aliases: config.auth.service_aliases.clone(),
         realm: format!("{base}/auth/token"),
         token_ttl: Duration::from_secs(config.auth.token_ttl_secs),
         trusted_proxies: TrustedProxies::parse(&config.auth.trusted_proxies).map_err(anyhow::Error::msg)?,

@@ -12,7 +12,7 @@ use crate::meta::{Applied, Mutation, StoreResult};
 pub(crate) fn intent(change: &Change) -> Option<FeedIntent> {
     let Change::Registry(m) = change else { return None };
     match m {
-        Mutation::PutManifest { repo, manifest, tag: Some(_) } => {
+        Mutation::PutManifest { repo, manifest, tags } if !tags.is_empty() => {
             let mut h = Hasher::new(Algorithm::Sha256);
             h.update(&manifest.content);
             Some(FeedIntent::Update { gun: repo.to_string(), sha256: h.finish().hex().to_owned() })

@@ -152,7 +152,7 @@ pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreRes
             }
             Ok(Applied::Done)
         }
-        Mutation::PutManifest { repo, manifest, tag } => put_manifest(conn, repo, manifest, tag).await,
+        Mutation::PutManifest { repo, manifest, tags } => put_manifest(conn, repo, manifest, tags).await,
         Mutation::DeleteTag { repo, tag } => {
             let rid = repo_id(conn, &repo).await?.ok_or_else(|| StoreError::NotFound(format!("repository {repo}")))?;
             let n = sqlx::query("DELETE FROM tags WHERE repo_id = ? AND name = ?")
@@ -215,7 +215,7 @@ async fn put_manifest(
     conn: &mut SqliteConnection,
     repo: RepoName,
     m: NewManifest,
-    tag: Option<Tag>,
+    tags: Vec<Tag>,
 ) -> StoreResult<Applied> {
     let rid = ensure_repo(conn, &repo).await?;
     // References are checked here, inside the transaction, so a garbage collection running concurrently either
@@ -266,8 +266,11 @@ async fn put_manifest(
         }
     }
     let mut previous_tag_target = None;
-    if let Some(tag) = &tag {
-        previous_tag_target = tag_target(conn, rid, tag).await?.filter(|d| *d != digest).and_then(|d| d.parse().ok());
+    for (i, tag) in tags.iter().enumerate() {
+        let previous = tag_target(conn, rid, tag).await?.filter(|d| *d != digest).and_then(|d| d.parse().ok());
+        if i == 0 {
+            previous_tag_target = previous;
+        }
         sqlx::query(
             "INSERT INTO tags (repo_id, name, digest, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",

@@ -580,7 +580,7 @@ async fn push_side_records_each_step() {
     check(
         &ev,
         &event(json!({
-            "action": "push", "artifact": "acme/app", "kind": "start_upload", "operation": "StartUpload",
+            "action": "upload", "artifact": "acme/app", "kind": "start_upload", "operation": "StartUpload",
             "user": admin, "request": env.request("POST", uploads, &rid(&r)), "response": response(202, 0, None),
             "target": repo_target,
         })),
@@ -592,7 +592,7 @@ async fn push_side_records_each_step() {
     check(
         &ev,
         &event(json!({
-            "action": "push", "artifact": "acme/app", "kind": "upload_chunk", "operation": "PatchUpload",
+            "action": "upload", "artifact": "acme/app", "kind": "upload_chunk", "operation": "PatchUpload",
             "user": admin, "request": env.request("PATCH", &location, &rid(&r)), "response": response(202, 0, None),
             "target": repo_target,
         })),
@@ -602,7 +602,7 @@ async fn push_side_records_each_step() {
     check(
         &ev,
         &event(json!({
-            "action": "push", "artifact": "acme/app", "kind": "upload_status", "operation": "GetUploadStatus",
+            "action": "upload", "artifact": "acme/app", "kind": "upload_status", "operation": "GetUploadStatus",
             "user": admin, "request": env.request("GET", &location, &rid(&r)), "response": response(204, 0, None),
             "target": repo_target,
         })),
@@ -663,7 +663,7 @@ async fn push_side_records_each_step() {
     check(
         &ev,
         &event(json!({
-            "action": "delete", "artifact": "acme/app", "kind": "cancel_upload", "operation": "CancelUpload",
+            "action": "upload", "artifact": "acme/app", "kind": "cancel_upload", "operation": "CancelUpload",
             "user": admin, "request": env.request("DELETE", &location, &rid(&r)), "response": response(204, 0, None),
             "target": repo_target,
         })),

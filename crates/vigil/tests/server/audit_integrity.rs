@@ -1258,7 +1258,7 @@ async fn offline_verify_finds_modified_and_missing_entries() {
     let d = dir.path();
     std::fs::write(
         d.join("vigil.toml"),
-        "[audit]\n[[audit.sink]]\nname = \"siem\"\ntype = \"file\"\nformat = \"nora\"\npath = \"nora.jsonl\"\n",
+        "[audit]\nmode = \"file\"\n[[audit.sink]]\nname = \"siem\"\ntype = \"file\"\nformat = \"nora\"\npath = \"nora.jsonl\"\n",
     )
     .unwrap();
     let s = start(d, &[]);

@@ -314,7 +314,7 @@ async fn nora_sink_has_exactly_six_keys_and_every_event_since_it_started() {
     assert!(before > 0);
     write_config(
         d,
-        "[audit]\n[[audit.sink]]\nname = \"siem\"\ntype = \"file\"\nformat = \"nora\"\npath = \"nora.jsonl\"\n",
+        "[audit]\nmode = \"file\"\n[[audit.sink]]\nname = \"siem\"\ntype = \"file\"\nformat = \"nora\"\npath = \"nora.jsonl\"\n",
     );
     let s = start(d, &[]);
     traffic(&client(), &s.base, "nora/app").await;
@@ -353,6 +353,7 @@ async fn sink_filters_drop_only_what_they_match() {
         d,
         r#"
 [audit]
+mode = "file"
 [[audit.filter]]
 kinds = ["list_tags"]
 
@@ -438,6 +439,7 @@ async fn rotation_by_size_keeps_whole_lines_names_and_modes() {
         d,
         r#"
 [audit]
+mode = "file"
 [[audit.sink]]
 name = "rot"
 type = "file"
@@ -496,6 +498,7 @@ async fn rotation_by_time() {
         d,
         r#"
 [audit]
+mode = "file"
 [[audit.sink]]
 name = "timed"
 type = "file"
@@ -527,6 +530,7 @@ rotate_duration = "1s"
 
 const FULL_SINK: &str = r#"
 [audit]
+mode = "file"
 [[audit.sink]]
 name = "full"
 type = "file"
@@ -942,7 +946,7 @@ async fn restart_cuts_uncommitted_lines_of_an_enforced_sink() {
 async fn restart_cuts_uncommitted_lines_of_an_enforced_sink_after_rotation() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    write_config(d, "[audit]\n[[audit.sink]]\nname = \"rc\"\ntype = \"file\"\npath = \"rc.jsonl\"\nrotate_bytes = 1\n");
+    write_config(d, "[audit]\nmode = \"file\"\n[[audit.sink]]\nname = \"rc\"\ntype = \"file\"\npath = \"rc.jsonl\"\nrotate_bytes = 1\n");
     {
         let s = start(d, &[]);
         push_image(&client(), &s.base, "cut/app", "v1", b"cut".to_vec()).await.unwrap();

@@ -643,9 +643,9 @@ async fn bad_input_is_a_clear_400_and_calls_nobody() {
 
     // A good body with a bad query.
     let queries: &[(&str, &str)] = &[
-        ("starttime=13/01/2024", "`starttime` \"13/01/2024\" is neither MM/DD/YYYY nor an RFC 3339 time"),
+        ("starttime=13/01/2024", "`starttime` \"13/01/2024\" is not MM/DD/YYYY, YYYY-MM-DD or an RFC 3339 time"),
         ("starttime=yesterday", "`starttime` \"yesterday\""),
-        ("endtime=2024-01-02", "`endtime` \"2024-01-02\""),
+        ("endtime=2024-02-30", "`endtime` \"2024-02-30\""),
         ("starttime=01/03/2024&endtime=01/01/2024", "is before `starttime`"),
         ("starttime=2024-01-02T10:00:00Z&endtime=2024-01-02T09:59:59Z", "is before `starttime`"),
         ("next_page=abc", "exports are not paged: `next_page` does not apply"),
