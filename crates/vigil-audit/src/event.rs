@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use vigil_core::{Operation, RepoName};
+use vigil_core::{Format, Operation, RepoName};
 use vigil_store::JournalEvent;
 
 use crate::scope::RequestScope;
@@ -296,29 +296,11 @@ impl EventDraft {
         Box::new(self)
     }
 
-    /// NORA's `action`. `push` keeps NORA's meaning, an artifact stored (a manifest, a blob whose upload completed
-    /// or was mounted), so `grep '"action":"push"'` counts pushes; the steps of an upload are `upload`.
+    /// NORA's `action`, from the operation's description; the API version check with credentials is a login.
     pub(crate) fn action(&self) -> &'static str {
-        use Operation::*;
         match self.operation {
-            GetManifest | HeadManifest | GetBlob | HeadBlob => "pull",
-            PutManifest | UploadBlobMonolithic | MountBlob | CompleteUpload => "push",
-            StartUpload | PatchUpload | GetUploadStatus | CancelUpload => "upload",
-            DeleteManifest | DeleteTag | DeleteBlob | CollectBlob => "delete",
-            ListCatalog | ListTags | ListReferrers | ReadChangefeed | ReadRepoChangefeed => "list",
-            CheckApiVersion if self.presented_credentials() => "login",
-            CheckApiVersion => "ping",
-            IssueToken => "token_issue",
-            AdminRead => "admin_read",
-            AdminChange => "admin",
-            LoadConfig => "config",
-            ReadAuditLog => "audit_read",
-            ExportAuditLog => "audit_export",
-            RebuildAuditIndex => "audit_reindex",
-            SignCheckpoint => "audit_checkpoint",
-            PruneAudit => "audit_retention",
-            Health | Metrics | Ready | ReadTree => "probe",
-            Unknown => "unknown",
+            Operation::CheckApiVersion if self.presented_credentials() => "login",
+            op => op.describe().action,
         }
     }
 
@@ -347,48 +329,20 @@ impl EventDraft {
                 return "login_success";
             }
         }
-        match self.operation {
-            GetManifest => "pull_repo",
-            HeadManifest => "head_manifest",
-            GetBlob => "pull_blob",
-            HeadBlob => "head_blob",
-            PutManifest => "push_repo",
-            StartUpload => "start_upload",
-            PatchUpload => "upload_chunk",
-            CompleteUpload | UploadBlobMonolithic => "push_blob",
-            MountBlob => "mount_blob",
-            GetUploadStatus => "upload_status",
-            CancelUpload => "cancel_upload",
-            DeleteManifest => "delete_manifest",
-            DeleteTag => "delete_tag",
-            DeleteBlob => "delete_blob",
-            CollectBlob => "gc_blob",
-            ListCatalog => "list_catalog",
-            ListTags => "list_tags",
-            ListReferrers => "list_referrers",
-            ReadChangefeed | ReadRepoChangefeed => "read_changefeed",
-            CheckApiVersion => "ping",
-            IssueToken => "token_issue",
-            AdminRead => "admin_read",
-            AdminChange => "admin_change",
-            LoadConfig => "config_loaded",
-            ReadAuditLog => "audit_read",
-            ExportAuditLog => "export_logs",
-            RebuildAuditIndex => "audit_reindex",
-            SignCheckpoint => "audit_checkpoint",
-            PruneAudit => "audit_retention",
-            Health | Metrics | Ready | ReadTree => "probe",
-            Unknown => "unknown_request",
-        }
+        self.operation.describe().kind
     }
 
+    /// NORA's `registry`: the operation's format (`docker` for OCI), `vigil` for vigil's own APIs and work. A
+    /// request nothing recognised still belongs to the protocol its path names.
     fn registry(&self) -> &'static str {
-        use Operation::*;
-        match self.operation {
-            AdminRead | AdminChange | LoadConfig | Health | Metrics | Ready | ReadTree | ReadAuditLog
-            | ExportAuditLog | SignCheckpoint | PruneAudit | RebuildAuditIndex => "vigil",
-            Unknown if self.request.as_ref().is_some_and(|r| !r.path.starts_with("/v2")) => "vigil",
-            _ => "docker",
+        match self.operation.describe().format {
+            Some(format) => format.registry(),
+            None if self.operation == Operation::Unknown
+                && self.request.as_ref().is_some_and(|r| r.path == "/v2" || r.path.starts_with("/v2/")) =>
+            {
+                Format::Oci.registry()
+            }
+            None => "vigil",
         }
     }
 

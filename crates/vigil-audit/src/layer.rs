@@ -110,7 +110,7 @@ pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next:
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let operation = (audit.classify)(req.method(), req.uri().path(), req.uri().query());
     if operation.is_probe() {
-        return with_request_id(next.run(req).await, &request_id);
+        return finish(next.run(req).await, operation, &request_id);
     }
     let (mut parts, body) = req.into_parts();
     let info = RequestInfo {
@@ -134,13 +134,13 @@ pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next:
         received.outcome = Outcome::Pending;
         received.user = claimed.clone();
         if let Err(e) = audit.recorder.record(received).await {
-            return with_request_id((audit.unavailable)(&path, &e.to_string()), &request_id);
+            return finish((audit.unavailable)(&path, &e.to_string()), operation, &request_id);
         }
     }
 
     let resp = next.run(Request::from_parts(parts, body)).await;
     if scope.journaled().is_some() {
-        return with_request_id(resp, &request_id);
+        return finish(resp, operation, &request_id);
     }
     let mut draft = complete_event(&scope, operation, claimed, &resp);
     if method == Method::HEAD {
@@ -150,13 +150,13 @@ pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next:
     }
     if audit.recorder.two_stage() && resp.status().is_success() && method != Method::HEAD {
         // The `received` event is already durable; `complete` says what was actually sent, once it was.
-        return with_request_id(count_then_record(resp, draft, audit.recorder.clone()), &request_id);
+        return finish(count_then_record(resp, draft, audit.recorder.clone()), operation, &request_id);
     }
     match audit.recorder.record(draft).await {
-        Ok(_) => with_request_id(resp, &request_id),
+        Ok(_) => finish(resp, operation, &request_id),
         Err(e) => {
             tracing::error!(error = %e, request_id, "refusing a request whose audit event cannot be made durable");
-            with_request_id((audit.unavailable)(&path, &e.to_string()), &request_id)
+            finish((audit.unavailable)(&path, &e.to_string()), operation, &request_id)
         }
     }
 }
@@ -207,7 +207,12 @@ fn count_then_record(resp: Response, mut draft: EventDraft, recorder: Arc<Record
     Response::from_parts(parts, Body::new(counted))
 }
 
-fn with_request_id(mut resp: Response, id: &str) -> Response {
+/// Every response leaves with its request id and its operation: the handler's, or else this layer's
+/// classification, so the layers outside (metrics) name `/api/v1`, `/audit` and probe requests as the audit log does.
+fn finish(mut resp: Response, operation: Operation, id: &str) -> Response {
+    if resp.extensions().get::<Operation>().is_none() {
+        resp.extensions_mut().insert(operation);
+    }
     if let Ok(v) = HeaderValue::from_str(id) {
         resp.headers_mut().insert("x-request-id", v);
     }

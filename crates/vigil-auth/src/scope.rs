@@ -104,7 +104,7 @@ impl TokenScope {
         }
         let actions = actions
             .split(',')
-            .map(|a| a.parse::<Action>().map_err(|()| format!("scope {s:?}: unknown action {a:?}")))
+            .map(|a| a.parse::<Action>().map_err(|_| format!("scope {s:?}: unknown action {a:?}")))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(TokenScope { pattern: pattern.to_owned(), actions })
     }

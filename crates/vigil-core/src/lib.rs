@@ -4,14 +4,16 @@
 //! same way: a value of these types is always well-formed.
 
 pub mod digest;
+pub mod format;
 pub mod name;
 pub mod operation;
 pub mod permission;
 pub mod reference;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use format::Format;
 pub use name::{NameError, RepoName};
-pub use operation::Operation;
+pub use operation::{Description, Operation};
 pub use permission::{Action, Requirement, Role};
 pub use reference::{Reference, Tag};
 pub mod time;

@@ -1,9 +1,15 @@
 //! The closed set of operations vigil performs. Every HTTP request is classified into exactly one of these in one
-//! place (the protocol router); metrics, authorization and the audit log all key off it.
+//! place (the protocol router); metrics, authorization and the audit log all key off it, through the one
+//! [`Description`] each operation has.
 
-/// One operation of the registry. Adding a variant forces every `match` (permissions, audit kinds) to decide
-/// what it means, which is the point of keeping the set closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+use strum::{EnumString, IntoStaticStr, VariantArray};
+
+use crate::{Action, Format, Requirement};
+
+/// One operation of the registry. Adding a variant forces [`Operation::describe`] to say what it is (its format,
+/// NORA action, Quay kind, requirement, whether it changes state), which is the point of keeping the set closed;
+/// its name, parsing and the list of all of them are derived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, EnumString, VariantArray)]
 pub enum Operation {
     /// `GET /v2/`
     CheckApiVersion,
@@ -70,113 +76,123 @@ pub enum Operation {
     Unknown,
 }
 
-impl Operation {
-    pub const ALL: &'static [Operation] = &[
-        Operation::CheckApiVersion,
-        Operation::ListCatalog,
-        Operation::ListTags,
-        Operation::GetManifest,
-        Operation::HeadManifest,
-        Operation::PutManifest,
-        Operation::DeleteManifest,
-        Operation::DeleteTag,
-        Operation::GetBlob,
-        Operation::HeadBlob,
-        Operation::DeleteBlob,
-        Operation::StartUpload,
-        Operation::UploadBlobMonolithic,
-        Operation::MountBlob,
-        Operation::PatchUpload,
-        Operation::CompleteUpload,
-        Operation::GetUploadStatus,
-        Operation::CancelUpload,
-        Operation::ListReferrers,
-        Operation::ReadChangefeed,
-        Operation::ReadRepoChangefeed,
-        Operation::Health,
-        Operation::Metrics,
-        Operation::CollectBlob,
-        Operation::IssueToken,
-        Operation::AdminRead,
-        Operation::AdminChange,
-        Operation::LoadConfig,
-        Operation::Ready,
-        Operation::ReadTree,
-        Operation::ReadAuditLog,
-        Operation::ExportAuditLog,
-        Operation::RebuildAuditIndex,
-        Operation::SignCheckpoint,
-        Operation::PruneAudit,
-        Operation::Unknown,
-    ];
+/// What an operation is, said once. Authorization, the audit record (NORA's `action` and `registry`, Quay's kind)
+/// and metrics read it instead of matching on the operation again, so a new operation is one new row in
+/// [`Operation::describe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Description {
+    /// The format whose protocol serves it; `None` for vigil's own APIs and background work.
+    pub format: Option<Format>,
+    /// NORA's `action` (`pull`, `push`, `upload`, `delete`, ...). `CheckApiVersion` becomes `login` when the
+    /// request presented credentials: the only action the request itself decides.
+    pub action: &'static str,
+    /// Quay's log kind, or vigil's own where Quay has none (`docs/audit-event.md` lists them). Logins, failed
+    /// ones and handler-chosen kinds override it per event.
+    pub kind: &'static str,
+    /// What admission requires of the caller.
+    pub requirement: Requirement,
+    /// Whether it can change stored state (and so must commit its journal record with the change).
+    pub mutates: bool,
+    /// Probes and scrapes: answered and counted in metrics, but not audited (they carry no user action and would
+    /// drown the trail).
+    pub probe: bool,
+}
 
-    /// The stable name used in metrics labels and audit records.
+const OCI: Option<Format> = Some(Format::Oci);
+const PULL: Requirement = Requirement::Repository(Action::Pull);
+const PUSH: Requirement = Requirement::Repository(Action::Push);
+const DELETE: Requirement = Requirement::Repository(Action::Delete);
+const AUTHENTICATED: Requirement = Requirement::Authenticated;
+
+const fn op(format: Option<Format>, action: &'static str, kind: &'static str, requirement: Requirement) -> Description {
+    Description { format, action, kind, requirement, mutates: false, probe: false }
+}
+
+const fn change(
+    format: Option<Format>,
+    action: &'static str,
+    kind: &'static str,
+    requirement: Requirement,
+) -> Description {
+    Description { mutates: true, ..op(format, action, kind, requirement) }
+}
+
+const fn probe(requirement: Requirement) -> Description {
+    Description { probe: true, ..op(None, "probe", "probe", requirement) }
+}
+
+impl Operation {
+    pub const ALL: &'static [Operation] = <Operation as VariantArray>::VARIANTS;
+
+    /// The stable name used in metrics labels and audit records (the variant's name).
     pub fn name(self) -> &'static str {
+        self.into()
+    }
+
+    /// The one table of what every operation is.
+    pub const fn describe(self) -> Description {
+        use Operation::*;
         match self {
-            Operation::CheckApiVersion => "CheckApiVersion",
-            Operation::ListCatalog => "ListCatalog",
-            Operation::ListTags => "ListTags",
-            Operation::GetManifest => "GetManifest",
-            Operation::HeadManifest => "HeadManifest",
-            Operation::PutManifest => "PutManifest",
-            Operation::DeleteManifest => "DeleteManifest",
-            Operation::DeleteTag => "DeleteTag",
-            Operation::GetBlob => "GetBlob",
-            Operation::HeadBlob => "HeadBlob",
-            Operation::DeleteBlob => "DeleteBlob",
-            Operation::StartUpload => "StartUpload",
-            Operation::UploadBlobMonolithic => "UploadBlobMonolithic",
-            Operation::MountBlob => "MountBlob",
-            Operation::PatchUpload => "PatchUpload",
-            Operation::CompleteUpload => "CompleteUpload",
-            Operation::GetUploadStatus => "GetUploadStatus",
-            Operation::CancelUpload => "CancelUpload",
-            Operation::ListReferrers => "ListReferrers",
-            Operation::ReadChangefeed => "ReadChangefeed",
-            Operation::ReadRepoChangefeed => "ReadRepoChangefeed",
-            Operation::Health => "Health",
-            Operation::Metrics => "Metrics",
-            Operation::CollectBlob => "CollectBlob",
-            Operation::IssueToken => "IssueToken",
-            Operation::AdminRead => "AdminRead",
-            Operation::AdminChange => "AdminChange",
-            Operation::LoadConfig => "LoadConfig",
-            Operation::Ready => "Ready",
-            Operation::ReadTree => "ReadTree",
-            Operation::ReadAuditLog => "ReadAuditLog",
-            Operation::ExportAuditLog => "ExportAuditLog",
-            Operation::RebuildAuditIndex => "RebuildAuditIndex",
-            Operation::SignCheckpoint => "SignCheckpoint",
-            Operation::PruneAudit => "PruneAudit",
-            Operation::Unknown => "Unknown",
+            // Any authenticated caller: clients learn how to log in from the API version check; the catalog is
+            // filtered to what the caller may read.
+            CheckApiVersion => op(OCI, "ping", "ping", AUTHENTICATED),
+            ListCatalog => op(OCI, "list", "list_catalog", AUTHENTICATED),
+            ListTags => op(OCI, "list", "list_tags", PULL),
+            GetManifest => op(OCI, "pull", "pull_repo", PULL),
+            HeadManifest => op(OCI, "pull", "head_manifest", PULL),
+            PutManifest => change(OCI, "push", "push_repo", PUSH),
+            DeleteManifest => change(OCI, "delete", "delete_manifest", DELETE),
+            DeleteTag => change(OCI, "delete", "delete_tag", DELETE),
+            GetBlob => op(OCI, "pull", "pull_blob", PULL),
+            HeadBlob => op(OCI, "pull", "head_blob", PULL),
+            DeleteBlob => change(OCI, "delete", "delete_blob", DELETE),
+            // NORA's `push` is an artifact stored (a blob whose upload completed or that was mounted); the steps of
+            // an upload are `upload`.
+            StartUpload => change(OCI, "upload", "start_upload", PUSH),
+            UploadBlobMonolithic => change(OCI, "push", "push_blob", PUSH),
+            MountBlob => change(OCI, "push", "mount_blob", PUSH),
+            PatchUpload => change(OCI, "upload", "upload_chunk", PUSH),
+            CompleteUpload => change(OCI, "push", "push_blob", PUSH),
+            GetUploadStatus => op(OCI, "upload", "upload_status", PUSH),
+            CancelUpload => change(OCI, "upload", "cancel_upload", PUSH),
+            ListReferrers => op(OCI, "list", "list_referrers", PULL),
+            // The whole changefeed: the handler requires a global admin.
+            ReadChangefeed => op(OCI, "list", "read_changefeed", AUTHENTICATED),
+            ReadRepoChangefeed => op(OCI, "list", "read_changefeed", PULL),
+            // The token service answers anyone; what it grants is decided per scope.
+            IssueToken => op(OCI, "token_issue", "token_issue", Requirement::None),
+            Health | Metrics | Ready | ReadTree => probe(Requirement::None),
+            // The admin API decides per endpoint (namespace admin, repository admin, global admin).
+            AdminRead => op(None, "admin_read", "admin_read", AUTHENTICATED),
+            AdminChange => change(None, "admin", "admin_change", AUTHENTICATED),
+            // Entry bundles need a global admin, proofs any user, an event its own user or an admin: decided per
+            // endpoint.
+            ReadAuditLog => op(None, "audit_read", "audit_read", AUTHENTICATED),
+            ExportAuditLog => op(None, "audit_export", "export_logs", AUTHENTICATED),
+            // Background work runs as the system; no request ever carries it.
+            CollectBlob => change(OCI, "delete", "gc_blob", AUTHENTICATED),
+            LoadConfig => op(None, "config", "config_loaded", AUTHENTICATED),
+            RebuildAuditIndex => change(None, "audit_reindex", "audit_reindex", AUTHENTICATED),
+            SignCheckpoint => op(None, "audit_checkpoint", "audit_checkpoint", AUTHENTICATED),
+            PruneAudit => change(None, "audit_retention", "audit_retention", AUTHENTICATED),
+            // Answered 404/405 in the protocol's format; the request's path tells its protocol.
+            Unknown => op(None, "unknown", "unknown_request", AUTHENTICATED),
         }
     }
 
-    /// Probes and scrapes: answered, counted in metrics, but not audited (they carry no user action and would
-    /// drown the trail).
+    /// Probes and scrapes: answered, counted in metrics, but not audited.
     pub fn is_probe(self) -> bool {
-        matches!(self, Operation::Health | Operation::Metrics | Operation::Ready | Operation::ReadTree)
+        self.describe().probe
     }
 
     /// Whether the operation can change stored state (and so must commit its journal record with the change).
     pub fn is_mutation(self) -> bool {
-        matches!(
-            self,
-            Operation::PutManifest
-                | Operation::DeleteManifest
-                | Operation::DeleteTag
-                | Operation::DeleteBlob
-                | Operation::StartUpload
-                | Operation::UploadBlobMonolithic
-                | Operation::MountBlob
-                | Operation::PatchUpload
-                | Operation::CompleteUpload
-                | Operation::CancelUpload
-                | Operation::CollectBlob
-                | Operation::PruneAudit
-                | Operation::RebuildAuditIndex
-                | Operation::AdminChange
-        )
+        self.describe().mutates
+    }
+
+    /// What admission requires of the caller.
+    pub fn requirement(self) -> Requirement {
+        self.describe().requirement
     }
 }
 
@@ -185,10 +201,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique() {
+    fn names_are_unique_and_parse_back() {
         let mut names: Vec<_> = Operation::ALL.iter().map(|o| o.name()).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), Operation::ALL.len());
+        for op in Operation::ALL {
+            assert_eq!(op.name().parse::<Operation>(), Ok(*op));
+        }
+        assert_eq!(Operation::GetManifest.name(), "GetManifest");
+    }
+
+    #[test]
+    fn the_table_keeps_the_rules() {
+        for op in Operation::ALL {
+            let d = op.describe();
+            // A probe is never audited, so it must be harmless: no change, no credentials asked.
+            assert!(!d.probe || (!d.mutates && d.requirement == Requirement::None), "{op:?}");
+            // Only a repository's content may be changed by a repository right; a push right is asked of uploads.
+            if let Requirement::Repository(action) = d.requirement {
+                assert_eq!(d.format, Some(Format::Oci), "{op:?}");
+                assert!(d.mutates || action == Action::Pull || *op == Operation::GetUploadStatus, "{op:?}");
+            }
+        }
+        assert_eq!(Operation::MountBlob.requirement(), Requirement::Repository(Action::Push));
+        assert_eq!(Operation::DeleteTag.requirement(), Requirement::Repository(Action::Delete));
+        assert!(Operation::Health.is_probe() && !Operation::GetManifest.is_probe());
     }
 }

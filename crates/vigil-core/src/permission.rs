@@ -1,13 +1,14 @@
-//! Permissions: what each operation needs, and what each role grants. Authorization keys off [`Operation`] so a
-//! new operation cannot be added without deciding what it requires.
+//! Permissions: what each role grants, and the [`Requirement`] an operation states in its description
+//! ([`crate::Operation::describe`]), so a new operation cannot be added without deciding what it requires.
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::Operation;
+use strum::{EnumString, IntoStaticStr};
 
 /// An action on a repository, as the Docker token service's scopes name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, IntoStaticStr, EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum Action {
     Pull,
     Push,
@@ -18,23 +19,7 @@ impl Action {
     pub const ALL: [Action; 3] = [Action::Pull, Action::Push, Action::Delete];
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Pull => "pull",
-            Action::Push => "push",
-            Action::Delete => "delete",
-        }
-    }
-}
-
-impl FromStr for Action {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "pull" => Ok(Action::Pull),
-            "push" => Ok(Action::Push),
-            "delete" => Ok(Action::Delete),
-            _ => Err(()),
-        }
+        self.into()
     }
 }
 
@@ -93,30 +78,6 @@ pub enum Requirement {
     Repository(Action),
 }
 
-impl Operation {
-    pub fn requirement(self) -> Requirement {
-        use Operation::*;
-        match self {
-            Health | Metrics | Ready | IssueToken | ReadTree => Requirement::None,
-            // Entry bundles need a global admin, proofs any user, an event its own user or an admin: decided per
-            // endpoint.
-            ReadAuditLog | ExportAuditLog => Requirement::Authenticated,
-            // The admin API decides per endpoint (namespace admin, repository admin, global admin).
-            AdminRead | AdminChange => Requirement::Authenticated,
-            // The whole changefeed: the handler requires a global admin.
-            CheckApiVersion | ListCatalog | Unknown | ReadChangefeed => Requirement::Authenticated,
-            ListTags | GetManifest | HeadManifest | GetBlob | HeadBlob | ListReferrers | ReadRepoChangefeed => {
-                Requirement::Repository(Action::Pull)
-            }
-            PutManifest | StartUpload | UploadBlobMonolithic | MountBlob | PatchUpload | CompleteUpload
-            | GetUploadStatus | CancelUpload => Requirement::Repository(Action::Push),
-            DeleteManifest | DeleteTag | DeleteBlob => Requirement::Repository(Action::Delete),
-            // Background work runs as the system; no request ever carries it.
-            CollectBlob | LoadConfig | SignCheckpoint | PruneAudit | RebuildAuditIndex => Requirement::Authenticated,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,7 +86,5 @@ mod tests {
     fn roles_are_ordered_and_grant_actions() {
         assert!(Role::Read.allows(Action::Pull) && !Role::Read.allows(Action::Push));
         assert!(Role::Write.allows(Action::Delete) && Role::Admin > Role::Write);
-        assert_eq!(Operation::MountBlob.requirement(), Requirement::Repository(Action::Push));
-        assert_eq!(Operation::DeleteTag.requirement(), Requirement::Repository(Action::Delete));
     }
 }

@@ -129,6 +129,26 @@ async fn health_metrics_and_request_ids_of_operations() {
     assert!(m.contains(r#"vigil_http_requests_total{operation="GetManifest",status="200"} 1"#), "{m}");
     assert!(m.contains(r#"vigil_http_requests_total{operation="PutManifest",status="201"} 1"#));
     assert!(m.contains("vigil_http_request_duration_seconds_bucket"));
+    // Every front door is counted under the operation the audit log names it by, not `Unknown`.
+    for path in ["/api/v1/openapi.json", "/audit/checkpoint", "/no/such/path"] {
+        c.get(format!("{}{path}", s.base)).send().await.unwrap();
+    }
+    c.post(format!("{}/api/v1/organization/", s.base))
+        .json(&serde_json::json!({"name": "metricsorg"}))
+        .send()
+        .await
+        .unwrap();
+    let m = c.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+    let count = |op: &str| -> u64 {
+        let prefix = format!("vigil_http_requests_total{{operation=\"{op}\",");
+        m.lines().filter(|l| l.starts_with(&prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
+    };
+    assert_eq!(count("Health"), 1, "{m}");
+    assert_eq!(count("Metrics"), 1, "{m}");
+    assert_eq!(count("AdminRead"), 1, "{m}");
+    assert_eq!(count("AdminChange"), 1, "{m}");
+    assert_eq!(count("ReadTree"), 1, "{m}");
+    assert_eq!(count("Unknown"), 1, "only the path that names nothing: {m}");
     assert!(m.contains("vigil_http_request_bytes_total"));
 }
 
