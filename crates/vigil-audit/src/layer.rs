@@ -69,6 +69,10 @@ fn recorded_path(path: &str, query: Option<&str>) -> String {
 /// or an API token's id. Never the secret.
 fn claimed_user(headers: &HeaderMap) -> UserRef {
     let Some(value) = header(headers, "authorization") else { return UserRef::anonymous() };
+    if let Some(id) = api_token_id(value.trim()) {
+        // A bare API token (Cargo's form).
+        return UserRef::claimed(None, "token", Some(id));
+    }
     let (scheme, rest) = value.split_once(' ').unwrap_or((value.as_str(), ""));
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok();
@@ -251,6 +255,10 @@ mod tests {
         h.insert("authorization", "Bearer vgt_0123456789abcdef_secretpart".parse().unwrap());
         let u = claimed_user(&h);
         assert_eq!(u.token_id.as_deref(), Some("0123456789abcdef"));
+        assert!(!format!("{u:?}").contains("secretpart"));
+        h.insert("authorization", "vgt_0123456789abcdef_secretpart".parse().unwrap());
+        let u = claimed_user(&h);
+        assert_eq!((u.credential, u.token_id.as_deref()), ("token", Some("0123456789abcdef")));
         assert!(!format!("{u:?}").contains("secretpart"));
         let basic = base64::engine::general_purpose::STANDARD.encode("bob:vgt_00ff_secretpart");
         h.insert("authorization", format!("Basic {basic}").parse().unwrap());

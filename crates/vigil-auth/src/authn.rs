@@ -182,7 +182,12 @@ impl Authenticator {
     /// registry API (`/v2`), where registry JWTs are valid; elsewhere only Basic and API tokens are.
     pub async fn from_header(&self, header: Option<&str>, ip: IpAddr, allow_jwt: bool) -> Result<Principal, AuthError> {
         let Some(header) = header else { return Ok(Principal::anonymous()) };
-        let (scheme, value) = header.trim().split_once(' ').ok_or_else(|| AuthError::Malformed("no scheme".into()))?;
+        let header = header.trim();
+        if header.starts_with(secret::TOKEN_PREFIX) && !header.contains(' ') {
+            // Cargo sends its registry token as the whole header value, with no scheme.
+            return self.api_token(header, None, ip).await;
+        }
+        let (scheme, value) = header.split_once(' ').ok_or_else(|| AuthError::Malformed("no scheme".into()))?;
         let value = value.trim();
         if scheme.eq_ignore_ascii_case("basic") {
             let raw = base64::engine::general_purpose::STANDARD

@@ -257,9 +257,17 @@ async fn authorization_matrix() {
     let jwt = format!("Bearer {}", token_for("will", &live, "repository:acme/app:pull").await);
     let ok = call(&c, reqwest::Method::GET, &format!("{}/v2/acme/app/tags/list", s.base), Some(&jwt), vec![]).await;
     assert_eq!(ok.status, 200);
+    // Cargo's form: the API token as the whole header value, no scheme. A bare bad token is refused like any.
+    let bare = call(&c, reqwest::Method::GET, &format!("{}/v2/acme/app/tags/list", s.base), Some(&live), vec![]).await;
+    assert_eq!(bare.status, 200);
+    let forged = format!("{}x", live);
+    let bad = call(&c, reqwest::Method::GET, &format!("{}/v2/acme/app/tags/list", s.base), Some(&forged), vec![]).await;
+    assert_eq!(bad.status, 401);
     cli(d, &["token", "revoke", live.split('_').nth(1).unwrap()], None);
     let gone = call(&c, reqwest::Method::GET, &format!("{}/v2/acme/app/tags/list", s.base), Some(&jwt), vec![]).await;
     assert_eq!((gone.status.as_u16(), gone.challenge.contains("invalid_token")), (401, true));
+    let gone = call(&c, reqwest::Method::GET, &format!("{}/v2/acme/app/tags/list", s.base), Some(&live), vec![]).await;
+    assert_eq!(gone.status, 401, "a revoked bare token");
 }
 
 #[tokio::test]
