@@ -368,11 +368,19 @@ def test_quay_detailed_logs_as_typed(seeds, bearer):
         '''curl -X GET \\ -H "Authorization: Bearer <bearer_token>" \\ -H "Accept: application/json" \\ "http://<quay-server.example.com>/api/v1/organization/{orgname}/logs"''',
         '''curl -X GET \\ -H "Authorization: Bearer <bearer_token>" \\ -H "Accept: application/json" \\ "http://<quay-server.example.com>/api/v1/repository/{repository}/logs"''',
     ]:
-        got = sh_json(quay(seeds, bearer, command.replace("\\ ", "\\\n")))
+        typed = quay(seeds, bearer, command.replace("\\ ", "\\\n"))
+        got = sh_json(typed)
         assert {"start_time", "end_time", "logs"} <= set(got) and got["logs"], got
-        for entry in got["logs"]:
+        # Newest first, 20 a page: follow `next_page` (the same command with the page's token) to the push.
+        entries = list(got["logs"])
+        while got.get("next_page") and not any(e["kind"] == "push_repo" for e in entries):
+            url = typed.rsplit('"', 2)[1]
+            sep = "&" if "?" in url else "?"
+            got = sh_json(typed.replace(url, f"{url}{sep}next_page={got['next_page']}"))
+            entries += got["logs"]
+        for entry in entries:
             assert {"kind", "metadata", "ip", "datetime", "performer"} <= set(entry), entry
-        pushes = [e for e in got["logs"] if e["kind"] == "push_repo"]
+        pushes = [e for e in entries if e["kind"] == "push_repo"]
         assert pushes and pushes[0]["metadata"]["namespace"] == "library", got
         assert pushes[0]["performer"]["name"] == ADMIN_USER and pushes[0]["ip"] == "127.0.0.1", pushes[0]
 

@@ -27,18 +27,19 @@ pub fn rfc2822(ts_ms: i64) -> String {
     )
 }
 
+/// The number written at `r` in `s`, when every character there is an ASCII digit.
+fn digits(s: &str, r: std::ops::Range<usize>) -> Option<i64> {
+    let part = s.get(r)?;
+    part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok()).flatten()
+}
+
 /// Quay's `MM/DD/YYYY` (UTC midnight), in milliseconds; `None` unless it is a real date in that exact form.
 pub fn parse_us_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 10 || b[2] != b'/' || b[5] != b'/' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = &s[r];
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok()).flatten()
-    };
-    let (m, d, y) = (num(0..2)?, num(3..5)?, num(6..10)?);
-    date_ms(y, m, d)
+    date_ms(digits(s, 6..10)?, digits(s, 0..2)?, digits(s, 3..5)?)
 }
 
 /// An ISO 8601 calendar date `YYYY-MM-DD` (UTC midnight), in milliseconds; `None` unless it is a real date in
@@ -48,11 +49,7 @@ pub fn parse_iso_date(s: &str) -> Option<i64> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = &s[r];
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok()).flatten()
-    };
-    date_ms(num(0..4)?, num(5..7)?, num(8..10)?)
+    date_ms(digits(s, 0..4)?, digits(s, 5..7)?, digits(s, 8..10)?)
 }
 
 /// RFC 3339 to the second or finer (`2026-11-21T09:15:02Z`, `…T09:15:02.481+01:00`), in milliseconds.
@@ -61,10 +58,7 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok()).flatten()
-    };
+    let num = |r| digits(s, r);
     let day = date_ms(num(0..4)?, num(5..7)?, num(8..10)?)?;
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
     if h > 23 || mi > 59 || sec > 59 {
