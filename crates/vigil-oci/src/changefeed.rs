@@ -4,8 +4,9 @@
 //! - `change_id`: empty or `0` = from the beginning; any negative value (Notary) or `1` (DTR's documentation) = from
 //!   the newest, counting backwards whatever the sign of `records`; otherwise the record with that id is excluded
 //!   ("seen"). No record ever has id `1`: seq 1 is the journal's first event, which is never a tag change (a
-//!   server's first start journals its configuration and admin account before any request is served). Ids are journal sequence numbers (`seq`, or `seq.k` for the further records of
-//!   one change), so the feed has no gaps and no delay: a record exists exactly when its change committed.
+//!   server's first start journals its configuration and admin account before any request is served).
+//!   Ids are journal sequence numbers (`seq`, or `seq.k` for the further records of one change), so the feed has
+//!   no gaps and no delay: a record exists exactly when its change committed.
 //! - `records`: required; `0` means 100; negative means the records *before* `change_id`. At most 1000 either way.
 //!   Results are always oldest first.
 
