@@ -310,7 +310,6 @@ impl EventDraft {
 
     /// Quay's log kind where Quay has one, vigil's own otherwise (listed in `docs/audit-event.md`).
     fn quay_kind(&self) -> &'static str {
-        use Operation::*;
         if let Some(k) = self.kind {
             return k;
         }
@@ -322,7 +321,7 @@ impl EventDraft {
             if !authenticated && self.outcome == Outcome::Denied {
                 return "login_failure";
             }
-            if matches!(self.operation, CheckApiVersion | IssueToken)
+            if matches!(self.operation, Operation::CheckApiVersion | Operation::IssueToken)
                 && authenticated
                 && self.outcome == Outcome::Success
             {

@@ -67,7 +67,7 @@ impl fmt::Display for Role {
 }
 
 /// What an operation requires of its caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Requirement {
     /// No credentials needed (health, metrics).
     None,

@@ -137,7 +137,10 @@ impl From<StoreError> for OciError {
                     .with_detail(json!({ "manifests": d.iter().map(|d| d.to_string()).collect::<Vec<_>>() }))
             }
             StoreError::NotFound(what) => OciError::new(ErrorCode::Unknown, format!("{what} not found")),
-            StoreError::Conflict(what) => OciError::new(ErrorCode::Unknown, what),
+            StoreError::Conflict(what) | StoreError::PreconditionFailed(what) => {
+                OciError::new(ErrorCode::Unknown, what)
+            }
+            StoreError::WrongFormat(what) => OciError::new(ErrorCode::NameInvalid, what),
             StoreError::Backend(e) => OciError::internal("metadata store", e),
             StoreError::JournalUnavailable(e) => OciError::unavailable(&e),
         }

@@ -5,12 +5,16 @@
 //!   Every state change is a [`Mutation`] committed in one transaction *together with* the journal events that
 //!   describe it; the journal's sequence numbers are assigned inside that transaction, so they are gapless and in
 //!   commit order whoever writes (server, CLI, later several replicas on one PostgreSQL).
+//! - [`ContentStore`]: the format-neutral model (repositories with a format, package versions, assets at paths)
+//!   that every format beside OCI stores its content in; its changes are [`ContentChange`]s, applied like any
+//!   other [`Mutation`].
 //! - [`BlobStore`]: content-addressed bytes and the staging area for uploads.
 //!
 //! Only the binary's composition root names an adapter ([`sqlite::SqliteStore`], [`fs::FsBlobStore`]).
 
 pub mod blob;
 pub mod changefeed;
+pub mod content;
 pub mod fs;
 pub mod identity;
 pub mod index;
@@ -19,6 +23,7 @@ pub mod meta;
 pub mod sqlite;
 
 pub use blob::{BlobRead, BlobStore, ByteStream};
+pub use content::{Asset, ContentChange, ContentStore, Expect, PackageVersion, RepoSettings, RepositoryInfo};
 pub use journal::*;
 pub use meta::*;
 

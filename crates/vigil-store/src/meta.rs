@@ -137,6 +137,8 @@ pub enum Mutation {
         digest: Digest,
         linked_before_ms: i64,
     },
+    /// A change to format-neutral content (repositories, package versions, assets).
+    Content(crate::content::ContentChange),
 }
 
 /// What a committed mutation did.
@@ -151,6 +153,10 @@ pub enum Applied {
         removed_tags: Vec<Tag>,
     },
     Collected(bool),
+    /// What an asset write or delete replaced (`None`: the path was empty).
+    Asset {
+        replaced: Option<Digest>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +169,12 @@ pub enum StoreError {
     MissingManifests(Vec<Digest>),
     #[error("{0}")]
     Conflict(String),
+    /// A conditional write found something other than it expected (`If-Match`, `If-None-Match: *`).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// The repository exists with another format than the protocol asking for it serves.
+    #[error("{0}")]
+    WrongFormat(String),
     #[error("storage backend: {0}")]
     Backend(String),
     /// The journal (or an enforced audit sink) cannot take the record, so nothing was changed.
@@ -189,8 +201,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Appends events that describe no state change (reads, denials, configuration loaded).
     async fn append_events(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<Vec<u64>>;
 
+    /// Whether an OCI repository of that name exists (other formats' repositories are not OCI's).
     async fn repository_exists(&self, repo: &RepoName) -> StoreResult<bool>;
-    /// Repository names in lexical order, strictly after `after`.
+    /// OCI repository names in lexical order, strictly after `after`.
     async fn catalog(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>>;
     /// Tags of `repo` in lexical order, strictly after `after`.
     async fn tags(&self, repo: &RepoName, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>>;

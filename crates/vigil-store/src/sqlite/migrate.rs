@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_changefeed.sql")),
     (5, include_str!("../../migrations/sqlite/0005_audit_index.sql")),
     (6, include_str!("../../migrations/sqlite/0006_audit_rollup.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_content.sql")),
 ];
 
 pub async fn run(conn: &mut SqliteConnection) -> StoreResult<()> {

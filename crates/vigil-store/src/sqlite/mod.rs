@@ -7,6 +7,7 @@
 
 mod cache;
 mod changefeed;
+mod content;
 mod identity;
 mod index;
 mod migrate;
@@ -138,7 +139,7 @@ impl MetadataStore for SqliteStore {
 
     async fn repository_exists(&self, repo: &RepoName) -> StoreResult<bool> {
         let load = async {
-            let row = sqlx::query("SELECT 1 FROM repositories WHERE name = ?")
+            let row = sqlx::query("SELECT 1 FROM repositories WHERE name = ? AND format = 'oci'")
                 .bind(repo.as_str())
                 .fetch_optional(&self.read)
                 .await?;
@@ -148,11 +149,12 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn catalog(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query_scalar("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
-            .bind(after.unwrap_or(""))
-            .bind(limit as i64)
-            .fetch_all(&self.read)
-            .await?;
+        let rows =
+            sqlx::query_scalar("SELECT name FROM repositories WHERE name > ? AND format = 'oci' ORDER BY name LIMIT ?")
+                .bind(after.unwrap_or(""))
+                .bind(limit as i64)
+                .fetch_all(&self.read)
+                .await?;
         Ok(rows)
     }
 

@@ -7,20 +7,33 @@ use vigil_core::{Digest, RepoName, Tag};
 use crate::meta::*;
 use crate::now_ms;
 
-/// The garbage-collection predicate on `blobs b`, with one parameter: the link-time cutoff.
+/// The garbage-collection predicate on `blobs b`, with one parameter: the link-time cutoff. A blob is kept while a
+/// manifest references it, an upload is finishing it, or an asset of any format is it.
 pub const COLLECTABLE: &str = "b.last_linked_at < ?
     AND NOT EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.target_digest = b.digest)
+    AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.digest = b.digest)
     AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.finishing_digest = b.digest)";
 
-async fn repo_id(conn: &mut SqliteConnection, repo: &RepoName) -> StoreResult<Option<i64>> {
+pub(super) async fn repo_id(conn: &mut SqliteConnection, repo: &RepoName) -> StoreResult<Option<i64>> {
     Ok(sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
         .bind(repo.as_str())
         .fetch_optional(&mut *conn)
         .await?)
 }
 
+/// The OCI repository `repo`, created by its first push. A repository of another format is never written to
+/// by OCI.
 async fn ensure_repo(conn: &mut SqliteConnection, repo: &RepoName) -> StoreResult<i64> {
-    if let Some(id) = repo_id(conn, repo).await? {
+    let existing: Option<(i64, String)> = sqlx::query_as("SELECT id, format FROM repositories WHERE name = ?")
+        .bind(repo.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some((id, format)) = existing {
+        if format != "oci" {
+            return Err(StoreError::WrongFormat(format!(
+                "{repo} is a {format} repository; it does not take OCI content"
+            )));
+        }
         return Ok(id);
     }
     let id = sqlx::query("INSERT INTO repositories (name, created_at) VALUES (?, ?)")
@@ -32,7 +45,9 @@ async fn ensure_repo(conn: &mut SqliteConnection, repo: &RepoName) -> StoreResul
     Ok(id)
 }
 
-async fn link(conn: &mut SqliteConnection, repo_id: i64, blob: &BlobInfo) -> StoreResult<()> {
+/// Records that a blob is stored (or was just stored again), which protects it from garbage collection for the
+/// grace period.
+pub(super) async fn record_blob(conn: &mut SqliteConnection, blob: &BlobInfo) -> StoreResult<i64> {
     let now = now_ms();
     sqlx::query(
         "INSERT INTO blobs (digest, size, created_at, last_linked_at) VALUES (?1, ?2, ?3, ?3)
@@ -43,6 +58,12 @@ async fn link(conn: &mut SqliteConnection, repo_id: i64, blob: &BlobInfo) -> Sto
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    Ok(now)
+}
+
+/// Records a blob and links it to an OCI repository (which then serves it).
+async fn link(conn: &mut SqliteConnection, repo_id: i64, blob: &BlobInfo) -> StoreResult<()> {
+    let now = record_blob(conn, blob).await?;
     sqlx::query(
         "INSERT INTO repo_blobs (repo_id, digest, linked_at) VALUES (?, ?, ?)
          ON CONFLICT (repo_id, digest) DO UPDATE SET linked_at = excluded.linked_at",
@@ -208,6 +229,7 @@ pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreRes
             }
             Ok(Applied::Collected(true))
         }
+        Mutation::Content(change) => super::content::apply(conn, change).await,
     }
 }
 
