@@ -1,4 +1,4 @@
-//! The native audit event (schema 2) and its canonical bytes.
+//! The native audit event (schema 3) and its canonical bytes.
 //!
 //! An [`EventDraft`] is everything about an event except the two facts only the journal can assign: its sequence
 //! number and its commit time. The journal writer calls [`JournalEvent::encode`] inside the committing transaction;
@@ -13,8 +13,9 @@ use vigil_store::JournalEvent;
 
 use crate::scope::RequestScope;
 
-/// Version of the native event schema written by this build.
-pub const SCHEMA: u32 = 2;
+/// Version of the native event schema written by this build. 3 added `target.format`, `package`, `version` and
+/// `path`; lines of schema 2 keep their bytes (the journal never rewrites an entry), so they stay verifiable.
+pub const SCHEMA: u32 = 3;
 
 /// Longest text kept in a bounded field, in bytes; longer values are cut and listed in `truncated`.
 const MAX_PATH: usize = 2048;
@@ -149,8 +150,15 @@ pub struct ResponseInfo {
 /// What the operation was about.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Target {
+    /// The repository's format (`oci`, `raw`, ...): the operation's, unless a handler says otherwise.
+    pub format: Option<&'static str>,
     pub namespace: Option<String>,
     pub repository: Option<String>,
+    /// A package of a package format (npm, PyPI, Maven, Cargo).
+    pub package: Option<String>,
+    pub version: Option<String>,
+    /// A file's path inside the repository (raw files, a package's files).
+    pub path: Option<String>,
     pub tag: Option<String>,
     pub digest: Option<String>,
     pub media_type: Option<String>,
@@ -186,11 +194,26 @@ impl Target {
         self
     }
 
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    pub fn package(mut self, package: impl Into<String>, version: Option<String>) -> Self {
+        self.package = Some(package.into());
+        self.version = version;
+        self
+    }
+
     /// Fills what `self` lacks from `other` (handler details win over what the route alone knew).
     pub fn or(self, other: Target) -> Target {
         Target {
+            format: self.format.or(other.format),
             namespace: self.namespace.or(other.namespace),
             repository: self.repository.or(other.repository),
+            package: self.package.or(other.package),
+            version: self.version.or(other.version),
+            path: self.path.or(other.path),
             tag: self.tag.or(other.tag),
             digest: self.digest.or(other.digest),
             media_type: self.media_type.or(other.media_type),
@@ -209,6 +232,8 @@ pub struct EventDraft {
     pub id: String,
     pub origin: Origin,
     pub operation: Operation,
+    /// Overrides the operation's NORA action (`overwrite` for a push that replaced content).
+    pub action: Option<&'static str>,
     /// Overrides the operation's Quay kind (identity changes, logins).
     pub kind: Option<&'static str>,
     /// Overrides the artifact derived from `target` (identity changes name their subject).
@@ -250,6 +275,7 @@ impl EventDraft {
             id: uuid::Uuid::new_v4().to_string(),
             origin,
             operation,
+            action: None,
             kind: None,
             artifact: None,
             detail: None,
@@ -267,6 +293,11 @@ impl EventDraft {
 
     pub fn target(mut self, target: Target) -> Self {
         self.target = target;
+        self
+    }
+
+    pub fn action(mut self, action: &'static str) -> Self {
+        self.action = Some(action);
         self
     }
 
@@ -297,7 +328,10 @@ impl EventDraft {
     }
 
     /// NORA's `action`, from the operation's description; the API version check with credentials is a login.
-    pub(crate) fn action(&self) -> &'static str {
+    pub(crate) fn nora_action(&self) -> &'static str {
+        if let Some(action) = self.action {
+            return action;
+        }
         match self.operation {
             Operation::CheckApiVersion if self.presented_credentials() => "login",
             op => op.describe().action,
@@ -345,10 +379,13 @@ impl EventDraft {
         }
     }
 
-    /// `name:tag`, `name@digest`, the repository, or a bare digest (garbage collection).
+    /// `name:tag`, `name@digest`, `name/path` for a file, the repository, or a bare digest (garbage collection).
     fn derived_artifact(&self) -> String {
         let t = &self.target;
         let repo = t.repository.as_deref().unwrap_or_default();
+        if let Some(path) = &t.path {
+            return format!("{repo}/{path}");
+        }
         match (&t.tag, &t.digest) {
             (Some(tag), _) if !repo.is_empty() => format!("{repo}:{tag}"),
             (None, Some(d)) if repo.is_empty() => d.clone(),
@@ -429,11 +466,19 @@ impl JournalEvent for EventDraft {
         let user = UserRef { name: bounded(&self.user.name, MAX_SHORT, "user.name", &mut cut), ..self.user.clone() };
         let target = Target {
             media_type: bounded_opt(&self.target.media_type, MAX_SHORT, "target.media_type", &mut cut),
+            path: bounded_opt(&self.target.path, MAX_PATH, "target.path", &mut cut),
+            package: bounded_opt(&self.target.package, MAX_SHORT, "target.package", &mut cut),
+            version: bounded_opt(&self.target.version, MAX_SHORT, "target.version", &mut cut),
             ..self.target.clone()
+        };
+        // A target names its format: the handler's, else the operation's.
+        let target = match (target.is_empty(), self.operation.describe().format) {
+            (false, Some(f)) if target.format.is_none() => Target { format: Some(f.as_str()), ..target },
+            _ => target,
         };
         let wire = Wire {
             ts: vigil_core::time::rfc3339_ms(ts_ms),
-            action: self.action(),
+            action: self.nora_action(),
             actor: self.origin.as_str(),
             artifact: &artifact,
             registry: self.registry(),

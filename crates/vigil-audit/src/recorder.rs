@@ -60,7 +60,7 @@ impl Recorder {
 
     /// Journals `draft`. `Ok(Some(seq))` once durable; `Ok(None)` when it was queued under best-effort.
     pub async fn record(&self, draft: EventDraft) -> Result<Option<u64>, Unavailable> {
-        metrics::counter!("vigil_audit_events_total", "action" => draft.action(), "outcome" => draft.outcome.as_str())
+        metrics::counter!("vigil_audit_events_total", "action" => draft.nora_action(), "outcome" => draft.outcome.as_str())
             .increment(1);
         if self.waits_for(&draft) {
             let store = self.store.clone();

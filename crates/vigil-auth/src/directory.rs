@@ -61,6 +61,17 @@ impl Actor {
     pub fn request(scope: &Arc<RequestScope>, success_status: u16) -> Self {
         Actor(scope.draft(Operation::AdminChange).status(success_status))
     }
+
+    /// The event of one change this actor makes: its Quay kind, its subject (the artifact; a repository's name
+    /// sets the target too) and what changed. For changes outside the directory (repositories) as well.
+    pub fn event(&self, kind: &'static str, subject: &str, detail: String) -> EventDraft {
+        let mut event = self.0.clone().kind(kind).artifact(subject).detail(detail);
+        event.id = uuid::Uuid::new_v4().to_string();
+        if let Some(repo) = subject.split_once('/').and_then(|_| subject.parse::<RepoName>().ok()) {
+            event.target = Target::repo(&repo);
+        }
+        event
+    }
 }
 
 /// A newly created API token; `token` is shown once and never stored.
@@ -130,12 +141,7 @@ impl Directory {
         subject: &str,
         detail: String,
     ) -> DirResult<()> {
-        let mut event = actor.0.clone().kind(kind).artifact(subject).detail(detail);
-        event.id = uuid::Uuid::new_v4().to_string();
-        if let Some(repo) = subject.split_once('/').and_then(|_| subject.parse::<RepoName>().ok()) {
-            event.target = Target::repo(&repo);
-        }
-        self.store.change(change, vec![event.boxed()]).await?;
+        self.store.change(change, vec![actor.event(kind, subject, detail).boxed()]).await?;
         Ok(())
     }
 

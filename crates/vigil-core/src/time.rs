@@ -12,13 +12,24 @@ pub fn rfc3339_ms(ts_ms: i64) -> String {
 /// Formats milliseconds since the Unix epoch as RFC 2822 in UTC, the way Quay writes log times:
 /// `Tue, 02 Jan 2024 10:11:12 -0000`.
 pub fn rfc2822(ts_ms: i64) -> String {
+    format!("{} -0000", day_and_time(ts_ms))
+}
+
+/// Formats milliseconds since the Unix epoch as an HTTP date (RFC 9110 IMF-fixdate, for `Last-Modified`):
+/// `Tue, 02 Jan 2024 10:11:12 GMT`.
+pub fn http_date(ts_ms: i64) -> String {
+    format!("{} GMT", day_and_time(ts_ms))
+}
+
+/// `Tue, 02 Jan 2024 10:11:12`, in UTC.
+fn day_and_time(ts_ms: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let secs = ts_ms.div_euclid(1000);
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     format!(
-        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} -0000",
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02}",
         DAYS[days.rem_euclid(7) as usize],
         MONTHS[m as usize - 1],
         sod / 3600,
@@ -144,6 +155,7 @@ mod tests {
     fn rfc2822_as_quay_writes_it() {
         assert_eq!(super::rfc2822(0), "Thu, 01 Jan 1970 00:00:00 -0000");
         assert_eq!(super::rfc2822(1_704_190_272_000), "Tue, 02 Jan 2024 10:11:12 -0000");
+        assert_eq!(super::http_date(1_704_190_272_000), "Tue, 02 Jan 2024 10:11:12 GMT");
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::log_export::Exports;
 pub struct AdminState {
     pub auth: Arc<Authenticator>,
     pub directory: Arc<Directory>,
+    pub repos: crate::repo_api::Repos,
 }
 
 #[derive(Debug)]
@@ -64,7 +65,7 @@ impl From<DirectoryError> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// 503 in this API's error format (the request's audit record could not be made durable).
 pub fn unavailable(message: &str) -> Response {
@@ -77,7 +78,7 @@ fn forbidden() -> ApiError {
 }
 
 /// The authenticated caller (401 otherwise), with the actor its changes are recorded under, as an extractor.
-pub struct Caller(Principal, Actor);
+pub struct Caller(pub Principal, pub Actor);
 
 impl FromRequestParts<AdminState> for Caller {
     type Rejection = ApiError;
@@ -167,7 +168,7 @@ fn parse_role(s: &str) -> ApiResult<Role> {
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.len() > 64 * 1024 {
         return Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, "request body larger than 64 KiB".into()));
     }
@@ -240,6 +241,7 @@ pub fn router(st: AdminState) -> Router {
             put(add_team_member).delete(remove_team_member),
         )
         .route("/api/v1/organization/{org}/robots/{name}", put(create_org_robot))
+        .route("/api/v1/repository", get(crate::repo_api::list).post(crate::repo_api::create))
         .route("/api/v1/repository/{*rest}", put(repo_put).delete(repo_delete).post(repo_post))
         .with_state(st)
 }
@@ -441,6 +443,9 @@ async fn repo_delete(
     Path(rest): Path<String>,
     Caller(p, actor): Caller,
 ) -> ApiResult<StatusCode> {
+    if !rest.contains("/permissions/") {
+        return crate::repo_api::delete(&st, &p, &actor, repo_of(&rest, "")?).await;
+    }
     let (repo, grantee, _) = permission_path(&rest)?;
     require_repo_admin(&st, &p, &repo).await?;
     st.directory.grant(repo.as_str(), &grantee, None, &actor).await?;
@@ -526,6 +531,8 @@ pub fn openapi() -> Value {
             "/api/v1/organization/{org}/team/{team}": { "put": op("Create a team {role: read|write|admin or Quay's member|creator|admin}") },
             "/api/v1/organization/{org}/team/{team}/members/{member}": { "put": op("Add a team member"), "delete": op("Remove a team member") },
             "/api/v1/organization/{org}/robots/{name}": { "put": op("Create robot <org>+<name>; returns its token") },
+            "/api/v1/repository": { "get": op("Repositories the caller may pull from (?namespace=&format=)"), "post": op("Create a repository {namespace, repository, format: oci|npm|pypi|maven|cargo|raw, visibility, allow_overwrite} (namespace admins)") },
+            "/api/v1/repository/{repo}": { "delete": op("Delete a repository and its content (repository admins)") },
             "/api/v1/repository/{repo}/permissions/user/{name}": { "put": op("Grant a user or robot a role {role}"), "delete": op("Remove the grant") },
             "/api/v1/repository/{repo}/permissions/team/{team}": { "put": op("Grant a team a role {role}"), "delete": op("Remove the grant") },
             "/api/v1/repository/{repo}/changevisibility": { "post": op("Make a repository public or private {visibility}") },

@@ -13,6 +13,7 @@ use vigil_audit::sink::Sinks;
 use vigil_audit::{Origin, Recorder, UserRef};
 use vigil_auth::Authenticator;
 use vigil_core::Operation;
+use vigil_http::Front;
 use vigil_store::Mutation;
 
 use crate::config::Config;
@@ -29,7 +30,12 @@ pub struct Audit {
 }
 
 /// Starts the sinks (reconciling enforced files with the journal), then records the configuration.
-pub async fn start(config: &Config, stores: &Stores, auth: Arc<Authenticator>) -> anyhow::Result<Audit> {
+pub async fn start(
+    config: &Config,
+    stores: &Stores,
+    auth: Arc<Authenticator>,
+    fronts: Vec<Front>,
+) -> anyhow::Result<Audit> {
     let specs = config.audit.resolve(&config.data_dir).map_err(anyhow::Error::msg)?;
     let sinks = vigil_audit::sink::start(stores.meta.clone(), specs).await.map_err(anyhow::Error::msg)?;
     let recorder = Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
@@ -43,11 +49,12 @@ pub async fn start(config: &Config, stores: &Stores, auth: Arc<Authenticator>) -
         tokio::spawn(integrator::run(stores.meta.clone(), integrity.clone(), recorder.clone(), interval));
         tracing::info!(origin = integrity.origin(), key = integrity.verifier_key(), "audit log tree ready");
     }
+    let classify_fronts = fronts.clone();
     let layer = Arc::new(HttpAudit {
         recorder,
-        classify: Box::new(classify),
-        client_addr: Box::new(move |parts| Some(vigil_oci::gate::client_ip(Some(&auth), parts))),
-        unavailable: Box::new(unavailable),
+        classify: Box::new(move |m, p, q| classify(&classify_fronts, m, p, q)),
+        client_addr: Box::new(move |parts| Some(vigil_http::admission::client_ip(Some(&auth), parts))),
+        unavailable: Box::new(move |p, message| unavailable(&fronts, p, message)),
     });
     Ok(Audit { layer, sinks, integrity })
 }
@@ -69,8 +76,11 @@ pub fn default_origin(config: &Config) -> String {
     format!("{}/vigil-audit", host.unwrap_or_else(node))
 }
 
-/// The operation of any request the server answers.
-pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Operation {
+/// The operation of any request the server answers; a format's paths are its protocol's to classify.
+pub fn classify(fronts: &[Front], method: &Method, path: &str, query: Option<&str>) -> Operation {
+    if let Some(front) = fronts.iter().find(|f| f.serves(path)) {
+        return (front.classify)(method, path, query);
+    }
     match path {
         "/health" => Operation::Health,
         "/metrics" => Operation::Metrics,
@@ -91,8 +101,10 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Operation {
 }
 
 /// 503 in the format of the route's protocol.
-fn unavailable(path: &str, message: &str) -> Response {
-    if path == "/v2" || path.starts_with("/v2/") || path == "/auth/token" {
+fn unavailable(fronts: &[Front], path: &str, message: &str) -> Response {
+    if let Some(front) = fronts.iter().find(|f| f.serves(path)) {
+        (front.unavailable)(message)
+    } else if path == "/v2" || path.starts_with("/v2/") || path == "/auth/token" {
         vigil_oci::error::OciError::unavailable(message).into_response()
     } else if path.starts_with("/api/") {
         crate::admin_api::unavailable(message)
@@ -129,7 +141,13 @@ mod tests {
 
     #[test]
     fn every_front_door_is_classified() {
-        let c = |m: Method, p: &str| classify(&m, p, None);
+        let raw = Front {
+            prefix: "/raw",
+            classify: Arc::new(|m, p, _| vigil_raw::route::classify(m, p).0),
+            unavailable: Arc::new(|_| StatusCode::SERVICE_UNAVAILABLE.into_response()),
+            operations: vigil_raw::ops::ALL,
+        };
+        let c = |m: Method, p: &str| classify(std::slice::from_ref(&raw), &m, p, None);
         assert_eq!(c(Method::GET, "/v2/a/manifests/v1"), Operation::GetManifest);
         assert_eq!(c(Method::GET, "/auth/token"), Operation::IssueToken);
         assert_eq!(c(Method::POST, "/auth/token"), Operation::IssueToken);
@@ -137,5 +155,7 @@ mod tests {
         assert_eq!(c(Method::PUT, "/api/v1/organization/x/team/t"), Operation::AdminChange);
         assert_eq!(c(Method::GET, "/ready"), Operation::Ready);
         assert_eq!(c(Method::GET, "/etc/passwd"), Operation::Unknown);
+        assert_eq!(c(Method::PUT, "/raw/acme/files/a.txt"), vigil_raw::ops::PUT_FILE);
+        assert_eq!(c(Method::GET, "/rawish"), Operation::Unknown);
     }
 }

@@ -15,6 +15,8 @@ mod identity;
 mod log_export;
 mod page_token;
 mod quay_logs;
+mod repo_api;
+mod repo_cli;
 mod retry;
 mod serve;
 mod telemetry;
@@ -92,6 +94,9 @@ enum Command {
     /// The audit log: its key, receipts, verification.
     #[command(subcommand)]
     Audit(audit_cli::AuditCmd),
+    /// Manage repositories of a format (raw, and the package formats).
+    #[command(subcommand)]
+    Repo(repo_cli::RepoCmd),
     /// Allow (or with --private, stop) anonymous pulls of a repository (`ns/app`) or a namespace (`ns`).
     Visibility {
         target: String,
@@ -103,6 +108,7 @@ enum Command {
 /// The storage backends, chosen here and nowhere else.
 pub struct Stores {
     pub meta: Arc<dyn MetadataStore>,
+    pub content: Arc<dyn vigil_store::ContentStore>,
     pub identity: Arc<dyn IdentityStore>,
     pub blobs: Arc<dyn BlobStore>,
 }
@@ -121,7 +127,7 @@ async fn open_stores_with_clock(config: &Config, clock: vigil_store::Clock) -> a
     let blobs = FsBlobStore::open(config.data_dir.join("storage"))
         .with_context(|| format!("opening blob store in {}", config.data_dir.display()))?;
     let meta = Arc::new(meta);
-    Ok(Stores { meta: meta.clone(), identity: meta, blobs: Arc::new(blobs) })
+    Ok(Stores { meta: meta.clone(), content: meta.clone(), identity: meta, blobs: Arc::new(blobs) })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -159,6 +165,7 @@ fn main() -> anyhow::Result<()> {
                 identity::grant(&open_stores(&config).await?, &pattern, &grantee, role, revoke).await
             }
             Command::Audit(cmd) => audit_cli::run(&config, cmd).await,
+            Command::Repo(cmd) => repo_cli::run(&open_stores(&config).await?, cmd).await,
             Command::Visibility { target, private } => {
                 identity::visibility(&open_stores(&config).await?, &target, !private).await
             }

@@ -17,7 +17,9 @@ use vigil_auth::client::TrustedProxies;
 use vigil_auth::directory::Directory;
 use vigil_auth::jwt::JwtKeys;
 use vigil_auth::{AuthConfig, Authenticator};
+use vigil_http::Mounted;
 use vigil_oci::{Registry, RegistryConfig};
+use vigil_registry::ingest::Ingest;
 use vigil_store::MetadataStore;
 
 use crate::admin_api::{self, AdminState};
@@ -32,8 +34,10 @@ const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// The application: every protocol's router (OCI's first), vigil's own APIs, probes, and the layers around all
+/// of them.
 pub fn app(
-    registry: Registry,
+    protocols: Vec<Router>,
     admin: AdminState,
     logs: LogsState,
     exports: Arc<Exports>,
@@ -42,7 +46,7 @@ pub fn app(
     audit: Arc<HttpAudit>,
 ) -> Router {
     let journal = audit.recorder.store().clone();
-    let mut app = vigil_oci::router(registry)
+    let mut app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route(
             "/ready",
@@ -58,6 +62,9 @@ pub fn app(
     if let Some(integrity) = integrity {
         app = app.merge(tlog_api::router(TlogState { admin, integrity, journal }));
     }
+    for protocol in protocols {
+        app = app.merge(protocol);
+    }
     if let Some(handle) = metrics {
         app = app.route("/metrics", get(move || std::future::ready(handle.render())));
     }
@@ -66,6 +73,14 @@ pub fn app(
         .layer(axum::Extension(exports))
         .layer(axum::middleware::from_fn_with_state(audit, vigil_audit::layer::middleware))
         .layer(axum::middleware::from_fn(telemetry::track))
+}
+
+/// The formats served beside OCI, each one protocol crate mounted under its prefix: the only place that names
+/// them.
+fn protocols(config: &Config, stores: &Stores, auth: &Arc<Authenticator>) -> Vec<Mounted> {
+    let max_bytes = (config.registry.max_blob_bytes > 0).then_some(config.registry.max_blob_bytes);
+    let ingest = Ingest { meta: stores.meta.clone(), blobs: stores.blobs.clone(), max_bytes };
+    vec![vigil_http::mount(vigil_raw::Raw::new(stores.content.clone(), ingest), Some(auth.clone()))]
 }
 
 /// Readiness: fails while the journal (or an enforced sink) cannot be written. `/health` stays a liveness check.
@@ -97,7 +112,9 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     let registry_config = RegistryConfig { listen_host: Some(reachable(addr).to_string()), ..registry_config(&config) };
     let registry = Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config).with_auth(auth.clone());
     let metrics = telemetry::install_metrics()?;
-    let audit = audit::start(&config, &stores, auth.clone()).await.context("starting the audit trail")?;
+    let protocols = protocols(&config, &stores, &auth);
+    let fronts = protocols.iter().map(|p| p.front.clone()).collect();
+    let audit = audit::start(&config, &stores, auth.clone(), fronts).await.context("starting the audit trail")?;
     tracing::info!(sinks = ?audit.sinks.names, "audit trail ready");
     if let Some((max_age, interval)) = config.audit.retention.schedule().map_err(anyhow::Error::msg)? {
         let archive_dir = config.audit.retention.archive_dir.as_ref().map(|d| config.data_dir.join(d));
@@ -112,13 +129,15 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     }
     // After the sinks start, so the first start's admin account is in every sink too.
     bootstrap_admin(&stores).await?;
-    let admin = AdminState { directory: Arc::new(Directory::new(stores.identity.clone())), auth };
+    let repos = crate::repo_api::Repos { meta: stores.meta.clone(), content: stores.content.clone() };
+    let admin = AdminState { directory: Arc::new(Directory::new(stores.identity.clone())), auth, repos };
     let logs = LogsState::new(admin.clone(), stores.meta.clone(), &config.data_dir)?;
     let base_url = config.public_url().unwrap_or_else(|| format!("{scheme}://{}", reachable(addr)));
     let exports =
         Exports::new(&config.audit.export, &config.data_dir, base_url, logs.clone(), audit.layer.recorder.clone())
             .context("starting log exports")?;
-    let app = app(registry.clone(), admin, logs, exports, audit.integrity.clone(), Some(metrics), audit.layer.clone());
+    let routers = std::iter::once(vigil_oci::router(registry.clone())).chain(protocols.into_iter().map(|p| p.router));
+    let app = app(routers.collect(), admin, logs, exports, audit.integrity.clone(), Some(metrics), audit.layer.clone());
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
     let handle = axum_server::Handle::new();

@@ -1,0 +1,11 @@
+//! What every protocol's HTTP front shares, written once: the [`Protocol`] trait a format crate implements and
+//! the generic dispatch around it ([`mount`]: classify → admit → handle → label the response for the audit
+//! layer and metrics), admission against the operation's requirement ([`admission`]), and small helpers
+//! ([`util`]). The audit middleware itself stays the one in `vigil_audit::layer`, around every route.
+
+pub mod admission;
+pub mod protocol;
+pub mod util;
+
+pub use admission::{Caller, Refusal};
+pub use protocol::{mount, Front, Mounted, Protocol};
