@@ -192,9 +192,9 @@ operations! {
     /// Asking for an export of usage logs (Quay's `POST …/exportlogs`); the job that writes it records
     /// `export_logs_success` or `export_logs_failure` under the same operation.
     ExportAuditLog => read(VIGIL, "audit_export", "export_logs", AUTHENTICATED);
-    /// Garbage collection removing one unreferenced blob (background or `vigil gc`). Background work runs as the
-    /// system; no request ever carries it.
-    CollectBlob => change(OCI, "delete", "gc_blob", AUTHENTICATED);
+    /// Garbage collection removing one blob nothing references, whichever format stored it (background or
+    /// `vigil gc`). Background work runs as the system; no request ever carries it.
+    CollectBlob => change(VIGIL, "delete", "gc_blob", AUTHENTICATED);
     /// Configuration loaded at start (and changes to the audit configuration).
     LoadConfig => read(VIGIL, "config", "config_loaded", AUTHENTICATED);
     /// `vigil audit reindex`: the query index rebuilt from the journal, after archived events were put back.

@@ -260,7 +260,7 @@ fn overlay(mut base: Value, fields: Value) -> Value {
 /// An event without its per-run fields (`ts`, `seq`, `id`, `node`), at the usual values; `fields` overrides.
 fn event(fields: Value) -> Value {
     let base = json!({
-        "action": null, "actor": "api", "artifact": "", "registry": "docker", "detail": "", "schema": 2,
+        "action": null, "actor": "api", "artifact": "", "registry": "docker", "detail": "", "schema": 3,
         "kind": null, "operation": null, "stage": "complete", "outcome": "success", "reason": null,
         "user": null, "request": null, "response": null, "target": null,
     });
@@ -292,11 +292,13 @@ fn response(status: u16, bytes: impl Into<Value>, error: Option<&str>) -> Value 
     json!({ "status": status, "bytes": bytes.into(), "error": error })
 }
 
-/// The target of a repository; `fields` sets the tag, digest, media type or size.
+/// The target of an OCI repository; `fields` sets the tag, digest, media type or size (or `format: null`, for
+/// vigil's own operations on a repository).
 fn target(repo: &str, fields: Value) -> Value {
     let ns = repo.split('/').next().unwrap();
     let base = json!({
-        "namespace": ns, "repository": repo, "tag": null, "digest": null, "media_type": null, "size": null,
+        "format": "oci", "namespace": ns, "repository": repo, "package": null, "version": null, "path": null,
+        "tag": null, "digest": null, "media_type": null, "size": null,
     });
     overlay(base, fields)
 }
@@ -1210,7 +1212,10 @@ async fn cli_changes_are_recorded_by_the_cli_actor() {
         }))
     };
     check(&evs[0], &cli_event("user_create", "carol", "", Value::Null));
-    check(&evs[1], &cli_event("change_repo_permission", "acme/app", "carol as read", target("acme/app", json!({}))));
+    check(
+        &evs[1],
+        &cli_event("change_repo_permission", "acme/app", "carol as read", target("acme/app", json!({"format": null}))),
+    );
 
     env.flush_cli_events().await;
     let in_file = env.since(mark);
@@ -1247,9 +1252,9 @@ async fn gc_records_one_event_per_collected_blob() {
             ev,
             &event(json!({
                 "action": "delete", "actor": "cli", "artifact": digest, "detail": digest, "kind": "gc_blob",
-                "operation": "CollectBlob", "user": system("cli"),
-                "target": {"namespace": null, "repository": null, "tag": null, "digest": digest,
-                           "media_type": null, "size": size},
+                "operation": "CollectBlob", "user": system("cli"), "registry": "vigil",
+                "target": {"format": null, "namespace": null, "repository": null, "package": null, "version": null,
+                           "path": null, "tag": null, "digest": digest, "media_type": null, "size": size},
             })),
         );
     }
@@ -1280,9 +1285,9 @@ async fn scheduled_gc_records_events_by_the_scheduler() {
         &collected[0],
         &event(json!({
             "action": "delete", "actor": "scheduler", "artifact": digest, "detail": digest, "kind": "gc_blob",
-            "operation": "CollectBlob", "user": system("gc"),
-            "target": {"namespace": null, "repository": null, "tag": null, "digest": digest,
-                       "media_type": null, "size": orphan.len()},
+            "operation": "CollectBlob", "user": system("gc"), "registry": "vigil",
+            "target": {"format": null, "namespace": null, "repository": null, "package": null, "version": null,
+                       "path": null, "tag": null, "digest": digest, "media_type": null, "size": orphan.len()},
         })),
     );
     assert_file_is_the_journal(env.data());
@@ -1406,7 +1411,7 @@ async fn file_and_journal_are_gapless_and_identical() {
         assert_wire_order(&text);
         assert!(!text.contains(ADMIN_PASSWORD) && !text.contains("mallory-password"), "{text}");
         let ev: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(ev["schema"], 2);
+        assert_eq!(ev["schema"], 3);
         assert_eq!(ev["stage"], "complete");
         if ev["actor"] == "api" {
             assert_eq!(ev["request"]["remote_addr"], "127.0.0.1", "{text}");
