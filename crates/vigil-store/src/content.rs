@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use vigil_core::{Digest, Format, RepoName};
 
-use crate::meta::StoreResult;
+use crate::error::StoreResult;
 
 /// Per-repository behaviour chosen when the repository is created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

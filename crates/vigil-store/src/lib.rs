@@ -15,6 +15,7 @@
 pub mod blob;
 pub mod changefeed;
 pub mod content;
+pub mod error;
 pub mod fs;
 pub mod identity;
 pub mod index;

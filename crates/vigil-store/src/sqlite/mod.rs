@@ -8,10 +8,12 @@
 mod cache;
 mod changefeed;
 mod content;
+mod content_write;
 mod identity;
 mod index;
 mod migrate;
 mod rollup;
+mod rows;
 mod write;
 mod writer;
 

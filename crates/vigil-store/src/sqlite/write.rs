@@ -4,6 +4,7 @@
 use sqlx::SqliteConnection;
 use vigil_core::{Digest, RepoName, Tag};
 
+use super::rows::{record_blob, repo_id};
 use crate::meta::*;
 use crate::now_ms;
 
@@ -13,13 +14,6 @@ pub const COLLECTABLE: &str = "b.last_linked_at < ?
     AND NOT EXISTS (SELECT 1 FROM manifest_refs mr WHERE mr.target_digest = b.digest)
     AND NOT EXISTS (SELECT 1 FROM assets a WHERE a.digest = b.digest)
     AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.finishing_digest = b.digest)";
-
-pub(super) async fn repo_id(conn: &mut SqliteConnection, repo: &RepoName) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM repositories WHERE name = ?")
-        .bind(repo.as_str())
-        .fetch_optional(&mut *conn)
-        .await?)
-}
 
 /// The OCI repository `repo`, created by its first push. A repository of another format is never written to
 /// by OCI.
@@ -43,22 +37,6 @@ async fn ensure_repo(conn: &mut SqliteConnection, repo: &RepoName) -> StoreResul
         .await?
         .last_insert_rowid();
     Ok(id)
-}
-
-/// Records that a blob is stored (or was just stored again), which protects it from garbage collection for the
-/// grace period.
-pub(super) async fn record_blob(conn: &mut SqliteConnection, blob: &BlobInfo) -> StoreResult<i64> {
-    let now = now_ms();
-    sqlx::query(
-        "INSERT INTO blobs (digest, size, created_at, last_linked_at) VALUES (?1, ?2, ?3, ?3)
-         ON CONFLICT (digest) DO UPDATE SET last_linked_at = ?3",
-    )
-    .bind(blob.digest.to_string())
-    .bind(blob.size as i64)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(now)
 }
 
 /// Records a blob and links it to an OCI repository (which then serves it).
@@ -229,7 +207,7 @@ pub async fn mutate(conn: &mut SqliteConnection, mutation: Mutation) -> StoreRes
             }
             Ok(Applied::Collected(true))
         }
-        Mutation::Content(change) => super::content::apply(conn, change).await,
+        Mutation::Content(change) => super::content_write::apply(conn, change).await,
     }
 }
 
