@@ -29,8 +29,8 @@ pub struct Caller {
 pub enum Refusal {
     /// The credentials presented did not authenticate (or could not be checked).
     Credentials(AuthError),
-    /// No credentials, and the operation needs some.
-    Anonymous,
+    /// No credentials, and the operation needs some: a right on a repository, when it names one.
+    Anonymous { needs: Option<(RepoName, Action)> },
     /// A registry token whose scope does not cover the request: the client should fetch a better one.
     InsufficientScope { repo: RepoName, action: Action },
     /// An authenticated caller without the right.
@@ -42,7 +42,7 @@ impl Refusal {
     pub fn message(&self) -> String {
         match self {
             Refusal::Credentials(e) => e.to_string(),
-            Refusal::Anonymous => "authentication required".to_owned(),
+            Refusal::Anonymous { .. } => "authentication required".to_owned(),
             Refusal::InsufficientScope { .. } => "the token's scope does not cover this request".to_owned(),
             Refusal::Forbidden { who, repo, action } => format!("{who} may not {} {repo}", action.as_str()),
         }
@@ -87,7 +87,7 @@ pub async fn authorize(
 ) -> Result<(), Refusal> {
     match op.requirement() {
         Requirement::None => Ok(()),
-        Requirement::Authenticated if caller.principal.is_anonymous() => Err(Refusal::Anonymous),
+        Requirement::Authenticated if caller.principal.is_anonymous() => Err(Refusal::Anonymous { needs: None }),
         Requirement::Authenticated => Ok(()),
         Requirement::Repository(action) => {
             let repo = repo.expect("an operation with a repository requirement is classified with its repository");
@@ -95,7 +95,7 @@ pub async fn authorize(
             let p = &caller.principal;
             if !access.allows(p, repo, action) {
                 return Err(match p.credential {
-                    Credential::None => Refusal::Anonymous,
+                    Credential::None => Refusal::Anonymous { needs: Some((repo.clone(), action)) },
                     Credential::TemporaryToken => Refusal::InsufficientScope { repo: repo.clone(), action },
                     Credential::Password | Credential::Token => {
                         Refusal::Forbidden { who: p.name.clone(), repo: repo.clone(), action }

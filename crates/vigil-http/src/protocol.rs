@@ -10,6 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -23,7 +24,7 @@ use crate::admission::{self, Caller, Refusal};
 /// One format's wire protocol.
 pub trait Protocol: Send + Sync + 'static {
     /// A classified request's arguments (repository, path, ...).
-    type Route: Send + 'static;
+    type Route: Send + Sync + 'static;
     /// An error answered in the protocol's own format.
     type Error: IntoResponse + Send;
 
@@ -50,8 +51,19 @@ pub trait Protocol: Send + Sync + 'static {
     /// What the route alone says about the target; the handler's own [`AuditTarget`] fills in the rest.
     fn target(&self, route: &Self::Route) -> Target;
 
-    /// A refused request, answered as the protocol's clients expect (a challenge they can answer, a 403).
-    fn refuse(&self, auth: &Authenticator, refusal: Refusal) -> Self::Error;
+    /// A refused request, answered as the protocol's clients expect (a challenge they can answer, a 403); the
+    /// operation, route and request head are there for what the challenge must name.
+    fn refuse(
+        &self,
+        auth: &Authenticator,
+        refusal: Refusal,
+        op: Operation,
+        route: &Self::Route,
+        req: &Parts,
+    ) -> Self::Error;
+
+    /// Headers every response of the protocol carries (OCI's API version), added after the handler.
+    fn finish(&self, _resp: &mut Response) {}
 
     /// 503: the request's audit record cannot be made durable, so nothing was done (answered by the audit layer).
     fn unavailable(&self, message: &str) -> Self::Error;
@@ -126,7 +138,7 @@ async fn dispatch<P: Protocol>(State(shared): State<Arc<Shared<P>>>, req: Reques
         route_target = Some(p.target(&route));
         let caller = match &shared.auth {
             Some(auth) => {
-                let refuse = |r| p.refuse(auth, r);
+                let refuse = |r| p.refuse(auth, r, operation, &route, &parts);
                 let mut caller =
                     admission::authenticate(auth, &parts, scope, P::REGISTRY_TOKENS).await.map_err(refuse)?;
                 admission::authorize(auth, &mut caller, operation, p.repository(&route)).await.map_err(refuse)?;
@@ -138,6 +150,7 @@ async fn dispatch<P: Protocol>(State(shared): State<Arc<Shared<P>>>, req: Reques
     }
     .await;
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    p.finish(&mut resp);
     resp.extensions_mut().insert(operation);
     if let Some(from_route) = route_target {
         let from_handler = resp.extensions_mut().remove::<AuditTarget>().unwrap_or_default().0;

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use tokio_util::io::ReaderStream;
 use vigil_audit::{AuditTarget, RequestScope, Target};
 use vigil_core::{Digest, Operation, RepoName};
 use vigil_store::{Mutation, StoreError};
@@ -13,38 +12,7 @@ use vigil_store::{Mutation, StoreError};
 use crate::error::{ErrorCode, OciError, OciResult};
 use crate::http::{header_str, response};
 use crate::Registry;
-
-/// A byte range resolved against a blob's size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RangeRequest {
-    /// No usable single range: serve everything (RFC 9110 lets a server ignore a `Range` it does not support).
-    Full,
-    /// Inclusive first and last byte.
-    Partial(u64, u64),
-    Unsatisfiable,
-}
-
-/// Resolves a `Range` header (`bytes=a-b`, `bytes=a-`, `bytes=-n`) against `size`.
-pub fn resolve_range(header: Option<&str>, size: u64) -> RangeRequest {
-    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
-        return RangeRequest::Full;
-    };
-    if spec.contains(',') {
-        return RangeRequest::Full;
-    }
-    let Some((a, b)) = spec.trim().split_once('-') else {
-        return RangeRequest::Full;
-    };
-    let parse = |s: &str| s.trim().parse::<u64>().ok();
-    match (a.trim().is_empty(), parse(a), parse(b)) {
-        (true, _, Some(n)) if n == 0 || size == 0 => RangeRequest::Unsatisfiable,
-        (true, _, Some(n)) => RangeRequest::Partial(size.saturating_sub(n), size - 1),
-        (false, Some(start), _) if start >= size => RangeRequest::Unsatisfiable,
-        (false, Some(start), None) if b.trim().is_empty() => RangeRequest::Partial(start, size - 1),
-        (false, Some(start), Some(end)) if end >= start => RangeRequest::Partial(start, end.min(size - 1)),
-        _ => RangeRequest::Full,
-    }
-}
+use vigil_registry::range::{resolve_range, RangeRequest};
 
 pub async fn get(
     reg: &Registry,
@@ -92,7 +60,7 @@ pub async fn get(
         return Err(unknown());
     };
     hdrs.push(("content-length", len.to_string()));
-    let body = Body::from_stream(ReaderStream::with_capacity(read.reader, 256 * 1024));
+    let body = vigil_http::util::blob_body(read);
     let mut resp = response(status, &hdrs, body);
     resp.extensions_mut().insert(AuditTarget(Target::repo(repo).digest(digest).size(size)));
     Ok(resp)
@@ -110,27 +78,5 @@ pub async fn delete(reg: &Registry, repo: RepoName, digest: Digest, scope: &Arc<
             Err(OciError::new(ErrorCode::BlobUnknown, format!("blob {digest} is not in {repo}")))
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{resolve_range as r, RangeRequest::*};
-
-    #[test]
-    fn ranges() {
-        assert_eq!(r(None, 10), Full);
-        assert_eq!(r(Some("bytes=0-4"), 10), Partial(0, 4));
-        assert_eq!(r(Some("bytes=5-"), 10), Partial(5, 9));
-        assert_eq!(r(Some("bytes=-3"), 10), Partial(7, 9));
-        assert_eq!(r(Some("bytes=-30"), 10), Partial(0, 9));
-        assert_eq!(r(Some("bytes=2-100"), 10), Partial(2, 9));
-        assert_eq!(r(Some("bytes=10-"), 10), Unsatisfiable);
-        assert_eq!(r(Some("bytes=-0"), 10), Unsatisfiable);
-        assert_eq!(r(Some("bytes=0-0"), 0), Unsatisfiable);
-        assert_eq!(r(Some("bytes=5-2"), 10), Full);
-        assert_eq!(r(Some("bytes=0-1,3-4"), 10), Full);
-        assert_eq!(r(Some("items=0-1"), 10), Full);
-        assert_eq!(r(Some("bytes=x-y"), 10), Full);
     }
 }

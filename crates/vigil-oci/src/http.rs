@@ -1,45 +1,6 @@
-//! Small HTTP helpers shared by the handlers.
+//! HTTP helpers: the shared ones, and the one only OCI's upload protocol needs.
 
-use std::io;
-
-use axum::body::Body;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use axum::response::Response;
-use futures_util::TryStreamExt;
-use vigil_store::ByteStream;
-
-/// Builds a response from a status, headers and a body. Header values are ours (digests, numbers, paths of
-/// validated names), so they are always valid; an invalid one would be a bug, and is dropped rather than panicking.
-/// A name given twice is sent twice (`OCI-Tag`, one per tag).
-pub fn response(status: StatusCode, headers: &[(&str, String)], body: Body) -> Response {
-    let mut resp = Response::new(body);
-    *resp.status_mut() = status;
-    for (name, value) in headers {
-        if let (Ok(n), Ok(v)) = (HeaderName::try_from(*name), HeaderValue::from_str(value)) {
-            resp.headers_mut().append(n, v);
-        }
-    }
-    resp
-}
-
-/// Query parameters as pairs, in order. Malformed encoding yields no pairs rather than an error: callers treat
-/// a missing required parameter with the spec's error.
-pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
-    query.and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default()
-}
-
-pub fn query_param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// The request body as a stream of chunks with I/O errors.
-pub fn body_stream(body: Body) -> ByteStream {
-    Box::pin(body.into_data_stream().map_err(io::Error::other))
-}
+pub use vigil_http::util::{body_stream, header_str, query_pairs, query_param, response};
 
 /// `Range` header value for `len` stored bytes, as the spec and the reference registry write it.
 pub fn upload_range(len: u64) -> String {

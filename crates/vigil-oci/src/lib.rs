@@ -20,14 +20,16 @@ pub mod uploads;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::extract::Request;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::get;
 use axum::Router;
-use vigil_audit::{AuditTarget, RequestScope};
-use vigil_auth::{Authenticator, Principal};
-use vigil_core::Operation;
+use vigil_audit::Target;
+use vigil_auth::Authenticator;
+use vigil_core::{Operation, RepoName};
+use vigil_http::{Caller, Protocol, Refusal};
 use vigil_store::{Applied, BlobStore, JournalEvent, MetadataStore, Mutation, StoreResult};
 
 use crate::error::{OciError, OciResult};
@@ -91,10 +93,7 @@ impl Registry {
         m: Mutation,
         events: Vec<Box<dyn JournalEvent>>,
     ) -> StoreResult<(Applied, Vec<u64>)> {
-        let meta = self.meta.clone();
-        tokio::spawn(async move { meta.apply(m, events).await })
-            .await
-            .unwrap_or_else(|e| Err(vigil_store::StoreError::Backend(format!("commit task failed: {e}"))))
+        vigil_registry::commit(&self.meta, m, events).await
     }
 
     pub(crate) fn location(&self, path: &str) -> String {
@@ -119,54 +118,66 @@ impl Registry {
     }
 }
 
-/// The `/v2` router and the token service.
+/// The `/v2` router (the OCI protocol, mounted like every format's) and the token service.
 pub fn router(registry: Registry) -> Router {
-    Router::new()
-        .route("/auth/token", get(token::token).post(token::token))
-        .route("/v2", any(dispatch))
-        .route("/v2/", any(dispatch))
-        .route("/v2/{*rest}", any(dispatch))
-        .with_state(registry)
+    let auth = registry.auth.clone();
+    let token = Router::new().route("/auth/token", get(token::token).post(token::token)).with_state(registry.clone());
+    vigil_http::mount(registry, auth).router.merge(token)
 }
 
-async fn dispatch(State(reg): State<Registry>, req: Request) -> Response {
-    // Admission reads only the head; the body (which is not `Sync`) stays aside until the handler runs.
-    let (mut parts, body) = req.into_parts();
-    let classified = route::classify(&parts.method, parts.uri.path(), parts.uri.query());
-    let operation = classified.operation;
-    let scope = RequestScope::of(&parts);
-    let mut route_target = None;
-    let result = async {
-        let route = match classified.route? {
+impl Protocol for Registry {
+    type Route = Route;
+    type Error = OciError;
+    const PREFIX: &'static str = "/v2";
+    const REGISTRY_TOKENS: bool = true;
+
+    fn operations(&self) -> &'static [Operation] {
+        route::OPERATIONS
+    }
+
+    fn classify(&self, method: &Method, path: &str, query: Option<&str>) -> (Operation, OciResult<Route>) {
+        let classified = route::classify(method, path, query);
+        let route = classified.route.and_then(|route| match route {
             Route::Changefeed { name: Some(name) } => {
-                Route::RepoChangefeed { repo: route::resolve_changefeed(&name, reg.name_host().as_deref())? }
+                Ok(Route::RepoChangefeed { repo: route::resolve_changefeed(&name, self.name_host().as_deref())? })
             }
-            route => route,
-        };
-        route_target = Some(route.audit_target());
-        let admitted = match &reg.auth {
-            Some(auth) => gate::admit(auth, &parts, operation, &route, scope).await?,
-            None => Admitted {
-                principal: Principal::anonymous(),
-                client_ip: gate::client_ip(None, &parts),
-                access: None,
-                mount_allowed: true,
-                scope,
-            },
-        };
+            route => Ok(route),
+        });
+        (classified.operation, route)
+    }
+
+    fn repository<'a>(&self, route: &'a Route) -> Option<&'a RepoName> {
+        route.repo()
+    }
+
+    fn target(&self, route: &Route) -> Target {
+        route.audit_target()
+    }
+
+    fn refuse(&self, auth: &Authenticator, refusal: Refusal, op: Operation, _: &Route, req: &Parts) -> OciError {
+        gate::refuse(auth, refusal, op, req)
+    }
+
+    fn unavailable(&self, message: &str) -> OciError {
+        OciError::unavailable(message)
+    }
+
+    fn finish(&self, resp: &mut Response) {
+        resp.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+    }
+
+    async fn handle(
+        self: &Arc<Self>,
+        op: Operation,
+        route: Route,
+        caller: Caller,
+        req: Request,
+    ) -> OciResult<Response> {
+        let (mut parts, body) = req.into_parts();
+        let admitted = gate::complete(self.auth.as_deref(), caller, op, &route, &parts).await?;
         parts.extensions.insert(admitted);
-        handle(&reg, operation, route, Request::from_parts(parts, body)).await
+        handle(self, op, route, Request::from_parts(parts, body)).await
     }
-    .await;
-    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
-    resp.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
-    resp.extensions_mut().insert(operation);
-    // Handlers attach what they learnt (a tag's digest, a size); the path fills in the rest.
-    if let Some(from_route) = route_target {
-        let from_handler = resp.extensions_mut().remove::<AuditTarget>().unwrap_or_default().0;
-        resp.extensions_mut().insert(AuditTarget(from_handler.or(from_route)));
-    }
-    resp
 }
 
 /// What admission attached to a request (present on every request that reached a handler).

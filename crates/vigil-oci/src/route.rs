@@ -152,6 +152,31 @@ pub fn resolve_changefeed(name: &str, own_host: Option<&str>) -> Result<RepoName
     self::name(&segments)
 }
 
+/// Every operation a `/v2` request can be classified into (besides `Unknown`).
+pub const OPERATIONS: &[Operation] = &[
+    Operation::CheckApiVersion,
+    Operation::ListCatalog,
+    Operation::ListTags,
+    Operation::GetManifest,
+    Operation::HeadManifest,
+    Operation::PutManifest,
+    Operation::DeleteManifest,
+    Operation::DeleteTag,
+    Operation::GetBlob,
+    Operation::HeadBlob,
+    Operation::DeleteBlob,
+    Operation::StartUpload,
+    Operation::UploadBlobMonolithic,
+    Operation::MountBlob,
+    Operation::PatchUpload,
+    Operation::CompleteUpload,
+    Operation::GetUploadStatus,
+    Operation::CancelUpload,
+    Operation::ListReferrers,
+    Operation::ReadChangefeed,
+    Operation::ReadRepoChangefeed,
+];
+
 /// Classifies a request. A path that names no endpoint is `Unknown` with 404; a known endpoint with a method it
 /// does not take is `Unknown` with 405 `UNSUPPORTED`.
 pub fn classify(method: &Method, path: &str, query: Option<&str>) -> Classified {

@@ -15,9 +15,10 @@ use vigil_auth::{Authenticator, Principal};
 use vigil_core::{Operation, RepoName};
 
 use crate::error::{ErrorCode, OciError, OciResult};
-use crate::gate::{auth_failure, client_ip};
+use crate::gate::auth_failure;
 use crate::http::{header_str, response};
 use crate::Registry;
+use vigil_http::admission::client_ip;
 
 /// Largest form body accepted on `POST /auth/token`.
 const MAX_FORM: usize = 16 * 1024;

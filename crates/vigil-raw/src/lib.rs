@@ -16,6 +16,7 @@ pub mod route;
 use std::sync::Arc;
 
 use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use vigil_audit::Target;
@@ -66,7 +67,7 @@ impl Protocol for Raw {
         }
     }
 
-    fn refuse(&self, _auth: &Authenticator, refusal: Refusal) -> RawError {
+    fn refuse(&self, _: &Authenticator, refusal: Refusal, _: Operation, _: &Route, _: &Parts) -> RawError {
         let message = refusal.message();
         match refusal {
             Refusal::Credentials(vigil_auth::AuthError::Throttled) => {
@@ -76,7 +77,7 @@ impl Protocol for Raw {
                 RawError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", message)
             }
             // curl, wget and browsers answer a Basic challenge; an API token works as a bearer token too.
-            Refusal::Credentials(_) | Refusal::Anonymous | Refusal::InsufficientScope { .. } => {
+            Refusal::Credentials(_) | Refusal::Anonymous { .. } | Refusal::InsufficientScope { .. } => {
                 RawError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
                     .with_header("www-authenticate", r#"Basic realm="vigil", charset="UTF-8""#.to_owned())
             }

@@ -43,3 +43,25 @@ impl RangeRequest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{resolve_range as r, RangeRequest::*};
+
+    #[test]
+    fn ranges() {
+        assert_eq!(r(None, 10), Full);
+        assert_eq!(r(Some("bytes=0-4"), 10), Partial(0, 4));
+        assert_eq!(r(Some("bytes=5-"), 10), Partial(5, 9));
+        assert_eq!(r(Some("bytes=-3"), 10), Partial(7, 9));
+        assert_eq!(r(Some("bytes=-30"), 10), Partial(0, 9));
+        assert_eq!(r(Some("bytes=2-100"), 10), Partial(2, 9));
+        assert_eq!(r(Some("bytes=10-"), 10), Unsatisfiable);
+        assert_eq!(r(Some("bytes=-0"), 10), Unsatisfiable);
+        assert_eq!(r(Some("bytes=0-0"), 0), Unsatisfiable);
+        assert_eq!(r(Some("bytes=5-2"), 10), Full);
+        assert_eq!(r(Some("bytes=0-1,3-4"), 10), Full);
+        assert_eq!(r(Some("items=0-1"), 10), Full);
+        assert_eq!(r(Some("bytes=x-y"), 10), Full);
+    }
+}

@@ -107,8 +107,8 @@ pub(crate) async fn caller(st: &AdminState, parts: &Parts) -> ApiResult<Principa
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
-    let xff = vigil_oci::gate::all_values(&parts.headers, "x-forwarded-for");
-    let fwd = vigil_oci::gate::all_values(&parts.headers, "forwarded");
+    let xff = vigil_http::util::all_values(&parts.headers, "x-forwarded-for");
+    let fwd = vigil_http::util::all_values(&parts.headers, "forwarded");
     let ip = st.auth.client_ip(peer, &xff, &fwd);
     let p = st.auth.from_header(header, ip, false).await.map_err(|e| match e {
         AuthError::Throttled => ApiError(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
