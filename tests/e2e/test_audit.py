@@ -144,7 +144,7 @@ def check_common(vigil, events: list, user_agent: str) -> None:
     """What every request event carries, whatever the operation."""
     assert events, "no events recorded"
     for e in events:
-        assert e["schema"] == 2 and e["stage"] == "complete" and e["actor"] == "api", e
+        assert e["schema"] == 3 and e["stage"] == "complete" and e["actor"] == "api", e
         assert UUID.fullmatch(e["id"]), e
         assert TS.fullmatch(e["ts"]), e
         assert e["node"], e
@@ -805,7 +805,7 @@ def test_audit_file_parses_with_jq_and_seq_is_gapless(vigil, audit, users):
                            str(audit.path)], capture_output=True, text=True, timeout=CMD_TIMEOUT)
     assert proc.returncode == 0 and proc.stdout.strip() == "true", proc.stdout + proc.stderr
 
-    assert all(e["schema"] == 2 for e in parsed)
+    assert all(e["schema"] == 3 for e in parsed)
     assert len({e["id"] for e in parsed}) == len(parsed), "event ids are unique"
     assert [e["ts"] for e in parsed] == sorted(e["ts"] for e in parsed), "ts never decreases along seq"
     # The CLI's user creations of this module are in the file too, by the CLI, naming the user.

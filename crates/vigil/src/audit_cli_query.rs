@@ -67,7 +67,7 @@ impl FilterArgs {
         ];
         let q: HashMap<String, String> =
             pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.clone()))).collect();
-        crate::audit_query::filter(&q).map_err(|e| anyhow::anyhow!("{}", e.1))
+        vigil_api::audit_query::filter(&q).map_err(|e| anyhow::anyhow!("{}", e.1))
     }
 }
 
@@ -116,7 +116,7 @@ pub async fn query(config: &Config, args: &FilterArgs, limit: u32, format: Forma
         }
         _ => {
             if matches!(format, Format::Csv) {
-                out.write_all(crate::audit_query::CSV_HEADER.as_bytes())?;
+                out.write_all(vigil_api::audit_query::CSV_HEADER.as_bytes())?;
             }
             for r in &entries {
                 write_event(&mut out, format, &r.bytes)?;
@@ -128,7 +128,7 @@ pub async fn query(config: &Config, args: &FilterArgs, limit: u32, format: Forma
 
 fn write_event(out: &mut impl Write, format: Format, bytes: &[u8]) -> std::io::Result<()> {
     match format {
-        Format::Csv => out.write_all(crate::audit_query::csv_line(bytes).as_bytes()),
+        Format::Csv => out.write_all(vigil_api::audit_query::csv_line(bytes).as_bytes()),
         Format::Table => writeln!(out, "{}", table_line(bytes)),
         Format::Ndjson | Format::Json => {
             out.write_all(bytes)?;
@@ -172,7 +172,7 @@ pub async fn export(config: &Config, args: &FilterArgs, format: Format, output: 
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
     if matches!(format, Format::Csv) {
-        out.write_all(crate::audit_query::CSV_HEADER.as_bytes())?;
+        out.write_all(vigil_api::audit_query::CSV_HEADER.as_bytes())?;
     }
     let bar = crate::verify::progress(total, "exporting");
     let mut after = 0;

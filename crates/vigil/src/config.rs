@@ -237,7 +237,7 @@ impl Config {
             }
         }
         self.audit.resolve(&self.data_dir).map_err(|e| anyhow::anyhow!("audit: {e}"))?;
-        crate::export_mail::Relay::check(&self.audit.export.smtp).map_err(anyhow::Error::msg)?;
+        vigil_api::export_mail::Relay::check(&self.audit.export.smtp).map_err(anyhow::Error::msg)?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             bail!("tls.cert and tls.key must be given together");
         }

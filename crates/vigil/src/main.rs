@@ -1,26 +1,16 @@
 //! The `vigil` binary: command line, configuration and the composition root (the only place that chooses
 //! storage backends).
 
-mod admin_api;
 mod audit;
 mod audit_cli;
 mod audit_cli_query;
-mod audit_query;
 mod audit_reindex;
-mod callback_allowlist;
 mod config;
-mod export_mail;
 mod gc;
 mod identity;
-mod log_export;
-mod page_token;
-mod quay_logs;
-mod repo_api;
 mod repo_cli;
-mod retry;
 mod serve;
 mod telemetry;
-mod tlog_api;
 mod verify;
 
 use std::path::PathBuf;

@@ -77,7 +77,7 @@ const KNOWN: &[&str] = &[
 ];
 
 /// The filter of a query string, every value checked.
-pub(crate) fn filter(q: &HashMap<String, String>) -> ApiResult<EventFilter> {
+pub fn filter(q: &HashMap<String, String>) -> ApiResult<EventFilter> {
     if let Some(unknown) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(bad(format!("unknown parameter `{unknown}`; known: {}", KNOWN.join(", "))));
     }
@@ -231,7 +231,7 @@ enum Format {
     Csv,
 }
 
-pub(crate) const CSV_HEADER: &str =
+pub const CSV_HEADER: &str =
     "seq,ts,kind,action,operation,outcome,status,user,repository,tag,digest,remote_addr,request_id\n";
 
 fn csv_field(v: &Value) -> String {
@@ -247,7 +247,7 @@ fn csv_field(v: &Value) -> String {
     }
 }
 
-pub(crate) fn csv_line(bytes: &[u8]) -> String {
+pub fn csv_line(bytes: &[u8]) -> String {
     let e: Value = serde_json::from_slice(bytes).unwrap_or_default();
     let fields = [
         &e["seq"],
