@@ -28,7 +28,7 @@ use vigil_core::time::{parse_rfc3339, rfc3339_ms};
 use vigil_core::RepoName;
 use vigil_store::index::{Bucket, EventFilter, GroupBy, Order};
 
-use crate::admin_api::{self, ApiError};
+use crate::caller::{self as admin_api, ApiError};
 use crate::quay_logs::LogsState;
 
 const DEFAULT_LIMIT: u32 = 100;

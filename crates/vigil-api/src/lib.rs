@@ -7,6 +7,7 @@
 pub mod admin_api;
 pub mod audit_query;
 pub mod callback_allowlist;
+pub mod caller;
 pub mod export_mail;
 pub mod log_export;
 pub mod page_token;

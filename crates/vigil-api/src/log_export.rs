@@ -33,8 +33,8 @@ use vigil_core::time::rfc2822;
 use vigil_core::{Operation, RepoName};
 use vigil_store::index::{EventFilter, Order};
 
-use crate::admin_api::{self, ApiError};
 use crate::callback_allowlist::Allowlist;
+use crate::caller::{self as admin_api, ApiError};
 use crate::export_mail::{Mailer, Notice};
 use crate::quay_logs::{self, bad, ApiResult, Caller, Level, LogsQuery, LogsState};
 

@@ -22,7 +22,7 @@ use vigil_core::RepoName;
 use vigil_store::index::{Bucket, EventFilter, GroupBy, Order};
 use vigil_store::MetadataStore;
 
-use crate::admin_api::{self, AdminState, ApiError};
+use crate::caller::{self as admin_api, AdminState, ApiError};
 
 /// Quay's page size.
 const PAGE: u32 = 20;

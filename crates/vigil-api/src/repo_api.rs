@@ -2,8 +2,6 @@
 //! has them (`POST {namespace, repository, visibility}` answering 201; `DELETE …/repository/<ns>/<name>`
 //! answering 204) with vigil's `format` and `allow_overwrite` beside them.
 
-use std::sync::Arc;
-
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -13,15 +11,9 @@ use serde_json::{json, Value};
 use vigil_auth::directory::Actor;
 use vigil_core::{Action, Format, RepoName};
 use vigil_registry::repositories;
-use vigil_store::{ContentStore, MetadataStore, RepoSettings, StoreError};
+use vigil_store::{RepoSettings, StoreError};
 
-use crate::admin_api::{parse, require_namespace_admin, require_repo_admin, AdminState, ApiError, ApiResult, Caller};
-
-#[derive(Clone)]
-pub struct Repos {
-    pub meta: Arc<dyn MetadataStore>,
-    pub content: Arc<dyn ContentStore>,
-}
+use crate::caller::{parse, require_namespace_admin, require_repo_admin, AdminState, ApiError, ApiResult, Caller};
 
 fn store_error(e: StoreError) -> ApiError {
     match e {

@@ -26,7 +26,7 @@ use vigil_tlog::proof::ProofError;
 use vigil_tlog::receipt::Receipt;
 use vigil_tlog::tile::{TileKind, TilePath};
 
-use crate::admin_api::{self, AdminState, ApiError};
+use crate::caller::{self as admin_api, AdminState, ApiError};
 
 #[derive(Clone)]
 pub struct TlogState {

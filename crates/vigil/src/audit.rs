@@ -107,7 +107,7 @@ fn unavailable(fronts: &[Front], path: &str, message: &str) -> Response {
     } else if path == "/v2" || path.starts_with("/v2/") || path == "/auth/token" {
         vigil_oci::error::OciError::unavailable(message).into_response()
     } else if path.starts_with("/api/") {
-        vigil_api::admin_api::unavailable(message)
+        vigil_api::caller::unavailable(message)
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, format!("audit journal unavailable: {message}\n")).into_response()
     }

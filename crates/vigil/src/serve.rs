@@ -24,8 +24,9 @@ use vigil_store::MetadataStore;
 
 use crate::config::Config;
 use crate::{audit, gc, telemetry, Stores};
-use vigil_api::admin_api::{self, AdminState};
+use vigil_api::admin_api;
 use vigil_api::audit_query;
+use vigil_api::caller::AdminState;
 use vigil_api::log_export::{self, Exports};
 use vigil_api::quay_logs::{self, LogsState};
 use vigil_api::tlog_api::{self, TlogState};
@@ -130,7 +131,7 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     }
     // After the sinks start, so the first start's admin account is in every sink too.
     bootstrap_admin(&stores).await?;
-    let repos = vigil_api::repo_api::Repos { meta: stores.meta.clone(), content: stores.content.clone() };
+    let repos = vigil_api::caller::Repos { meta: stores.meta.clone(), content: stores.content.clone() };
     let admin = AdminState { directory: Arc::new(Directory::new(stores.identity.clone())), auth, repos };
     let logs = LogsState::new(admin.clone(), stores.meta.clone(), &config.data_dir)?;
     let base_url = config.public_url().unwrap_or_else(|| format!("{scheme}://{}", reachable(addr)));
