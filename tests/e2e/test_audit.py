@@ -333,7 +333,8 @@ def test_skopeo_push_events(vigil, layout, users, pushed, skopeo_ua):
     assert (put["operation"], put["action"], put["outcome"]) == ("PutManifest", "push", "success"), put
     assert put["request"]["method"] == "PUT" and put["request"]["path"] == f"/v2/{repo}/manifests/v2", put
     assert put["response"]["status"] == 201 and put["response"]["error"] is None, put
-    assert put["target"] == {"namespace": WRITER, "repository": repo, "tag": "v2", "digest": pushed["digest"],
+    assert put["target"] == {"format": "oci", "namespace": WRITER, "repository": repo, "package": None,
+                             "version": None, "path": None, "tag": "v2", "digest": pushed["digest"],
                              "media_type": OCI_MANIFEST, "size": len(image["raw"])}, put
     assert put["artifact"] == f"{repo}:v2" and put["detail"] == pushed["digest"], put
     assert put is rest[-1], summary(events)
@@ -369,7 +370,8 @@ def test_skopeo_pull_events(vigil, containers_env, layout, users, pushed, audit,
     assert get is rest[0], summary(events)
     assert (get["operation"], get["request"]["method"], get["request"]["path"]) == \
         ("GetManifest", "GET", f"/v2/{repo}/manifests/v2"), get
-    assert get["target"] == {"namespace": WRITER, "repository": repo, "tag": "v2", "digest": image["digest"],
+    assert get["target"] == {"format": "oci", "namespace": WRITER, "repository": repo, "package": None,
+                             "version": None, "path": None, "tag": "v2", "digest": image["digest"],
                              "media_type": OCI_MANIFEST, "size": len(image["raw"])}, get
     assert get["response"] == {"status": 200, "bytes": len(image["raw"]), "error": None}, get
     assert get["artifact"] == f"{repo}:v2" and get["detail"] == image["digest"], get

@@ -14,6 +14,7 @@
 
 pub mod blob;
 pub mod changefeed;
+pub mod commit;
 pub mod content;
 pub mod error;
 pub mod fs;

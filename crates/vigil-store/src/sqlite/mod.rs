@@ -91,7 +91,11 @@ impl SqliteStore {
         let version = cache::DataVersion::default();
         Ok(SqliteStore {
             read,
-            writer: writer::Writer::spawn(conn, head as u64, clock, version.clone()),
+            writer: {
+                let bump = version.clone();
+                let backend = writer::SqliteBackend { conn };
+                writer::Writer::spawn(backend, head as u64, clock, Box::new(move || bump.bump()))
+            },
             manifests: cache::ReadCache::new(version.clone(), CACHE_ENTRIES),
             tag_pages: cache::ReadCache::new(version.clone(), TAG_PAGE_ENTRIES),
             repositories: cache::ReadCache::new(version.clone(), CACHE_ENTRIES),
@@ -387,7 +391,7 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn journal_ready(&self) -> StoreResult<()> {
-        self.writer.ready().await
+        self.writer.ready(Change::Probe).await
     }
 }
 
