@@ -110,6 +110,7 @@ def figures(cfg: dict) -> list[Figure]:
         Figure("tag_list", "Tag list", "req/s", True, True),
         Figure("blob_get_1", f"{b} MiB blob GET, 1 stream", "MiB/s", True, True),
         Figure("blob_get_n", f"{b} MiB blob GET, {p} parallel (total)", "MiB/s", True, True),
+        Figure("raw_get_1", f"{b} MiB raw file GET, 1 stream (vigil only)", "MiB/s", True, False),
         Figure("blob_push_mono", f"{b} MiB blob push, monolithic (POST+PUT)", "MiB/s", True, True),
         Figure("blob_push_chunked", f"{b} MiB blob push, {c} MiB chunks (PATCH)", "MiB/s", True, True),
         Figure("small_push", f"Small image pushes, {n} concurrent clients", "images/s", True, True),
@@ -645,6 +646,8 @@ class RoundRunner:
         if self.seed.get("big"):
             self.step("blob GET, 1 stream", self.blob_get_1)
             self.step(f"blob GET, {cfg['parallel']} parallel", self.blob_get_n)
+        if self.s.reg.kind == "vigil":
+            self.step(f"raw file GET ({cfg['blob_mib']} MiB), 1 stream", self.raw_get_1)
         self.step("blob push, monolithic", self.settled(self.push_mono))
         self.step("blob push, chunked", self.settled(self.push_chunked))
         self.step("small image pushes", self.settled(self.small_push))
@@ -735,6 +738,25 @@ class RoundRunner:
                                (self.port, self.s.creds, path, len(self.big), self.cfg["blob_get_parallel_repeat"]),
                                timeout=300)
         self.record("blob_get_n", n / MIB / secs)
+
+    def raw_get_1(self) -> None:
+        """vigil's raw format: the same bytes as the big blob, PUT as a file of a raw repository made through the
+        admin API, then read as often as the blob (same client, same sink)."""
+        c = Client(self.port, self.s.creds)
+        basic = "Basic " + base64.b64encode(f"{self.s.creds[0]}:{self.s.creds[1]}".encode()).decode()
+        c.tokens[None] = basic
+        path = "/raw/bench/files/big.bin"
+        try:
+            c.request("POST", "/api/v1/repository", headers={"Content-Type": "application/json"},
+                      body=json.dumps({"namespace": "bench", "repository": "files", "format": "raw"}), expect={201})
+            c.request("PUT", path, body=bytes(self.big), expect={201})
+            c.get_to_sink(path, len(self.big), verify_digest=self.big_digest)
+            t0 = time.monotonic()
+            n = sum(c.get_to_sink(path, len(self.big)) for _ in range(self.cfg["blob_get_repeat"]))
+            secs = time.monotonic() - t0
+        finally:
+            c.close()
+        self.record("raw_get_1", n / MIB / secs)
 
     def fresh_blob(self, tag: str) -> tuple[bytearray, str]:
         data = bytearray(self.big)
@@ -986,6 +1008,10 @@ def targets(medians: dict, ratios: dict, regs: list[Registry]) -> list[dict]:
         worst = min([z for z in (x, y) if z is not None], default=None)
         add("Blob push ≥ 2× Distribution (monolithic, chunked)", worst, worst is not None and worst >= 2.0,
             f"{x:.2f}× / {y:.2f}×" if x is not None and y is not None else "not measured")
+        raw, blob = medians[v.label].get("raw_get_1"), medians[v.label].get("blob_get_1")
+        x = raw / blob if raw and blob else None
+        add("Raw file GET ≥ 1× vigil's own blob GET (1 stream)", x, x is not None and x >= 1.0,
+            f"{x:.2f}×" if x is not None else "not measured")
         idle, peak = medians[v.label].get("rss_idle_mib"), medians[v.label].get("rss_peak_mib")
         add("Idle RSS < 30 MiB", idle, idle is not None and idle < 30, f"{idle:.1f} MiB" if idle else "not measured")
         add("RSS under load < 150 MiB", peak, peak is not None and peak < 150,
