@@ -30,6 +30,7 @@ use vigil_store::index::{Bucket, EventFilter, GroupBy, Order};
 
 use crate::caller::{self as admin_api, ApiError};
 use crate::quay_logs::LogsState;
+use vigil_audit::view::EventView;
 
 const DEFAULT_LIMIT: u32 = 100;
 const MAX_LIMIT: u32 = 1000;
@@ -234,12 +235,9 @@ enum Format {
 pub const CSV_HEADER: &str =
     "seq,ts,kind,action,operation,outcome,status,user,repository,tag,digest,remote_addr,request_id\n";
 
-fn csv_field(v: &Value) -> String {
-    let s = match v {
-        Value::Null => return String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+fn csv_field(v: Option<&str>) -> String {
+    let Some(s) = v else { return String::new() };
+    let s = s.to_owned();
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -248,23 +246,25 @@ fn csv_field(v: &Value) -> String {
 }
 
 pub fn csv_line(bytes: &[u8]) -> String {
-    let e: Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let e = EventView::parse_lenient(bytes);
+    let (seq, status) = (e.seq.to_string(), e.status().map(|s| s.to_string()));
+    let t = e.target_view();
     let fields = [
-        &e["seq"],
-        &e["ts"],
-        &e["kind"],
-        &e["action"],
-        &e["operation"],
-        &e["outcome"],
-        &e["response"]["status"],
-        &e["user"]["name"],
-        &e["target"]["repository"],
-        &e["target"]["tag"],
-        &e["target"]["digest"],
-        &e["request"]["remote_addr"],
-        &e["request"]["id"],
+        Some(seq.as_str()),
+        Some(e.ts.as_ref()),
+        Some(e.kind.as_ref()),
+        Some(e.action.as_ref()),
+        Some(e.operation.as_ref()),
+        Some(e.outcome.as_ref()),
+        status.as_deref(),
+        e.user_name(),
+        t.repository.as_deref(),
+        t.tag.as_deref(),
+        t.digest.as_deref(),
+        e.remote_addr(),
+        e.request_id(),
     ];
-    let mut line = fields.iter().map(|v| csv_field(v)).collect::<Vec<_>>().join(",");
+    let mut line = fields.iter().map(|v| csv_field(*v)).collect::<Vec<_>>().join(",");
     line.push('\n');
     line
 }

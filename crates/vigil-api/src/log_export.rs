@@ -24,7 +24,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use vigil_audit::settings::ExportSettings;
 use vigil_audit::{AuditDetail, Origin, Recorder, Target, UserRef};
@@ -37,6 +37,7 @@ use crate::callback_allowlist::Allowlist;
 use crate::caller::{self as admin_api, ApiError};
 use crate::export_mail::{Mailer, Notice};
 use crate::quay_logs::{self, bad, ApiResult, Caller, Level, LogsQuery, LogsState};
+use vigil_audit::view::EventView;
 
 /// Exports written at once; the rest wait their turn.
 const CONCURRENT_JOBS: usize = 2;
@@ -394,11 +395,11 @@ async fn write(ex: &Exports, job: &Job) -> Result<u64, String> {
             // Up to the journal's head when the export was asked for: the file is what the log held then.
             let past_head = entries.last().is_some_and(|e| e.seq > job.journal_head);
             for entry in entries.iter().filter(|e| e.seq <= job.journal_head) {
-                let Ok(event) = serde_json::from_slice::<Value>(&entry.bytes) else { continue };
+                let Ok(event) = EventView::parse(&entry.bytes) else { continue };
                 if count > 0 {
                     out.write_all(b",").await.map_err(io)?;
                 }
-                out.write_all(quay_logs::quay_log(event).to_string().as_bytes()).await.map_err(io)?;
+                out.write_all(quay_logs::quay_log(&event).to_string().as_bytes()).await.map_err(io)?;
                 count += 1;
             }
             match entries.last() {

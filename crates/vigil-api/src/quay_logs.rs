@@ -23,6 +23,7 @@ use vigil_store::index::{Bucket, EventFilter, GroupBy, Order};
 use vigil_store::MetadataStore;
 
 use crate::caller::{self as admin_api, AdminState, ApiError};
+use vigil_audit::view::EventView;
 
 /// Quay's page size.
 const PAGE: u32 = 20;
@@ -171,7 +172,8 @@ async fn logs(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Valu
         st.journal.query_entries(&filter, Order::NewestFirst { before }, PAGE + 1).await.map_err(internal)?;
     let more = entries.len() > PAGE as usize;
     entries.truncate(PAGE as usize);
-    let logs: Vec<Value> = entries.iter().filter_map(|r| serde_json::from_slice(&r.bytes).ok()).map(quay_log).collect();
+    let logs: Vec<Value> =
+        entries.iter().filter_map(|r| EventView::parse(&r.bytes).ok()).map(|e| quay_log(&e)).collect();
     let mut body = json!({ "start_time": rfc2822(start), "end_time": rfc2822(end), "logs": logs });
     if let (true, Some(last)) = (more, entries.last()) {
         body["next_page"] = Value::String(crate::page_token::issue(&st.page_key, &asked, last.seq));
@@ -181,47 +183,46 @@ async fn logs(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Valu
 
 /// One event as a Quay log entry. `metadata` has Quay's keys for what vigil records, plus `seq` (the event in
 /// vigil's own API and in the changefeed), `outcome` and `request_id`.
-pub(crate) fn quay_log(e: Value) -> Value {
-    let s = |v: &Value| v.as_str().map(str::to_owned);
-    let target = &e["target"];
-    let user = &e["user"];
+pub(crate) fn quay_log(e: &EventView<'_>) -> Value {
+    let own = |v: Option<&str>| v.map(str::to_owned);
+    let target = e.target_view();
     let mut meta = Map::new();
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
             meta.insert(k.to_owned(), Value::String(v));
         }
     };
-    let repository = s(&target["repository"]);
-    let namespace = s(&target["namespace"]);
+    let repository = own(target.repository.as_deref());
+    let namespace = own(target.namespace.as_deref());
     let short = match (&repository, &namespace) {
         (Some(r), Some(n)) => r.strip_prefix(&format!("{n}/")).map(str::to_owned).or(Some(r.clone())),
         (r, _) => r.clone(),
     };
     put("namespace", namespace);
     put("repo", short);
-    put("tag", s(&target["tag"]));
-    put("manifest_digest", s(&target["digest"]));
-    put("username", s(&user["name"]));
-    put("user-agent", s(&e["request"]["user_agent"]));
-    put("outcome", s(&e["outcome"]));
-    put("request_id", s(&e["request"]["id"]));
-    put("detail", s(&e["detail"]));
-    meta.insert("seq".into(), e["seq"].clone());
-    if let Some(status) = e["response"]["status"].as_u64() {
+    put("tag", own(target.tag.as_deref()));
+    put("manifest_digest", own(target.digest.as_deref()));
+    put("username", own(e.user_name()));
+    put("user-agent", own(e.user_agent()));
+    put("outcome", Some(e.outcome.to_string()));
+    put("request_id", own(e.request_id()));
+    put("detail", Some(e.detail.to_string()));
+    meta.insert("seq".into(), e.seq.into());
+    if let Some(status) = e.status() {
         meta.insert("status".into(), status.into());
     }
-    let performer = match user["kind"].as_str() {
-        Some("anonymous") | None => Value::Null,
+    let performer = match e.user.as_ref().map(|u| u.kind.as_ref()) {
+        Some("anonymous") | Some("") | None => Value::Null,
         Some(kind) => json!({
             "kind": if kind == "robot" { "user" } else { kind },
-            "name": user["name"],
+            "name": e.user_name(),
             "is_robot": kind == "robot",
         }),
     };
-    let ts_ms = e["ts"].as_str().and_then(parse_rfc3339).unwrap_or_default();
+    let ts_ms = parse_rfc3339(&e.ts).unwrap_or_default();
     json!({
-        "kind": e["kind"],
-        "ip": e["request"]["remote_addr"],
+        "kind": e.kind,
+        "ip": e.remote_addr(),
         "datetime": rfc2822(ts_ms),
         "metadata": meta,
         "performer": performer,

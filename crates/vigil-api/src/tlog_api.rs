@@ -27,6 +27,7 @@ use vigil_tlog::receipt::Receipt;
 use vigil_tlog::tile::{TileKind, TilePath};
 
 use crate::caller::{self as admin_api, AdminState, ApiError};
+use vigil_audit::view::EventView;
 
 #[derive(Clone)]
 pub struct TlogState {
@@ -204,8 +205,8 @@ async fn readable_event(st: &TlogState, parts: &Parts, seq: &str) -> ApiResult<(
         }
     }
     if !p.is_admin {
-        let event: Value = serde_json::from_slice(&record.bytes).map_err(internal)?;
-        let owner = event.pointer("/user/id").and_then(Value::as_str);
+        let event = EventView::parse(&record.bytes).map_err(internal)?;
+        let owner = event.user_id();
         if owner.is_none() || owner != p.account_id.as_deref() {
             // The same answer as for a missing event: whether an event exists is itself audit data.
             return Err(not_found());

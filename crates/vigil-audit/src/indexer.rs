@@ -5,81 +5,32 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
+use crate::view::EventView;
 use vigil_store::index::IndexRow;
 use vigil_store::{JournalRecord, MetadataStore};
 
 /// Entries indexed per batch.
 const BATCH: usize = 2000;
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Indexed<'a> {
-    #[serde(borrow)]
-    kind: &'a str,
-    #[serde(borrow)]
-    action: &'a str,
-    #[serde(borrow)]
-    operation: &'a str,
-    #[serde(borrow)]
-    outcome: &'a str,
-    response: Option<Status>,
-    #[serde(borrow)]
-    target: Option<TargetFields<'a>>,
-    #[serde(borrow)]
-    user: Option<UserFields<'a>>,
-    #[serde(borrow)]
-    request: Option<RequestFields<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Status {
-    status: Option<u16>,
-}
-
-#[derive(Deserialize)]
-struct TargetFields<'a> {
-    #[serde(borrow)]
-    namespace: Option<&'a str>,
-    #[serde(borrow)]
-    repository: Option<&'a str>,
-}
-
-#[derive(Deserialize)]
-struct UserFields<'a> {
-    #[serde(borrow)]
-    name: &'a str,
-    #[serde(borrow, default)]
-    kind: &'a str,
-}
-
-#[derive(Deserialize)]
-struct RequestFields<'a> {
-    #[serde(borrow)]
-    id: Option<&'a str>,
-    #[serde(borrow)]
-    remote_addr: Option<&'a str>,
-}
-
 /// The index row of one journal entry. An entry that does not parse (it never should) is indexed by its seq and
 /// time alone, so the index has no holes.
 pub fn row(record: &JournalRecord) -> IndexRow {
-    let e: Indexed = serde_json::from_slice(&record.bytes).unwrap_or_default();
+    let e = EventView::parse_lenient(&record.bytes);
     let own = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
     IndexRow {
         seq: record.seq,
         ts_ms: record.ts_ms,
-        kind: e.kind.to_owned(),
-        action: e.action.to_owned(),
-        operation: e.operation.to_owned(),
-        outcome: e.outcome.to_owned(),
-        status: e.response.and_then(|r| r.status),
-        namespace: own(e.target.as_ref().and_then(|t| t.namespace)),
-        repository: own(e.target.as_ref().and_then(|t| t.repository)),
+        kind: e.kind.clone().into_owned(),
+        action: e.action.clone().into_owned(),
+        operation: e.operation.clone().into_owned(),
+        outcome: e.outcome.clone().into_owned(),
+        status: e.status(),
+        namespace: own(e.target_view().namespace.as_deref()),
+        repository: own(e.target_view().repository.as_deref()),
         // Who acted: an anonymous request's claimed name (a failed login) is not its performer.
-        user_name: own(e.user.as_ref().filter(|u| u.kind != "anonymous").map(|u| u.name)),
-        remote_addr: own(e.request.as_ref().and_then(|r| r.remote_addr)),
-        request_id: own(e.request.as_ref().and_then(|r| r.id)),
+        user_name: own(e.performer()),
+        remote_addr: own(e.remote_addr()),
+        request_id: own(e.request_id()),
     }
 }
 

@@ -89,16 +89,16 @@ async fn indexed_store(config: &Config) -> anyhow::Result<Arc<dyn MetadataStore>
 }
 
 fn table_line(bytes: &[u8]) -> String {
-    let e: Value = serde_json::from_slice(bytes).unwrap_or_default();
-    let s = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let e = vigil_audit::view::EventView::parse_lenient(bytes);
+    let s = |v: &str| if v.is_empty() { "-".to_owned() } else { v.to_owned() };
     format!(
         "{:>8}  {}  {:<20} {:<8} {:<16} {}",
-        e["seq"],
-        s(&e["ts"]),
-        s(&e["kind"]),
-        s(&e["outcome"]),
-        s(&e["user"]["name"]),
-        s(&e["artifact"])
+        e.seq,
+        s(&e.ts),
+        s(&e.kind),
+        s(&e.outcome),
+        s(e.user_name().unwrap_or_default()),
+        s(&e.artifact)
     )
 }
 

@@ -125,8 +125,8 @@ pub fn checkpoint_note(entry: &[u8]) -> Option<String> {
     if !entry.get(ACTION_AT..)?.starts_with(b"audit_checkpoint\"") {
         return None;
     }
-    let v: serde_json::Value = serde_json::from_slice(entry).ok()?;
-    v.get("detail")?.as_str().map(str::to_owned)
+    let e = vigil_audit::view::EventView::parse(entry).ok()?;
+    Some(e.detail.into_owned()).filter(|d| !d.is_empty())
 }
 
 /// A progress bar on standard error for long runs (hidden when it is not a terminal).
