@@ -142,7 +142,7 @@ async fn authorize(st: &LogsState, p: &Principal, mut f: EventFilter) -> ApiResu
         return Ok(f);
     }
     fn exact(v: &Option<String>) -> Option<&str> {
-        v.as_deref().filter(|v| !v.contains(['*', '?', '[']))
+        v.as_deref().filter(|v| !vigil_core::glob::is_pattern(v))
     }
     if let Some(repo) = exact(&f.repository) {
         let name: RepoName = repo.parse().map_err(|e| bad(format!("bad repository {repo:?}: {e}")))?;

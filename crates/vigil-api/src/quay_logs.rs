@@ -293,7 +293,7 @@ async fn user_get(State(st): State<LogsState>, uri: Uri, Caller(p): Caller, q: Q
 
 /// Names in Quay's API are literal: the index treats `*`, `?` and `[` as wildcards, so they may not reach it.
 pub(crate) fn literal(what: &str, name: &str) -> ApiResult<()> {
-    if name.contains(['*', '?', '[']) {
+    if vigil_core::glob::is_pattern(name) {
         return Err(bad(format!("{what} {name:?} is not a name (no wildcards here)")));
     }
     Ok(())

@@ -5,6 +5,7 @@
 
 pub mod digest;
 pub mod format;
+pub mod glob;
 pub mod name;
 pub mod operation;
 pub mod permission;

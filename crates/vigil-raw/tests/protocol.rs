@@ -108,7 +108,7 @@ async fn files_are_written_read_in_ranges_and_deleted() {
     assert_eq!((r.status, &r.body[..]), (StatusCode::PARTIAL_CONTENT, &b"raw"[..]));
     assert_eq!(r.header("content-range"), "bytes 7-9/10");
     let r = s.get("/raw/acme/files/docs/readme.txt", &[("range", "bytes=-4")]).await;
-    assert_eq!(&r.body[..], b", raw"[1..].as_ref());
+    assert_eq!(&r.body[..], b" raw", "the last four bytes");
     let r = s.get("/raw/acme/files/docs/readme.txt", &[("range", "bytes=10-")]).await;
     assert_eq!((r.status, r.header("content-range")), (StatusCode::RANGE_NOT_SATISFIABLE, "bytes */10"));
 

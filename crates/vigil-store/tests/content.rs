@@ -1,6 +1,6 @@
 //! The content port's contract: what every metadata adapter must do with repositories of a format, assets and
 //! package versions. Written against the ports, run here against SQLite; a PostgreSQL adapter runs the same
-//! functions.
+//! functions. Also: SQLite's `GLOB` (the audit queries' patterns) agrees with vigil's glob dialect.
 
 use vigil_core::{Digest, Format, RepoName};
 use vigil_store::sqlite::SqliteStore;
@@ -160,4 +160,40 @@ async fn sqlite_keeps_the_content_contract() {
     repositories_have_a_format(&store).await;
     assets_follow_expectations_and_the_overwrite_rule(&store).await;
     versions_carry_metadata_and_their_assets(&store).await;
+}
+
+/// One glob dialect: what a sink filter matches in Rust (`vigil_core::glob`) is what an audit query matches with
+/// SQLite's `GLOB`, pattern for pattern.
+#[tokio::test]
+async fn sqlite_glob_and_the_rust_matcher_agree() {
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+    let patterns = ["acme/*", "*", "a?c", "v[0-9]*", "v[^0-9]", "*/app", "{a,b}", r"a\b", "GET", "[]x]", "a*b*c"];
+    let texts = [
+        "acme/app",
+        "acme/team/app",
+        "abc",
+        "aXc",
+        "v1.2",
+        "vx",
+        "v7",
+        "x/app",
+        "{a,b}",
+        "a",
+        r"a\b",
+        "GET",
+        "get",
+        "]",
+        "x",
+        "aXbYc",
+        "",
+        "acme",
+    ];
+    for p in patterns {
+        let glob = vigil_core::glob::Glob::new(p).unwrap();
+        for t in texts {
+            let sql: bool = sqlx::query_scalar("SELECT ? GLOB ?").bind(t).bind(p).fetch_one(&mut db).await.unwrap();
+            assert_eq!(glob.matches(t), sql, "pattern {p:?} on {t:?}: Rust and SQLite disagree");
+        }
+    }
 }

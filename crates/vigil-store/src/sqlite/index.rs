@@ -116,9 +116,7 @@ pub(crate) async fn prune(conn: &mut SqliteConnection, through: u64) -> StoreRes
 }
 
 /// Whether a text filter holds wildcards (matched with `GLOB`, else compared for equality).
-pub(crate) fn is_pattern(v: &str) -> bool {
-    v.contains(['*', '?', '['])
-}
+pub(crate) use vigil_core::glob::is_pattern;
 
 /// The seqs `lo..=hi` that hold every indexed event of `[from, to)`, or `None` when no event is in it.
 ///
