@@ -726,12 +726,15 @@ class RoundRunner:
         try:
             path = f"/v2/bench/big/blobs/{self.big_digest}"
             c.authorize("bench/big")
-            t0 = time.monotonic()
-            n = sum(c.get_to_sink(path, len(self.big)) for _ in range(self.cfg["blob_get_repeat"]))
-            secs = time.monotonic() - t0
+            self.record("blob_get_1", self.read_rate(c, path))
         finally:
             c.close()
-        self.record("blob_get_1", n / MIB / secs)
+
+    def read_rate(self, c: Client, path: str) -> float:
+        """MiB/s of reading the big blob's bytes at `path` `blob_get_repeat` times in a row on one connection."""
+        t0 = time.monotonic()
+        n = sum(c.get_to_sink(path, len(self.big)) for _ in range(self.cfg["blob_get_repeat"]))
+        return n / MIB / (time.monotonic() - t0)
 
     def blob_get_n(self) -> None:
         path = f"/v2/bench/big/blobs/{self.big_digest}"
@@ -752,12 +755,9 @@ class RoundRunner:
                       body=json.dumps({"namespace": "bench", "repository": "files", "format": "raw"}), expect={201})
             c.request("PUT", path, body=bytes(self.big), expect={201})
             c.get_to_sink(path, len(self.big), verify_digest=self.big_digest)
-            t0 = time.monotonic()
-            n = sum(c.get_to_sink(path, len(self.big)) for _ in range(self.cfg["blob_get_repeat"]))
-            secs = time.monotonic() - t0
+            self.record("raw_get_1", self.read_rate(c, path))
         finally:
             c.close()
-        self.record("raw_get_1", n / MIB / secs)
 
     def fresh_blob(self, tag: str) -> tuple[bytearray, str]:
         data = bytearray(self.big)
@@ -1264,7 +1264,8 @@ def main() -> int:
     ap.add_argument("--nora-bin", help="nora binary (omit to skip NORA)")
     ap.add_argument("--registries", help="comma list of kinds to run: vigil,distribution,nora")
     ap.add_argument("--variant", action="append", default=[], metavar="'LABEL:K=V,K=V'",
-                    help="run vigil under this variant instead of the built-in list (repeatable)")
+                    help="run vigil under this variant instead of the built-in list (repeatable); "
+                         "BIN=path runs another vigil binary")
     ap.add_argument("--out", help="output directory (default: docs/ for a full run, a temporary directory for smoke)")
     ap.add_argument("--reps", type=int, help="rounds (median of them); overrides the profile")
     ap.add_argument("--wrk-seconds", type=int, help="wrk duration per figure; overrides the profile")
@@ -1297,8 +1298,11 @@ def main() -> int:
     vigil_v = sh([args.vigil_bin, "--version"])
     if "vigil" in wanted:
         for label, env in variants:
-            regs.append(Registry(label, "vigil", args.vigil_bin, env, vigil_v,
-                                 f"`{shown(args.vigil_bin)}`; environment: PATH, HOME, VIGIL_DATA_DIR, VIGIL_ADMIN_PASSWORD"
+            # `BIN=path` in a variant runs another vigil build (an older commit, side by side with this one).
+            binary = env.pop("BIN", args.vigil_bin)
+            vigil_v = sh([binary, "--version"])
+            regs.append(Registry(label, "vigil", binary, env, vigil_v,
+                                 f"`{shown(binary)}`; environment: PATH, HOME, VIGIL_DATA_DIR, VIGIL_ADMIN_PASSWORD"
                                  + "".join(f", {k}={v}" for k, v in env.items()) + "; default configuration. "
                                  "Authentication is always on: the clients log in as the first-start admin with the "
                                  "docker token flow (Basic to `/auth/token`, once per client and repository, before "

@@ -678,7 +678,7 @@ async fn changes_are_journaled_with_gapless_sequence_numbers() {
     let r = reg.call(Method::DELETE, &format!("/v2/j/app/manifests/{d}"), &[], Body::empty()).await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
     let meta = SqliteStore::open(&reg.dir.path().join("vigil.db")).await.unwrap();
-    let records = vigil_store::MetadataStore::journal(&meta, 1, 100).await.unwrap();
+    let records = vigil_store::JournalStore::journal(&meta, 1, 100).await.unwrap();
     let seqs: Vec<u64> = records.iter().map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=records.len() as u64).collect::<Vec<_>>());
     let ops: Vec<String> = records

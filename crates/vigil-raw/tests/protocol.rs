@@ -16,7 +16,7 @@ use vigil_raw::Raw;
 use vigil_registry::ingest::Ingest;
 use vigil_store::fs::FsBlobStore;
 use vigil_store::sqlite::SqliteStore;
-use vigil_store::{ContentChange, MetadataStore, Mutation, RepoSettings};
+use vigil_store::{ContentChange, JournalStore, MetadataStore, Mutation, RepoSettings};
 
 struct Server {
     app: Router,

@@ -160,58 +160,40 @@ pub enum Applied {
     },
 }
 
-/// Metadata and journal. Reads are plain queries; every write goes through [`MetadataStore::apply`].
+/// The journal and what is derived from it: appending events, reading them back, the audit query index and
+/// its rollups, the enforced sinks' participation and positions, and readiness. Audit code (recorder, sinks,
+/// indexer, integrator, retention, the query APIs) needs only this port.
 #[async_trait]
-pub trait MetadataStore: Send + Sync + 'static {
-    /// Commits `mutation` and `events` in one transaction, assigning the events consecutive sequence numbers.
-    /// Returns what was done and the assigned sequence numbers. Callers run this in a task of its own so that a
-    /// client disconnect cannot cancel it halfway (the transaction is all or nothing regardless).
-    async fn apply(&self, mutation: Mutation, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<(Applied, Vec<u64>)>;
-
+pub trait JournalStore: Send + Sync + 'static {
     /// Appends events that describe no state change (reads, denials, configuration loaded).
     async fn append_events(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<Vec<u64>>;
 
-    /// Whether an OCI repository of that name exists (other formats' repositories are not OCI's).
-    async fn repository_exists(&self, repo: &RepoName) -> StoreResult<bool>;
-    /// OCI repository names in lexical order, strictly after `after`.
-    async fn catalog(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>>;
-    /// Tags of `repo` in lexical order, strictly after `after`.
-    async fn tags(&self, repo: &RepoName, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>>;
-    /// A blob, only if `repo` holds it.
-    async fn blob(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<BlobInfo>>;
-    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<ManifestRecord>>;
-    async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> StoreResult<Option<ManifestRecord>>;
-    async fn referrers(&self, repo: &RepoName, subject: &Digest) -> StoreResult<Vec<Referrer>>;
-    async fn upload(&self, id: &str) -> StoreResult<Option<UploadSession>>;
-    /// Upload sessions not touched since `before_ms`.
-    async fn stale_uploads(&self, before_ms: i64) -> StoreResult<Vec<UploadSession>>;
-    /// Records that an upload session was used now (extends its expiry).
-    async fn touch_upload(&self, id: &str) -> StoreResult<()>;
-    /// Blobs that no manifest references and that nobody linked since `linked_before_ms`.
-    async fn collectable_blobs(&self, linked_before_ms: i64) -> StoreResult<Vec<BlobInfo>>;
-    /// Whether a blob is recorded or an upload is finishing it (garbage collection's last check).
-    async fn blob_wanted(&self, digest: &Digest) -> StoreResult<bool>;
     /// Journal records with `seq >= from`, in order.
     async fn journal(&self, from: u64, limit: usize) -> StoreResult<Vec<JournalRecord>>;
-    /// A setting stored with [`Mutation::SetSetting`].
-    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+
     /// The highest committed sequence number (0 for an empty journal).
     async fn journal_head(&self) -> StoreResult<u64>;
+
     /// Adds rows to the audit query index and records that it holds everything through `through`, if it still
     /// held everything through `after` (else `Conflict`: the index was reset meanwhile, and nothing is written).
     async fn index_events(&self, rows: Vec<crate::index::IndexRow>, after: u64, through: u64) -> StoreResult<()>;
+
     /// Empties the audit query index (the indexer then rebuilds it from the journal) and commits `events`.
     async fn reset_index(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()>;
+
     /// Puts archived entries back into the journal at their own seqs, which must be in the pruned range and
     /// checked by the caller against the Merkle tree; entries already present are left as they are. Returns how
     /// many were restored.
     async fn restore_journal(&self, records: Vec<JournalRecord>) -> StoreResult<u64>;
+
     /// Removes journal entries (and their index rows) through `through`, remembers it as
     /// [`crate::JOURNAL_PRUNED_THROUGH`], and commits `events` (the record of the pruning) with it. `through` must
     /// be below the journal's head: the newest entry always stays, so sequence numbers never restart.
     async fn prune_journal(&self, through: u64, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()>;
+
     /// The last seq the query index holds.
     async fn indexed_through(&self) -> StoreResult<u64>;
+
     /// The seqs of indexed events matching `filter`, a page of at most `limit` in `order`.
     async fn query_events(
         &self,
@@ -219,6 +201,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         order: crate::index::Order,
         limit: u32,
     ) -> StoreResult<Vec<u64>>;
+
     /// The journal entries of indexed events matching `filter`, a page of at most `limit` in `order`.
     async fn query_entries(
         &self,
@@ -226,6 +209,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         order: crate::index::Order,
         limit: u32,
     ) -> StoreResult<Vec<JournalRecord>>;
+
     /// Counts of indexed events matching `filter`, grouped.
     async fn aggregate_events(
         &self,
@@ -233,22 +217,72 @@ pub trait MetadataStore: Send + Sync + 'static {
         bucket: Option<crate::index::Bucket>,
         group: Option<crate::index::GroupBy>,
     ) -> StoreResult<Vec<crate::index::Aggregate>>;
+
+    /// Makes `participant` take part in every journal commit from now on (enforced audit sinks).
+    fn set_commit_participant(&self, participant: std::sync::Arc<dyn CommitParticipant>);
+
+    /// Positions of the audit sinks as last committed with the journal.
+    async fn sink_marks(&self) -> StoreResult<Vec<SinkMark>>;
+
+    /// Records a sink's position (best-effort sinks after each delivered batch; new sinks at registration).
+    async fn set_sink_mark(&self, mark: SinkMark) -> StoreResult<()>;
+
+    /// Follows the committed journal head as commits happen in this process.
+    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// Whether the journal can be written now: a cheap write-lock probe plus the participants' own checks, and
+    /// no failed commit in the last few seconds.
+    async fn journal_ready(&self) -> StoreResult<()>;
+}
+
+/// Registry metadata (OCI's manifests, tags, referrers, blob links, uploads, the changefeed, settings) and the
+/// one write path: every change goes through [`MetadataStore::apply`], committed with its events.
+#[async_trait]
+pub trait MetadataStore: JournalStore {
+    /// Commits `mutation` and `events` in one transaction, assigning the events consecutive sequence numbers.
+    /// Returns what was done and the assigned sequence numbers. Callers run this in a task of its own so that a
+    /// client disconnect cannot cancel it halfway (the transaction is all or nothing regardless).
+    async fn apply(&self, mutation: Mutation, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<(Applied, Vec<u64>)>;
+
+    /// Whether an OCI repository of that name exists (other formats' repositories are not OCI's).
+    async fn repository_exists(&self, repo: &RepoName) -> StoreResult<bool>;
+
+    /// OCI repository names in lexical order, strictly after `after`.
+    async fn catalog(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>>;
+
+    /// Tags of `repo` in lexical order, strictly after `after`.
+    async fn tags(&self, repo: &RepoName, after: Option<&str>, limit: usize) -> StoreResult<Vec<String>>;
+
+    /// A blob, only if `repo` holds it.
+    async fn blob(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<BlobInfo>>;
+
+    async fn manifest_by_digest(&self, repo: &RepoName, digest: &Digest) -> StoreResult<Option<ManifestRecord>>;
+
+    async fn manifest_by_tag(&self, repo: &RepoName, tag: &Tag) -> StoreResult<Option<ManifestRecord>>;
+
+    async fn referrers(&self, repo: &RepoName, subject: &Digest) -> StoreResult<Vec<Referrer>>;
+
+    async fn upload(&self, id: &str) -> StoreResult<Option<UploadSession>>;
+
+    /// Upload sessions not touched since `before_ms`.
+    async fn stale_uploads(&self, before_ms: i64) -> StoreResult<Vec<UploadSession>>;
+
+    /// Records that an upload session was used now (extends its expiry).
+    async fn touch_upload(&self, id: &str) -> StoreResult<()>;
+
+    /// Blobs that no manifest references and that nobody linked since `linked_before_ms`.
+    async fn collectable_blobs(&self, linked_before_ms: i64) -> StoreResult<Vec<BlobInfo>>;
+
+    /// Whether a blob is recorded or an upload is finishing it (garbage collection's last check).
+    async fn blob_wanted(&self, digest: &Digest) -> StoreResult<bool>;
+
+    /// A setting stored with [`Mutation::SetSetting`].
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+
     /// A page of the trust changefeed, for one repository or all, oldest first.
     async fn changefeed(
         &self,
         gun: Option<&str>,
         page: crate::changefeed::ChangePage,
     ) -> StoreResult<Vec<crate::changefeed::ChangeRecord>>;
-
-    /// Makes `participant` take part in every journal commit from now on (enforced audit sinks).
-    fn set_commit_participant(&self, participant: std::sync::Arc<dyn CommitParticipant>);
-    /// Positions of the audit sinks as last committed with the journal.
-    async fn sink_marks(&self) -> StoreResult<Vec<SinkMark>>;
-    /// Records a sink's position (best-effort sinks after each delivered batch; new sinks at registration).
-    async fn set_sink_mark(&self, mark: SinkMark) -> StoreResult<()>;
-    /// Follows the committed journal head as commits happen in this process.
-    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64>;
-    /// Whether the journal can be written now: a cheap write-lock probe plus the participants' own checks, and
-    /// no failed commit in the last few seconds.
-    async fn journal_ready(&self) -> StoreResult<()>;
 }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use tempfile::TempDir;
 use vigil_store::index::{Aggregate, Bucket, EventFilter, GroupBy, IndexRow, Order};
 use vigil_store::sqlite::SqliteStore;
-use vigil_store::{JournalEvent, JournalRecord, MetadataStore, StoreError};
+use vigil_store::{JournalEvent, JournalRecord, JournalStore, StoreError};
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;

@@ -131,16 +131,119 @@ impl SqliteStore {
 }
 
 #[async_trait]
+impl JournalStore for SqliteStore {
+    async fn append_events(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<Vec<u64>> {
+        self.writer.submit(Change::None, events).await.map(|(_, seqs)| seqs)
+    }
+
+    async fn journal(&self, from: u64, limit: usize) -> StoreResult<Vec<JournalRecord>> {
+        // Row by row as SQLite yields them: each row is dropped once copied, rather than a page of tens of
+        // thousands of rows held and freed at once (verify reads 10 M entries this way; the allocator's work on
+        // those large frees showed in its profile).
+        let mut rows = sqlx::query("SELECT seq, ts, event FROM journal WHERE seq >= ? ORDER BY seq LIMIT ?")
+            .bind(from as i64)
+            .bind(limit as i64)
+            .fetch(&self.read);
+        let mut records = Vec::with_capacity(limit.min(1 << 16));
+        while let Some(r) = rows.try_next().await? {
+            records.push(JournalRecord { seq: r.get::<i64, _>(0) as u64, ts_ms: r.get(1), bytes: r.get(2) });
+        }
+        Ok(records)
+    }
+
+    async fn index_events(&self, rows: Vec<crate::index::IndexRow>, after: u64, through: u64) -> StoreResult<()> {
+        self.writer.submit(Change::Index { rows, after, through }, Vec::new()).await.map(|_| ())
+    }
+
+    async fn reset_index(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()> {
+        self.writer.submit(Change::ResetIndex, events).await.map(|_| ())
+    }
+
+    async fn restore_journal(&self, records: Vec<JournalRecord>) -> StoreResult<u64> {
+        let n = records.len() as u64;
+        self.writer.submit(Change::RestoreJournal { records }, Vec::new()).await.map(|_| n)
+    }
+
+    async fn prune_journal(&self, through: u64, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()> {
+        self.writer.submit(Change::PruneJournal { through }, events).await.map(|_| ())
+    }
+
+    async fn indexed_through(&self) -> StoreResult<u64> {
+        Ok(self.setting(index::INDEXED_THROUGH).await?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    async fn query_events(
+        &self,
+        filter: &crate::index::EventFilter,
+        order: crate::index::Order,
+        limit: u32,
+    ) -> StoreResult<Vec<u64>> {
+        index::query(&self.read, filter, order, limit).await
+    }
+
+    async fn query_entries(
+        &self,
+        filter: &crate::index::EventFilter,
+        order: crate::index::Order,
+        limit: u32,
+    ) -> StoreResult<Vec<JournalRecord>> {
+        index::query_entries(&self.read, filter, order, limit).await
+    }
+
+    async fn aggregate_events(
+        &self,
+        filter: &crate::index::EventFilter,
+        bucket: Option<crate::index::Bucket>,
+        group: Option<crate::index::GroupBy>,
+    ) -> StoreResult<Vec<crate::index::Aggregate>> {
+        index::aggregate(&self.read, filter, bucket, group).await
+    }
+
+    async fn journal_head(&self) -> StoreResult<u64> {
+        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal").fetch_one(&self.read).await?;
+        Ok(head as u64)
+    }
+
+    fn set_commit_participant(&self, participant: Arc<dyn CommitParticipant>) {
+        self.writer.set_participant(participant);
+    }
+
+    async fn sink_marks(&self) -> StoreResult<Vec<SinkMark>> {
+        let rows = sqlx::query("SELECT name, path, file_id, offset, through FROM audit_sinks ORDER BY name")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SinkMark {
+                name: r.get(0),
+                path: r.get(1),
+                file_id: r.get::<i64, _>(2) as u64,
+                offset: r.get::<i64, _>(3) as u64,
+                through: r.get::<i64, _>(4) as u64,
+            })
+            .collect())
+    }
+
+    async fn set_sink_mark(&self, mark: SinkMark) -> StoreResult<()> {
+        self.writer.submit(Change::SinkMark(mark), Vec::new()).await.map(|_| ())
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.writer.watch_head()
+    }
+
+    async fn journal_ready(&self) -> StoreResult<()> {
+        self.writer.ready(Change::Probe).await
+    }
+}
+
+#[async_trait]
 impl MetadataStore for SqliteStore {
     async fn apply(&self, mutation: Mutation, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<(Applied, Vec<u64>)> {
         match self.writer.submit(Change::Registry(mutation), events).await? {
             (Done::Registry(applied), seqs) => Ok((applied, seqs)),
             (Done::Other, _) => Err(StoreError::Backend("writer answered a mutation with no outcome".into())),
         }
-    }
-
-    async fn append_events(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<Vec<u64>> {
-        self.writer.submit(Change::None, events).await.map(|(_, seqs)| seqs)
     }
 
     async fn repository_exists(&self, repo: &RepoName) -> StoreResult<bool> {
@@ -282,21 +385,6 @@ impl MetadataStore for SqliteStore {
         Ok(row.is_some())
     }
 
-    async fn journal(&self, from: u64, limit: usize) -> StoreResult<Vec<JournalRecord>> {
-        // Row by row as SQLite yields them: each row is dropped once copied, rather than a page of tens of
-        // thousands of rows held and freed at once (verify reads 10 M entries this way; the allocator's work on
-        // those large frees showed in its profile).
-        let mut rows = sqlx::query("SELECT seq, ts, event FROM journal WHERE seq >= ? ORDER BY seq LIMIT ?")
-            .bind(from as i64)
-            .bind(limit as i64)
-            .fetch(&self.read);
-        let mut records = Vec::with_capacity(limit.min(1 << 16));
-        while let Some(r) = rows.try_next().await? {
-            records.push(JournalRecord { seq: r.get::<i64, _>(0) as u64, ts_ms: r.get(1), bytes: r.get(2) });
-        }
-        Ok(records)
-    }
-
     async fn changefeed(
         &self,
         gun: Option<&str>,
@@ -305,93 +393,8 @@ impl MetadataStore for SqliteStore {
         changefeed::page(&self.read, gun, page).await
     }
 
-    async fn index_events(&self, rows: Vec<crate::index::IndexRow>, after: u64, through: u64) -> StoreResult<()> {
-        self.writer.submit(Change::Index { rows, after, through }, Vec::new()).await.map(|_| ())
-    }
-
-    async fn reset_index(&self, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()> {
-        self.writer.submit(Change::ResetIndex, events).await.map(|_| ())
-    }
-
-    async fn restore_journal(&self, records: Vec<JournalRecord>) -> StoreResult<u64> {
-        let n = records.len() as u64;
-        self.writer.submit(Change::RestoreJournal { records }, Vec::new()).await.map(|_| n)
-    }
-
-    async fn prune_journal(&self, through: u64, events: Vec<Box<dyn JournalEvent>>) -> StoreResult<()> {
-        self.writer.submit(Change::PruneJournal { through }, events).await.map(|_| ())
-    }
-
-    async fn indexed_through(&self) -> StoreResult<u64> {
-        Ok(self.setting(index::INDEXED_THROUGH).await?.and_then(|v| v.parse().ok()).unwrap_or(0))
-    }
-
-    async fn query_events(
-        &self,
-        filter: &crate::index::EventFilter,
-        order: crate::index::Order,
-        limit: u32,
-    ) -> StoreResult<Vec<u64>> {
-        index::query(&self.read, filter, order, limit).await
-    }
-
-    async fn query_entries(
-        &self,
-        filter: &crate::index::EventFilter,
-        order: crate::index::Order,
-        limit: u32,
-    ) -> StoreResult<Vec<JournalRecord>> {
-        index::query_entries(&self.read, filter, order, limit).await
-    }
-
-    async fn aggregate_events(
-        &self,
-        filter: &crate::index::EventFilter,
-        bucket: Option<crate::index::Bucket>,
-        group: Option<crate::index::GroupBy>,
-    ) -> StoreResult<Vec<crate::index::Aggregate>> {
-        index::aggregate(&self.read, filter, bucket, group).await
-    }
-
     async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
         Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?").bind(key).fetch_optional(&self.read).await?)
-    }
-
-    async fn journal_head(&self) -> StoreResult<u64> {
-        let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal").fetch_one(&self.read).await?;
-        Ok(head as u64)
-    }
-
-    fn set_commit_participant(&self, participant: Arc<dyn CommitParticipant>) {
-        self.writer.set_participant(participant);
-    }
-
-    async fn sink_marks(&self) -> StoreResult<Vec<SinkMark>> {
-        let rows = sqlx::query("SELECT name, path, file_id, offset, through FROM audit_sinks ORDER BY name")
-            .fetch_all(&self.read)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| SinkMark {
-                name: r.get(0),
-                path: r.get(1),
-                file_id: r.get::<i64, _>(2) as u64,
-                offset: r.get::<i64, _>(3) as u64,
-                through: r.get::<i64, _>(4) as u64,
-            })
-            .collect())
-    }
-
-    async fn set_sink_mark(&self, mark: SinkMark) -> StoreResult<()> {
-        self.writer.submit(Change::SinkMark(mark), Vec::new()).await.map(|_| ())
-    }
-
-    fn watch_head(&self) -> watch::Receiver<u64> {
-        self.writer.watch_head()
-    }
-
-    async fn journal_ready(&self) -> StoreResult<()> {
-        self.writer.ready(Change::Probe).await
     }
 }
 
