@@ -370,10 +370,8 @@ impl EventDraft {
     fn registry(&self) -> &'static str {
         match self.operation.describe().format {
             Some(format) => format.registry(),
-            None if self.operation == Operation::Unknown
-                && self.request.as_ref().is_some_and(|r| r.path == "/v2" || r.path.starts_with("/v2/")) =>
-            {
-                Format::Oci.registry()
+            None if self.operation == Operation::Unknown => {
+                self.request.as_ref().and_then(|r| format_of_path(&r.path)).map_or("vigil", Format::registry)
             }
             None => "vigil",
         }
@@ -393,6 +391,15 @@ impl EventDraft {
             _ => repo.to_owned(),
         }
     }
+}
+
+/// The format whose URL prefix `path` is under: `/v2` for OCI, `/<format>/` for the others (`/raw/...`).
+fn format_of_path(path: &str) -> Option<Format> {
+    if path == "/v2" || path.starts_with("/v2/") {
+        return Some(Format::Oci);
+    }
+    let first = path.strip_prefix('/')?.split(['/', '?']).next()?;
+    first.parse::<Format>().ok().filter(|f| *f != Format::Oci)
 }
 
 /// The serialized event. Field order here is the canonical order.
@@ -546,6 +553,27 @@ mod tests {
             "sha256:2"
         );
         assert_eq!(parse(&draft(Operation::ListCatalog))["target"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn unknown_requests_belong_to_the_protocol_their_path_names() {
+        let at = |path: &str| {
+            let mut d = draft(Operation::Unknown);
+            d.request = Some(Arc::new(RequestInfo {
+                id: "r".into(),
+                method: "POST".into(),
+                path: path.into(),
+                host: None,
+                remote_addr: None,
+                user_agent: None,
+            }));
+            parse(&d)["registry"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(at("/v2/a/b/x"), "docker");
+        assert_eq!(at("/raw/acme/files/x"), "raw");
+        assert_eq!(at("/oci/x"), "vigil", "OCI's prefix is /v2");
+        assert_eq!(at("/rawish/x"), "vigil");
+        assert_eq!(at("/etc/passwd"), "vigil");
     }
 
     #[test]
