@@ -90,7 +90,13 @@ pub async fn authorize(
         Requirement::Authenticated if caller.principal.is_anonymous() => Err(Refusal::Anonymous { needs: None }),
         Requirement::Authenticated => Ok(()),
         Requirement::Repository(action) => {
-            let repo = repo.expect("an operation with a repository requirement is classified with its repository");
+            // A protocol that classified a repository operation without its repository is a bug: refuse (500),
+            // never let it through.
+            let Some(repo) = repo else {
+                return Err(Refusal::Credentials(AuthError::Store(format!(
+                    "{op} was classified without a repository"
+                ))));
+            };
             let access = auth.access(&caller.principal).await.map_err(Refusal::Credentials)?;
             let p = &caller.principal;
             if !access.allows(p, repo, action) {
