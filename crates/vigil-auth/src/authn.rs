@@ -216,18 +216,19 @@ impl Authenticator {
         if user.len() > 256 || secret.len() > 1024 {
             return Err(AuthError::BadCredentials);
         }
-        if !self.throttle.allowed(user, ip) {
+        // Counted from before the secret is checked, so parallel guesses are throttled too.
+        let Some(attempt) = self.throttle.begin(user, ip) else {
             return Err(AuthError::Throttled);
-        }
+        };
         let result = if secret.starts_with(secret::TOKEN_PREFIX) {
             self.api_token(secret, Some(user), ip).await
         } else {
             self.password(user, secret).await
         };
         match &result {
-            Ok(_) => self.throttle.succeeded(user),
-            Err(AuthError::BadCredentials | AuthError::InvalidToken(_)) => self.throttle.failed(user, ip),
-            Err(_) => {}
+            Ok(_) => attempt.succeeded(),
+            Err(AuthError::BadCredentials | AuthError::InvalidToken(_)) => attempt.failed(),
+            Err(_) => drop(attempt),
         }
         result
     }

@@ -10,7 +10,7 @@ pub struct Throttle {
     window: Duration,
     max_per_user: u32,
     max_per_ip: u32,
-    failures: Mutex<HashMap<Key, (Instant, u32)>>,
+    entries: Mutex<HashMap<Key, Entry>>,
 }
 
 #[derive(Hash, PartialEq, Eq, Clone)]
@@ -19,45 +19,96 @@ enum Key {
     Ip(IpAddr),
 }
 
-/// Entries kept at most; beyond that, expired entries are dropped first, then the map is cleared.
+/// Failures counted since `start`, and attempts being checked right now.
+struct Entry {
+    start: Instant,
+    failures: u32,
+    in_flight: u32,
+}
+
+/// Entries kept at most; beyond that, expired idle entries are dropped first, then every idle one.
 const MAX_ENTRIES: usize = 100_000;
+
+/// A login attempt admitted by [`Throttle::begin`]: it counts against the limits while the secret is checked
+/// (so parallel wrong guesses cannot all pass the check before any failure is counted), and becomes a failure
+/// unless [`Attempt::succeeded`] is called. Dropped unfinished (the request went away), it counts as neither.
+pub struct Attempt<'a> {
+    throttle: &'a Throttle,
+    keys: [Key; 2],
+    done: bool,
+}
 
 impl Throttle {
     pub fn new(window: Duration, max_per_user: u32, max_per_ip: u32) -> Self {
-        Throttle { window, max_per_user, max_per_ip, failures: Mutex::default() }
+        Throttle { window, max_per_user, max_per_ip, entries: Mutex::default() }
     }
 
-    fn count(&self, map: &HashMap<Key, (Instant, u32)>, key: &Key) -> u32 {
-        map.get(key).filter(|(start, _)| start.elapsed() < self.window).map_or(0, |(_, n)| *n)
-    }
-
-    /// Whether a login attempt may proceed.
-    pub fn allowed(&self, user: &str, ip: IpAddr) -> bool {
-        let map = self.failures.lock().expect("throttle lock");
-        self.count(&map, &Key::User(user.to_owned())) < self.max_per_user
-            && self.count(&map, &Key::Ip(ip)) < self.max_per_ip
-    }
-
-    pub fn failed(&self, user: &str, ip: IpAddr) {
-        let mut map = self.failures.lock().expect("throttle lock");
+    /// Admits a login attempt if the user's and the address's failures plus attempts in flight are under their
+    /// limits; `None` means throttled.
+    pub fn begin(&self, user: &str, ip: IpAddr) -> Option<Attempt<'_>> {
+        let mut map = self.entries.lock().expect("throttle lock");
+        let keys = [Key::User(user.to_owned()), Key::Ip(ip)];
+        let window = self.window;
+        let used = |map: &HashMap<Key, Entry>, key: &Key| {
+            map.get(key).map_or(0, |e| if e.start.elapsed() < window { e.failures } else { 0 } + e.in_flight)
+        };
+        if used(&map, &keys[0]) >= self.max_per_user || used(&map, &keys[1]) >= self.max_per_ip {
+            return None;
+        }
         if map.len() > MAX_ENTRIES {
-            let window = self.window;
-            map.retain(|_, (start, _)| start.elapsed() < window);
+            map.retain(|_, e| e.in_flight > 0 || e.start.elapsed() < window);
             if map.len() > MAX_ENTRIES {
-                map.clear();
+                map.retain(|_, e| e.in_flight > 0);
             }
         }
-        for key in [Key::User(user.to_owned()), Key::Ip(ip)] {
-            let e = map.entry(key).or_insert((Instant::now(), 0));
-            if e.0.elapsed() >= self.window {
-                *e = (Instant::now(), 0);
-            }
-            e.1 += 1;
+        for key in &keys {
+            let e = map.entry(key.clone()).or_insert(Entry { start: Instant::now(), failures: 0, in_flight: 0 });
+            e.in_flight += 1;
         }
+        Some(Attempt { throttle: self, keys, done: false })
     }
 
-    pub fn succeeded(&self, user: &str) {
-        self.failures.lock().expect("throttle lock").remove(&Key::User(user.to_owned()));
+    fn finish(&self, keys: &[Key; 2], failed: Option<bool>) {
+        let mut map = self.entries.lock().expect("throttle lock");
+        for key in keys {
+            let Some(e) = map.get_mut(key) else { continue };
+            e.in_flight = e.in_flight.saturating_sub(1);
+            match (failed, key) {
+                (Some(true), _) => {
+                    if e.start.elapsed() >= self.window {
+                        (e.start, e.failures) = (Instant::now(), 0);
+                    }
+                    e.failures += 1;
+                }
+                // A success clears the user's failures (not the address's: one good login does not excuse a
+                // spray from the same address).
+                (Some(false), Key::User(_)) => e.failures = 0,
+                _ => {}
+            }
+            if e.in_flight == 0 && e.failures == 0 {
+                map.remove(key);
+            }
+        }
+    }
+}
+
+impl Attempt<'_> {
+    pub fn succeeded(mut self) {
+        self.done = true;
+        self.throttle.finish(&self.keys, Some(false));
+    }
+
+    pub fn failed(mut self) {
+        self.done = true;
+        self.throttle.finish(&self.keys, Some(true));
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.throttle.finish(&self.keys, None);
+        }
     }
 }
 
@@ -70,14 +121,28 @@ mod tests {
         let t = Throttle::new(Duration::from_secs(60), 3, 5);
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         for _ in 0..3 {
-            assert!(t.allowed("alice", ip));
-            t.failed("alice", ip);
+            t.begin("alice", ip).unwrap().failed();
         }
-        assert!(!t.allowed("alice", ip));
-        assert!(t.allowed("bob", ip));
-        t.failed("bob", ip);
-        t.failed("bob", ip);
-        assert!(!t.allowed("carol", ip), "the address is over its limit");
-        assert!(t.allowed("carol", "127.0.0.2".parse().unwrap()));
+        assert!(t.begin("alice", ip).is_none());
+        t.begin("bob", ip).unwrap().failed();
+        t.begin("bob", ip).unwrap().failed();
+        assert!(t.begin("carol", ip).is_none(), "the address is over its limit");
+        assert!(t.begin("carol", "127.0.0.2".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn attempts_in_flight_count_against_the_limit() {
+        let t = Throttle::new(Duration::from_secs(60), 3, 100);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        // Three guesses being checked at once: a fourth is refused before any of them has failed.
+        let held: Vec<_> = (0..3).map(|_| t.begin("admin", ip).unwrap()).collect();
+        assert!(t.begin("admin", ip).is_none());
+        drop(held);
+        // Dropped unfinished (the client went away) they count as nothing.
+        let ok = t.begin("admin", ip).unwrap();
+        let bad = t.begin("admin", ip).unwrap();
+        bad.failed();
+        ok.succeeded();
+        assert!(t.begin("admin", ip).is_some(), "a success clears the user's failures");
     }
 }

@@ -446,3 +446,26 @@ async fn admin_api_manages_identity_with_quay_paths() {
     assert_eq!(spec["openapi"], "3.0.3");
     assert!(spec["paths"]["/api/v1/organization/{org}/robots/{name}"].is_object());
 }
+
+/// Parallel wrong passwords for one user are throttled too: attempts count while their hash is being checked,
+/// so no more than the per-user limit are ever checked, however many arrive at once.
+#[tokio::test]
+async fn parallel_wrong_passwords_are_throttled() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), &[("VIGIL_AUTH__MAX_FAILURES_PER_USER", "3")]);
+    let c = client();
+    let v2 = format!("{}/v2/", s.base);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let (c, v2) = (c.clone(), v2.clone());
+        tasks.spawn(async move { call(&c, reqwest::Method::GET, &v2, Some(&basic("admin", "wrong")), vec![]).await });
+    }
+    let mut statuses = Vec::new();
+    while let Some(o) = tasks.join_next().await {
+        statuses.push(o.unwrap().status.as_u16());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + throttled, 40, "{statuses:?}");
+    assert!(checked <= 3, "at most the per-user limit (3 here) are checked: {statuses:?}");
+}
