@@ -1,5 +1,8 @@
-//! Failed-login throttling per user name and per client address: after too many failures within a window,
-//! further attempts are refused (without checking the secret) until the window passes.
+//! Failed-login throttling per user name *from one client network* and per client network: after too many
+//! failures within a window, further attempts are refused (without checking the secret) until the window passes.
+//! A user's limit is kept per network, so nobody can lock an account out for everyone by failing its logins from
+//! their own address. A network is an IPv4 address or an IPv6 /64 (one host is handed a whole /64, so counting
+//! single IPv6 addresses would let it spray without limit).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,8 +18,23 @@ pub struct Throttle {
 
 #[derive(Hash, PartialEq, Eq, Clone)]
 enum Key {
-    User(String),
-    Ip(IpAddr),
+    User(String, IpAddr),
+    Net(IpAddr),
+}
+
+/// The network an address is counted under: itself for IPv4, its /64 for IPv6.
+fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            // An IPv4-mapped address is the IPv4 host.
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
 }
 
 /// Failures counted since `start`, and attempts being checked right now.
@@ -47,7 +65,8 @@ impl Throttle {
     /// limits; `None` means throttled.
     pub fn begin(&self, user: &str, ip: IpAddr) -> Option<Attempt<'_>> {
         let mut map = self.entries.lock().expect("throttle lock");
-        let keys = [Key::User(user.to_owned()), Key::Ip(ip)];
+        let net = network(ip);
+        let keys = [Key::User(user.to_owned(), net), Key::Net(net)];
         let window = self.window;
         let used = |map: &HashMap<Key, Entry>, key: &Key| {
             map.get(key).map_or(0, |e| if e.start.elapsed() < window { e.failures } else { 0 } + e.in_flight)
@@ -82,7 +101,7 @@ impl Throttle {
                 }
                 // A success clears the user's failures (not the address's: one good login does not excuse a
                 // spray from the same address).
-                (Some(false), Key::User(_)) => e.failures = 0,
+                (Some(false), Key::User(..)) => e.failures = 0,
                 _ => {}
             }
             if e.in_flight == 0 && e.failures == 0 {
@@ -128,6 +147,25 @@ mod tests {
         t.begin("bob", ip).unwrap().failed();
         assert!(t.begin("carol", ip).is_none(), "the address is over its limit");
         assert!(t.begin("carol", "127.0.0.2".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn a_user_is_throttled_per_network_and_ipv6_per_64() {
+        let t = Throttle::new(Duration::from_secs(60), 3, 10);
+        let mallory: IpAddr = "203.0.113.9".parse().unwrap();
+        for _ in 0..3 {
+            t.begin("admin", mallory).unwrap().failed();
+        }
+        assert!(t.begin("admin", mallory).is_none());
+        assert!(t.begin("admin", "198.51.100.7".parse().unwrap()).is_some(), "the admin still logs in from elsewhere");
+        // Every address of one /64 is one network.
+        for i in 0..10 {
+            let ip: IpAddr = format!("2001:db8:1:2::{i:x}").parse().unwrap();
+            t.begin(&format!("user{i}"), ip).unwrap().failed();
+        }
+        assert!(t.begin("someone", "2001:db8:1:2:ffff::1".parse().unwrap()).is_none());
+        assert!(t.begin("someone", "2001:db8:1:3::1".parse().unwrap()).is_some());
+        assert_eq!(network("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1".parse::<IpAddr>().unwrap());
     }
 
     #[test]
