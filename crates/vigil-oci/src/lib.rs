@@ -29,7 +29,7 @@ use axum::Router;
 use vigil_audit::Target;
 use vigil_auth::Authenticator;
 use vigil_core::{Operation, RepoName};
-use vigil_http::{Caller, Protocol, Refusal};
+use vigil_http::{Caller, Mounted, Protocol, Refusal};
 use vigil_store::{Applied, BlobStore, JournalEvent, MetadataStore, Mutation, StoreResult};
 
 use crate::error::{OciError, OciResult};
@@ -118,11 +118,18 @@ impl Registry {
     }
 }
 
-/// The `/v2` router (the OCI protocol, mounted like every format's) and the token service.
-pub fn router(registry: Registry) -> Router {
+/// The OCI protocol mounted like every format's (`/v2`), its router carrying the token service too.
+pub fn mount(registry: Registry) -> Mounted {
     let auth = registry.auth.clone();
     let token = Router::new().route("/auth/token", get(token::token).post(token::token)).with_state(registry.clone());
-    vigil_http::mount(registry, auth).router.merge(token)
+    let mut mounted = vigil_http::mount(registry, auth);
+    mounted.router = mounted.router.merge(token);
+    mounted
+}
+
+/// The `/v2` router and the token service.
+pub fn router(registry: Registry) -> Router {
+    mount(registry).router
 }
 
 impl Protocol for Registry {

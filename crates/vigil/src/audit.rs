@@ -86,7 +86,6 @@ pub fn classify(fronts: &[Front], method: &Method, path: &str, query: Option<&st
         "/metrics" => Operation::Metrics,
         "/ready" => Operation::Ready,
         "/auth/token" => Operation::IssueToken,
-        p if p == "/v2" || p.starts_with("/v2/") => vigil_oci::route::classify(method, path, query).operation,
         "/audit/checkpoint" | "/audit/key" => Operation::ReadTree,
         p if p.starts_with("/audit/tile/entries/") => Operation::ReadAuditLog,
         p if p.starts_with("/audit/tile/") => Operation::ReadTree,
@@ -104,7 +103,7 @@ pub fn classify(fronts: &[Front], method: &Method, path: &str, query: Option<&st
 fn unavailable(fronts: &[Front], path: &str, message: &str) -> Response {
     if let Some(front) = fronts.iter().find(|f| f.serves(path)) {
         (front.unavailable)(message)
-    } else if path == "/v2" || path.starts_with("/v2/") || path == "/auth/token" {
+    } else if path == "/auth/token" {
         vigil_oci::error::OciError::unavailable(message).into_response()
     } else if path.starts_with("/api/") {
         vigil_api::caller::unavailable(message)
@@ -147,7 +146,14 @@ mod tests {
             unavailable: Arc::new(|_| StatusCode::SERVICE_UNAVAILABLE.into_response()),
             operations: vigil_raw::ops::ALL,
         };
-        let c = |m: Method, p: &str| classify(std::slice::from_ref(&raw), &m, p, None);
+        let oci = Front {
+            prefix: "/v2",
+            classify: Arc::new(|m, p, q| vigil_oci::route::classify(m, p, q).operation),
+            unavailable: Arc::new(|_| StatusCode::SERVICE_UNAVAILABLE.into_response()),
+            operations: vigil_oci::route::OPERATIONS,
+        };
+        let fronts = [oci, raw];
+        let c = |m: Method, p: &str| classify(&fronts, &m, p, None);
         assert_eq!(c(Method::GET, "/v2/a/manifests/v1"), Operation::GetManifest);
         assert_eq!(c(Method::GET, "/auth/token"), Operation::IssueToken);
         assert_eq!(c(Method::POST, "/auth/token"), Operation::IssueToken);

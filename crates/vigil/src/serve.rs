@@ -77,12 +77,15 @@ pub fn app(
         .layer(axum::middleware::from_fn(telemetry::track))
 }
 
-/// The formats served beside OCI, each one protocol crate mounted under its prefix: the only place that names
+/// The formats served, each one protocol crate mounted under its prefix (OCI first): the only place that names
 /// them.
-fn protocols(config: &Config, stores: &Stores, auth: &Arc<Authenticator>) -> Vec<Mounted> {
+fn protocols(config: &Config, stores: &Stores, auth: &Arc<Authenticator>, registry: &Registry) -> Vec<Mounted> {
     let max_bytes = (config.registry.max_blob_bytes > 0).then_some(config.registry.max_blob_bytes);
     let ingest = Ingest { meta: stores.meta.clone(), blobs: stores.blobs.clone(), max_bytes };
-    vec![vigil_http::mount(vigil_raw::Raw::new(stores.content.clone(), ingest), Some(auth.clone()))]
+    vec![
+        vigil_oci::mount(registry.clone()),
+        vigil_http::mount(vigil_raw::Raw::new(stores.content.clone(), ingest), Some(auth.clone())),
+    ]
 }
 
 /// Readiness: fails while the journal (or an enforced sink) cannot be written. `/health` stays a liveness check.
@@ -114,7 +117,7 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     let registry_config = RegistryConfig { listen_host: Some(reachable(addr).to_string()), ..registry_config(&config) };
     let registry = Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config).with_auth(auth.clone());
     let metrics = telemetry::install_metrics()?;
-    let protocols = protocols(&config, &stores, &auth);
+    let protocols = protocols(&config, &stores, &auth, &registry);
     let fronts = protocols.iter().map(|p| p.front.clone()).collect();
     let audit = audit::start(&config, &stores, auth.clone(), fronts).await.context("starting the audit trail")?;
     tracing::info!(sinks = ?audit.sinks.names, "audit trail ready");
@@ -138,8 +141,8 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     let exports =
         Exports::new(&config.audit.export, &config.data_dir, base_url, logs.clone(), audit.layer.recorder.clone())
             .context("starting log exports")?;
-    let routers = std::iter::once(vigil_oci::router(registry.clone())).chain(protocols.into_iter().map(|p| p.router));
-    let app = app(routers.collect(), admin, logs, exports, audit.integrity.clone(), Some(metrics), audit.layer.clone());
+    let routers = protocols.into_iter().map(|p| p.router).collect();
+    let app = app(routers, admin, logs, exports, audit.integrity.clone(), Some(metrics), audit.layer.clone());
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
     let handle = axum_server::Handle::new();
