@@ -103,14 +103,8 @@ pub(crate) fn success_status(parts: &Parts) -> u16 {
 }
 
 pub(crate) async fn caller(st: &AdminState, parts: &Parts) -> ApiResult<Principal> {
-    let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
-    let xff = vigil_http::util::all_values(&parts.headers, "x-forwarded-for");
-    let fwd = vigil_http::util::all_values(&parts.headers, "forwarded");
-    let ip = st.auth.client_ip(peer, &xff, &fwd);
+    let header = vigil_http::util::header_str(&parts.headers, "authorization");
+    let ip = vigil_http::admission::client_ip(Some(&st.auth), parts);
     let p = st.auth.from_header(header, ip, false).await.map_err(|e| match e {
         AuthError::Throttled => ApiError(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
         AuthError::Store(m) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, m),
