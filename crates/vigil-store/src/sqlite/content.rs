@@ -103,7 +103,6 @@ impl ContentStore for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Asset>> {
-        let start = after.filter(|a| *a >= prefix).unwrap_or(prefix);
         sqlx::query(&format!(
             "SELECT {ASSET_COLUMNS} FROM assets
              WHERE repo_id = (SELECT id FROM repositories WHERE name = ?1)
@@ -111,7 +110,7 @@ impl ContentStore for SqliteStore {
              ORDER BY path LIMIT ?5"
         ))
         .bind(repo.as_str())
-        .bind(start)
+        .bind(prefix)
         .bind(after)
         .bind(prefix_end(prefix))
         .bind(limit as i64)
