@@ -377,10 +377,16 @@ impl EventDraft {
         }
     }
 
-    /// `name:tag`, `name@digest`, `name/path` for a file, the repository, or a bare digest (garbage collection).
+    /// `package@version` (or the package) for a package format, `name:tag`, `name@digest`, `name/path` for a
+    /// file, the repository, or a bare digest (garbage collection).
     fn derived_artifact(&self) -> String {
         let t = &self.target;
         let repo = t.repository.as_deref().unwrap_or_default();
+        match (&t.package, &t.version) {
+            (Some(p), Some(v)) => return format!("{p}@{v}"),
+            (Some(p), None) => return p.clone(),
+            _ => {}
+        }
         if let Some(path) = &t.path {
             return format!("{repo}/{path}");
         }
@@ -548,6 +554,10 @@ mod tests {
             "a/b@sha256:1"
         );
         assert_eq!(parse(&draft(Operation::ListTags).target(Target::repo(&repo)))["artifact"], "a/b");
+        let tarball = Target::repo(&repo).package("left-pad", Some("1.3.0".into())).path("left-pad/-/x.tgz");
+        assert_eq!(parse(&draft(Operation::GetBlob).target(tarball))["artifact"], "left-pad@1.3.0");
+        let packument = Target::repo(&repo).package("left-pad", None);
+        assert_eq!(parse(&draft(Operation::GetBlob).target(packument))["artifact"], "left-pad");
         assert_eq!(
             parse(&draft(Operation::CollectBlob).target(Target::default().digest("sha256:2")))["artifact"],
             "sha256:2"

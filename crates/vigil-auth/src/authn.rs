@@ -271,8 +271,9 @@ impl Authenticator {
         }
         let account = self.store.account_by_id(&record.account_id).await?.ok_or_else(bad)?;
         if let Some(u) = user {
-            // Quay scripts send `$oauthtoken` as the user name with a token; otherwise the name must match.
-            if u != account.name && u != "$oauthtoken" && u != "token" {
+            // Quay scripts send `$oauthtoken` as the user name with a token, twine `__token__`; otherwise the name
+            // must match.
+            if u != account.name && !matches!(u, "$oauthtoken" | "token" | "__token__") {
                 return Err(AuthError::BadCredentials);
             }
         }

@@ -173,7 +173,8 @@ pub async fn put(raw: &Raw, info: &RepositoryInfo, path: String, caller: &Caller
     check_if_match(&headers, current.as_ref())?;
     check_if_none_match(&headers, current.as_ref())?;
     let sha512 = claimed.iter().any(|d| d.algorithm() == Algorithm::Sha512);
-    let received = raw.ingest.receive(&repo, body_stream(req.into_body()), sha512).await?;
+    let also = vigil_registry::ingest::Also { sha512, ..Default::default() };
+    let received = raw.ingest.receive(&repo, body_stream(req.into_body()), also).await?;
     if let Err(e) = received.verify(&claimed) {
         raw.ingest.discard(received).await;
         return Err(e.into());

@@ -35,6 +35,27 @@ pub struct Received {
     pub digest: Digest,
     /// The sha512 digest too, when it was asked for.
     pub sha512: Option<Digest>,
+    /// Further checksums the format names files by (hex), when they were asked for.
+    pub sums: Sums,
+}
+
+/// Which checksums to compute besides sha256 while content streams in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Also {
+    pub sha512: bool,
+    /// sha1 and md5: Maven's `.sha1`/`.md5` files, npm's `shasum`, PyPI's `md5_digest`.
+    pub sha1: bool,
+    pub md5: bool,
+    /// PyPI's `blake2_256_digest`.
+    pub blake2b_256: bool,
+}
+
+/// Lower-case hex checksums of received content.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sums {
+    pub sha1: Option<String>,
+    pub md5: Option<String>,
+    pub blake2b_256: Option<String>,
 }
 
 impl Received {
@@ -64,9 +85,9 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Streams `body` into a new staging file for `repo`, hashing it (sha256, and sha512 when `sha512`). Nothing is
+    /// Streams `body` into a new staging file for `repo`, hashing it (sha256, and what `also` asks for). Nothing is
     /// left behind when this fails.
-    pub async fn receive(&self, repo: &RepoName, body: ByteStream, sha512: bool) -> Result<Received, IngestError> {
+    pub async fn receive(&self, repo: &RepoName, body: ByteStream, also: Also) -> Result<Received, IngestError> {
         let upload = uuid::Uuid::new_v4().to_string();
         self.blobs.create_upload(&upload).await.map_err(IngestError::Blobs)?;
         let now = vigil_store::now_ms();
@@ -75,9 +96,9 @@ impl Ingest {
             let _ = self.blobs.delete_upload(&upload).await;
             return Err(e.into());
         }
-        let result = self.stage(&upload, body, sha512).await;
+        let result = self.stage(&upload, body, also).await;
         match result {
-            Ok((size, digest, sha512)) => Ok(Received { upload, size, digest, sha512 }),
+            Ok((size, digest, sha512, sums)) => Ok(Received { upload, size, digest, sha512, sums }),
             Err(e) => {
                 self.discard_upload(&upload).await;
                 Err(e)
@@ -89,8 +110,8 @@ impl Ingest {
         &self,
         upload: &str,
         body: ByteStream,
-        sha512: bool,
-    ) -> Result<(u64, Digest, Option<Digest>), IngestError> {
+        also: Also,
+    ) -> Result<(u64, Digest, Option<Digest>, Sums), IngestError> {
         let limit = self.max_bytes;
         let mut seen = 0u64;
         let body: ByteStream = Box::pin(body.map(move |chunk| {
@@ -102,10 +123,23 @@ impl Ingest {
             }
         }));
         let mut sha256 = Hasher::new(Algorithm::Sha256);
-        let mut long = sha512.then(|| Hasher::new(Algorithm::Sha512));
+        let mut long = also.sha512.then(|| Hasher::new(Algorithm::Sha512));
+        let mut sha1 = also.sha1.then(sha1::Sha1::default);
+        let mut md5 = also.md5.then(md5::Md5::default);
+        let mut blake = also.blake2b_256.then(blake2::Blake2b::<blake2::digest::consts::U32>::default);
         let mut observe = |bytes: &[u8]| {
+            use blake2::digest::Update;
             sha256.update(bytes);
             if let Some(h) = long.as_mut() {
+                h.update(bytes);
+            }
+            if let Some(h) = sha1.as_mut() {
+                h.update(bytes);
+            }
+            if let Some(h) = md5.as_mut() {
+                h.update(bytes);
+            }
+            if let Some(h) = blake.as_mut() {
                 h.update(bytes);
             }
         };
@@ -116,7 +150,13 @@ impl Ingest {
             }
             Err(e) => return Err(IngestError::Interrupted(e)),
         };
-        Ok((size, sha256.finish(), long.map(Hasher::finish)))
+        use blake2::digest::FixedOutput;
+        let sums = Sums {
+            sha1: sha1.map(|h| hex::encode(h.finalize_fixed())),
+            md5: md5.map(|h| hex::encode(h.finalize_fixed())),
+            blake2b_256: blake.map(|h| hex::encode(h.finalize_fixed())),
+        };
+        Ok((size, sha256.finish(), long.map(Hasher::finish), sums))
     }
 
     /// Moves received content into the blob store and commits `change` (which names it) with `events`, in a task
@@ -143,6 +183,17 @@ impl Ingest {
         })
         .await
         .unwrap_or_else(|e| Err(IngestError::Store(StoreError::Backend(format!("ingest task failed: {e}")))))
+    }
+
+    /// Receives content already in memory (a base64 attachment, a frame's payload) like a streamed body.
+    pub async fn receive_bytes(
+        &self,
+        repo: &RepoName,
+        bytes: bytes::Bytes,
+        also: Also,
+    ) -> Result<Received, IngestError> {
+        let body: ByteStream = Box::pin(futures_util::stream::once(async move { Ok(bytes) }));
+        self.receive(repo, body, also).await
     }
 
     /// Drops received content that will not be stored.

@@ -1,9 +1,10 @@
 //! Format-neutral registry services that every protocol calls instead of writing its own: committing a change
 //! with its events in a task a client disconnect cannot cancel ([`commit`]), receiving content as a stream that
-//! is hashed, staged, verified and then stored with the change that names it ([`ingest`]), and resolving byte
-//! ranges ([`range`]). No HTTP and no format here: a protocol crate turns these into its wire answers.
+//! is hashed, staged, verified and then stored with the change that names it ([`ingest`]), resolving byte
+//! ranges ([`range`]), and what package formats share ([`packages`]: the repository of a format, publishing). No HTTP and no format here: a protocol crate turns these into its wire answers.
 
 pub mod ingest;
+pub mod packages;
 pub mod range;
 pub mod repositories;
 

@@ -79,10 +79,20 @@ pub enum ContentChange {
     PutAsset { repo: RepoName, asset: Asset, expect: Expect },
     /// Removes the asset at `path` (it must hold what `expect` says); `NotFound` if absent.
     DeleteAsset { repo: RepoName, path: String, expect: Expect },
-    /// Records a package version's metadata (replacing it: yanking and deprecation rewrite it).
-    PutVersion { repo: RepoName, version: PackageVersion },
-    /// Removes a package version and its assets; `NotFound` if absent.
+    /// Records a package version's metadata. With `create_only` it fails with `Conflict` when the version exists
+    /// (a publish); without, it replaces the metadata (yanking and deprecation rewrite it), keeping its creation
+    /// time.
+    PutVersion { repo: RepoName, version: PackageVersion, create_only: bool },
+    /// Removes a package version, its assets and the tags that name it; `NotFound` if absent.
     DeleteVersion { repo: RepoName, package: String, version: String },
+    /// Removes every version of a package, its assets and its tags; `NotFound` if it has no version.
+    DeletePackage { repo: RepoName, package: String },
+    /// Points a package's tag at one of its versions (`NotFound` if the version does not exist), or removes the
+    /// tag (`version: None`; `NotFound` if there is no such tag).
+    SetPackageTag { repo: RepoName, package: String, tag: String, version: Option<String> },
+    /// Several changes that commit together or not at all (a publish: the version, its file and its tags), in
+    /// order.
+    All(Vec<ContentChange>),
 }
 
 /// Reads of format-neutral content. Writes are [`ContentChange`]s.
@@ -102,4 +112,15 @@ pub trait ContentStore: Send + Sync + 'static {
         -> StoreResult<Vec<Asset>>;
     /// Versions of a package, oldest first.
     async fn versions(&self, repo: &RepoName, package: &str) -> StoreResult<Vec<PackageVersion>>;
+    /// A package's tags and the versions they name, in tag order.
+    async fn package_tags(&self, repo: &RepoName, package: &str) -> StoreResult<Vec<(String, String)>>;
+    /// Names of the packages that have versions, in name order, strictly after `after`; with `containing`, only
+    /// names that contain it (case-insensitively).
+    async fn packages(
+        &self,
+        repo: &RepoName,
+        containing: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>>;
 }

@@ -137,7 +137,7 @@ async fn versions_carry_metadata_and_their_assets<S: MetadataStore + ContentStor
             metadata: format!("{{\"v\":\"{v}\"}}"),
             created_at_ms: 0,
         };
-        change(store, ContentChange::PutVersion { repo: repo.clone(), version }).await.unwrap();
+        change(store, ContentChange::PutVersion { repo: repo.clone(), version, create_only: true }).await.unwrap();
         let mut a = asset(&format!("left-pad/-/left-pad-{v}.tgz"), v);
         (a.package, a.version) = (Some("left-pad".into()), Some(v.into()));
         change(store, put(&repo, a, Expect::Absent)).await.unwrap();
@@ -153,6 +153,75 @@ async fn versions_carry_metadata_and_their_assets<S: MetadataStore + ContentStor
     assert!(store.asset(&repo, "left-pad/-/left-pad-1.1.0.tgz").await.unwrap().is_some());
 }
 
+fn version(package: &str, v: &str) -> PackageVersion {
+    PackageVersion {
+        package: package.into(),
+        version: v.into(),
+        metadata: format!("{{\"v\":\"{v}\"}}"),
+        created_at_ms: 0,
+    }
+}
+
+fn tag(repo: &RepoName, tag: &str, version: Option<&str>) -> ContentChange {
+    ContentChange::SetPackageTag {
+        repo: repo.clone(),
+        package: "is-odd".into(),
+        tag: tag.into(),
+        version: version.map(Into::into),
+    }
+}
+
+/// A publish is one change (version, file, tag) that commits whole or not at all; tags follow their versions.
+async fn publishes_commit_whole_and_tags_follow_versions<S: MetadataStore + ContentStore>(store: &S) {
+    let repo: RepoName = "acme/npm".parse().unwrap();
+    let settings = RepoSettings::default();
+    change(store, ContentChange::CreateRepository { repo: repo.clone(), format: Format::Npm, settings }).await.unwrap();
+    let publish = |v: &str| {
+        let mut a = asset(&format!("is-odd/-/is-odd-{v}.tgz"), v);
+        (a.package, a.version) = (Some("is-odd".into()), Some(v.into()));
+        ContentChange::All(vec![
+            ContentChange::PutVersion { repo: repo.clone(), version: version("is-odd", v), create_only: true },
+            put(&repo, a, Expect::Absent),
+            tag(&repo, "latest", Some(v)),
+        ])
+    };
+    change(store, publish("1.0.0")).await.unwrap();
+    change(store, publish("2.0.0")).await.unwrap();
+    // The same version again: nothing of it is written, the tag included.
+    let mut again = publish("2.0.0");
+    if let ContentChange::All(parts) = &mut again {
+        parts[2] = tag(&repo, "beta", Some("2.0.0"));
+    }
+    assert!(matches!(change(store, again).await.unwrap_err(), StoreError::Conflict(_)));
+    assert_eq!(store.package_tags(&repo, "is-odd").await.unwrap(), [("latest".to_owned(), "2.0.0".to_owned())]);
+    // Replacing metadata (a deprecation) is not a conflict and keeps the version.
+    let mut deprecated = version("is-odd", "1.0.0");
+    deprecated.metadata = r#"{"deprecated":"use 2"}"#.into();
+    change(store, ContentChange::PutVersion { repo: repo.clone(), version: deprecated, create_only: false })
+        .await
+        .unwrap();
+    assert_eq!(store.versions(&repo, "is-odd").await.unwrap()[0].metadata, r#"{"deprecated":"use 2"}"#);
+    assert!(matches!(change(store, tag(&repo, "next", Some("9.9.9"))).await.unwrap_err(), StoreError::NotFound(_)));
+    assert!(matches!(change(store, tag(&repo, "next", None)).await.unwrap_err(), StoreError::NotFound(_)));
+    change(store, tag(&repo, "old", Some("1.0.0"))).await.unwrap();
+    let del = ContentChange::DeleteVersion { repo: repo.clone(), package: "is-odd".into(), version: "1.0.0".into() };
+    change(store, del).await.unwrap();
+    assert_eq!(store.package_tags(&repo, "is-odd").await.unwrap().len(), 1, "the tag naming 1.0.0 went with it");
+    let other =
+        ContentChange::PutVersion { repo: repo.clone(), version: version("Is-Even", "1.0.0"), create_only: true };
+    change(store, other).await.unwrap();
+    assert_eq!(store.packages(&repo, None, None, 10).await.unwrap(), ["Is-Even", "is-odd"]);
+    assert_eq!(store.packages(&repo, Some("IS-E"), None, 10).await.unwrap(), ["Is-Even"]);
+    assert_eq!(store.packages(&repo, Some("%"), None, 10).await.unwrap(), Vec::<String>::new());
+    assert_eq!(store.packages(&repo, None, Some("Is-Even"), 10).await.unwrap(), ["is-odd"]);
+    change(store, ContentChange::DeletePackage { repo: repo.clone(), package: "is-odd".into() }).await.unwrap();
+    assert!(store.versions(&repo, "is-odd").await.unwrap().is_empty());
+    assert!(store.package_tags(&repo, "is-odd").await.unwrap().is_empty());
+    assert!(store.asset(&repo, "is-odd/-/is-odd-2.0.0.tgz").await.unwrap().is_none());
+    let gone = ContentChange::DeletePackage { repo: repo.clone(), package: "is-odd".into() };
+    assert!(matches!(change(store, gone).await.unwrap_err(), StoreError::NotFound(_)));
+}
+
 #[tokio::test]
 async fn sqlite_keeps_the_content_contract() {
     let dir = tempfile::tempdir().unwrap();
@@ -160,6 +229,7 @@ async fn sqlite_keeps_the_content_contract() {
     repositories_have_a_format(&store).await;
     assets_follow_expectations_and_the_overwrite_rule(&store).await;
     versions_carry_metadata_and_their_assets(&store).await;
+    publishes_commit_whole_and_tags_follow_versions(&store).await;
 }
 
 /// One glob dialect: what a sink filter matches in Rust (`vigil_core::glob`) is what an audit query matches with

@@ -141,6 +141,39 @@ impl ContentStore for SqliteStore {
             })
             .collect())
     }
+
+    async fn package_tags(&self, repo: &RepoName, package: &str) -> StoreResult<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT tag, version FROM package_tags
+             WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND package = ? ORDER BY tag",
+        )
+        .bind(repo.as_str())
+        .bind(package)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn packages(
+        &self,
+        repo: &RepoName,
+        containing: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<String>> {
+        // instr on lower-cased text rather than LIKE, so `%` and `_` in a search are plain characters.
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT package FROM package_versions
+             WHERE repo_id = (SELECT id FROM repositories WHERE name = ?1) AND package > ?2
+               AND (?3 IS NULL OR instr(lower(package), lower(?3)) > 0)
+             ORDER BY package LIMIT ?4",
+        )
+        .bind(repo.as_str())
+        .bind(after.unwrap_or(""))
+        .bind(containing)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?)
+    }
 }
 
 #[cfg(test)]

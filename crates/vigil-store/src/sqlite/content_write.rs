@@ -65,7 +65,9 @@ pub(super) async fn apply(conn: &mut SqliteConnection, change: ContentChange) ->
             let (rid, _) = existing_repo(conn, &repo).await?;
             // Tags, then manifests (their references cascade), then links and the neutral rows: every table that
             // names the repository, children first.
-            for table in ["tags", "manifests", "repo_blobs", "assets", "package_versions", "repositories"] {
+            for table in
+                ["tags", "manifests", "repo_blobs", "assets", "package_tags", "package_versions", "repositories"]
+            {
                 let column = if table == "repositories" { "id" } else { "repo_id" };
                 sqlx::query(&format!("DELETE FROM {table} WHERE {column} = ?")).bind(rid).execute(&mut *conn).await?;
             }
@@ -120,19 +122,27 @@ pub(super) async fn apply(conn: &mut SqliteConnection, change: ContentChange) ->
                 .await?;
             Ok(Applied::Asset { replaced: Some(parse_digest(&c)?) })
         }
-        ContentChange::PutVersion { repo, version } => {
+        ContentChange::PutVersion { repo, version, create_only } => {
             let (rid, _) = existing_repo(conn, &repo).await?;
-            sqlx::query(
+            let upsert = if create_only { "DO NOTHING" } else { "DO UPDATE SET metadata = excluded.metadata" };
+            let written = sqlx::query(&format!(
                 "INSERT INTO package_versions (repo_id, package, version, metadata, created_at) VALUES (?, ?, ?, ?, ?)
-                 ON CONFLICT (repo_id, package, version) DO UPDATE SET metadata = excluded.metadata",
-            )
+                 ON CONFLICT (repo_id, package, version) {upsert}"
+            ))
             .bind(rid)
             .bind(&version.package)
             .bind(&version.version)
             .bind(&version.metadata)
             .bind(now_ms())
             .execute(&mut *conn)
-            .await?;
+            .await?
+            .rows_affected();
+            if written == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "{} {} already exists in {repo}",
+                    version.package, version.version
+                )));
+            }
             Ok(Applied::Done)
         }
         ContentChange::DeleteVersion { repo, package, version } => {
@@ -147,13 +157,82 @@ pub(super) async fn apply(conn: &mut SqliteConnection, change: ContentChange) ->
             if n == 0 {
                 return Err(StoreError::NotFound(format!("{package} {version} in {repo}")));
             }
-            sqlx::query("DELETE FROM assets WHERE repo_id = ? AND package = ? AND version = ?")
+            for table in ["assets", "package_tags"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE repo_id = ? AND package = ? AND version = ?"))
+                    .bind(rid)
+                    .bind(&package)
+                    .bind(&version)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(Applied::Done)
+        }
+        ContentChange::DeletePackage { repo, package } => {
+            let rid = repo_id(conn, &repo).await?.ok_or_else(|| StoreError::NotFound(format!("repository {repo}")))?;
+            let n = sqlx::query("DELETE FROM package_versions WHERE repo_id = ? AND package = ?")
                 .bind(rid)
                 .bind(&package)
-                .bind(&version)
                 .execute(&mut *conn)
-                .await?;
+                .await?
+                .rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("package {package} in {repo}")));
+            }
+            for table in ["assets", "package_tags"] {
+                sqlx::query(&format!("DELETE FROM {table} WHERE repo_id = ? AND package = ?"))
+                    .bind(rid)
+                    .bind(&package)
+                    .execute(&mut *conn)
+                    .await?;
+            }
             Ok(Applied::Done)
+        }
+        ContentChange::SetPackageTag { repo, package, tag, version } => {
+            let (rid, _) = existing_repo(conn, &repo).await?;
+            let Some(version) = version else {
+                let n = sqlx::query("DELETE FROM package_tags WHERE repo_id = ? AND package = ? AND tag = ?")
+                    .bind(rid)
+                    .bind(&package)
+                    .bind(&tag)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err(StoreError::NotFound(format!("tag {tag} of {package} in {repo}")));
+                }
+                return Ok(Applied::Done);
+            };
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM package_versions WHERE repo_id = ? AND package = ? AND version = ?")
+                    .bind(rid)
+                    .bind(&package)
+                    .bind(&version)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!("{package} {version} in {repo}")));
+            }
+            sqlx::query(
+                "INSERT INTO package_tags (repo_id, package, tag, version, updated_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (repo_id, package, tag) DO UPDATE SET version = excluded.version,
+                    updated_at = excluded.updated_at",
+            )
+            .bind(rid)
+            .bind(&package)
+            .bind(&tag)
+            .bind(&version)
+            .bind(now_ms())
+            .execute(&mut *conn)
+            .await?;
+            Ok(Applied::Done)
+        }
+        ContentChange::All(changes) => {
+            // What the last change did (a publish ends with its file, whose replacement is the interesting part).
+            let mut applied = Applied::Done;
+            for change in changes {
+                applied = Box::pin(apply(conn, change)).await?;
+            }
+            Ok(applied)
         }
     }
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_audit_index.sql")),
     (6, include_str!("../../migrations/sqlite/0006_audit_rollup.sql")),
     (7, include_str!("../../migrations/sqlite/0007_content.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_package_tags.sql")),
 ];
 
 pub async fn run(conn: &mut SqliteConnection) -> StoreResult<()> {

@@ -1,0 +1,90 @@
+//! A failure as a status and words for the person at the client, before a protocol renders it in its own error
+//! format (npm's `{"error"}`, Cargo's `{"errors":[{"detail"}]}`, a reason phrase for twine and Maven). The
+//! mapping from store and ingest failures to statuses is the same for every package format, so it lives here once.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use vigil_registry::ingest::IngestError;
+use vigil_store::StoreError;
+
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub message: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Problem { status, message: message.into(), headers: Vec::new() }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Problem::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Problem::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Problem::new(StatusCode::CONFLICT, message)
+    }
+
+    pub fn unavailable(why: &str) -> Self {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the audit journal cannot record this request, so it was not carried out: {why}"),
+        )
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    fn internal(context: &str, e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "{context}");
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{context}; the server log has the details"))
+    }
+
+    /// Sets the HTTP/1 reason phrase to the message (twine and Maven show the reason phrase, not the body), when
+    /// it is short printable ASCII; the status line keeps its canonical phrase otherwise.
+    pub fn set_reason(&self, resp: &mut Response) {
+        let phrase: String = self.message.chars().take(200).collect();
+        if phrase.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) {
+            if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(phrase) {
+                resp.extensions_mut().insert(reason);
+            }
+        }
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Problem::not_found(format!("{what} not found")),
+            StoreError::Conflict(what) => Problem::conflict(what),
+            StoreError::PreconditionFailed(what) => Problem::new(StatusCode::PRECONDITION_FAILED, what),
+            StoreError::WrongFormat(what) => Problem::not_found(what),
+            StoreError::JournalUnavailable(why) => Problem::unavailable(&why),
+            e @ (StoreError::MissingBlobs(_) | StoreError::MissingManifests(_) | StoreError::Backend(_)) => {
+                Problem::internal("storage failed", e)
+            }
+        }
+    }
+}
+
+impl From<IngestError> for Problem {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::TooLarge(max) => {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the file exceeds the limit of {max} bytes"))
+            }
+            e @ IngestError::DigestMismatch { .. } => Problem::bad_request(e.to_string()),
+            IngestError::Interrupted(e) => Problem::bad_request(format!("the upload was interrupted: {e}")),
+            IngestError::Blobs(e) => Problem::internal("the blob store failed", e),
+            IngestError::Store(e) => e.into(),
+        }
+    }
+}
