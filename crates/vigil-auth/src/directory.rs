@@ -62,6 +62,11 @@ impl Actor {
         Actor(scope.draft(Operation::AdminChange).status(success_status))
     }
 
+    /// A request of a protocol whose own operation the change belongs to (an npm login issuing a token).
+    pub fn request_as(scope: &Arc<RequestScope>, operation: Operation, success_status: u16) -> Self {
+        Actor(scope.draft(operation).status(success_status))
+    }
+
     /// The event of one change this actor makes: its Quay kind, its subject (the artifact; a repository's name
     /// sets the target too) and what changed. For changes outside the directory (repositories) as well.
     pub fn event(&self, kind: &'static str, subject: &str, detail: String) -> EventDraft {

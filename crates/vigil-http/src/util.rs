@@ -50,3 +50,17 @@ pub fn body_stream(body: Body) -> ByteStream {
 pub fn blob_body(read: BlobRead) -> Body {
     Body::from_stream(tokio_util::io::ReaderStream::with_capacity(read.reader, 256 * 1024))
 }
+
+/// Reads a whole (small) body into memory, refusing one over `limit` bytes with 413 and a broken one with 400.
+pub async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, crate::Problem> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+            crate::Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body exceeds the limit of {limit} bytes"),
+            )
+        } else {
+            crate::Problem::bad_request(format!("the request body could not be read: {e}"))
+        }
+    })
+}

@@ -77,6 +77,9 @@ pub struct RegistrySection {
     pub max_manifest_bytes: usize,
     /// 0 means unlimited.
     pub max_blob_bytes: u64,
+    /// Largest file of a package format (an npm tarball, a wheel); 0 means unlimited. Package files arrive in
+    /// one request (npm's inside a JSON body), so unlike blobs they are bounded by default.
+    pub max_package_bytes: u64,
     pub upload_expiry_secs: u64,
 }
 
@@ -116,7 +119,12 @@ impl Default for Config {
 
 impl Default for RegistrySection {
     fn default() -> Self {
-        RegistrySection { max_manifest_bytes: 4 * 1024 * 1024, max_blob_bytes: 0, upload_expiry_secs: 24 * 3600 }
+        RegistrySection {
+            max_manifest_bytes: 4 * 1024 * 1024,
+            max_blob_bytes: 0,
+            max_package_bytes: 256 * 1024 * 1024,
+            upload_expiry_secs: 24 * 3600,
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use vigil_auth::client::TrustedProxies;
 use vigil_auth::directory::Directory;
 use vigil_auth::jwt::JwtKeys;
 use vigil_auth::{AuthConfig, Authenticator};
-use vigil_http::Mounted;
+use vigil_http::{Mounted, Site};
 use vigil_oci::{Registry, RegistryConfig};
 use vigil_registry::ingest::Ingest;
 use vigil_store::MetadataStore;
@@ -82,9 +82,14 @@ pub fn app(
 fn protocols(config: &Config, stores: &Stores, auth: &Arc<Authenticator>, registry: &Registry) -> Vec<Mounted> {
     let max_bytes = (config.registry.max_blob_bytes > 0).then_some(config.registry.max_blob_bytes);
     let ingest = Ingest { meta: stores.meta.clone(), blobs: stores.blobs.clone(), max_bytes };
+    let package_bytes = config.registry.max_package_bytes;
+    let packages = Ingest { max_bytes: (package_bytes > 0).then_some(package_bytes), ..ingest.clone() };
+    let site = Site { public_url: config.public_url(), tls: config.tls.cert.is_some() };
+    let npm = vigil_npm::Npm::new(stores.content.clone(), packages, auth.clone(), site);
     vec![
         vigil_oci::mount(registry.clone()),
         vigil_http::mount(vigil_raw::Raw::new(stores.content.clone(), ingest), Some(auth.clone())),
+        vigil_http::mount(npm, Some(auth.clone())),
     ]
 }
 
