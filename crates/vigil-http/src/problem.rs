@@ -4,8 +4,11 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
+use vigil_auth::AuthError;
 use vigil_registry::ingest::IngestError;
 use vigil_store::StoreError;
+
+use crate::admission::Refusal;
 
 #[derive(Debug)]
 pub struct Problem {
@@ -85,6 +88,24 @@ impl From<IngestError> for Problem {
             IngestError::Interrupted(e) => Problem::bad_request(format!("the upload was interrupted: {e}")),
             IngestError::Blobs(e) => Problem::internal("the blob store failed", e),
             IngestError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A refused admission as every package client understands it: 401 with a Basic challenge (npm, pip, twine,
+/// Maven, cargo and curl answer it with credentials; an API token works as a bearer token too), 403 for a caller
+/// without the right, 429 while logins are throttled.
+impl From<Refusal> for Problem {
+    fn from(refusal: Refusal) -> Self {
+        let message = refusal.message();
+        match refusal {
+            Refusal::Credentials(AuthError::Throttled) => Problem::new(StatusCode::TOO_MANY_REQUESTS, message),
+            Refusal::Credentials(AuthError::Store(e)) => Problem::internal("checking the credentials failed", e),
+            Refusal::Credentials(_) | Refusal::Anonymous { .. } | Refusal::InsufficientScope { .. } => {
+                Problem::new(StatusCode::UNAUTHORIZED, message)
+                    .with_header("www-authenticate", r#"Basic realm="vigil", charset="UTF-8""#.to_owned())
+            }
+            Refusal::Forbidden { .. } => Problem::new(StatusCode::FORBIDDEN, message),
         }
     }
 }

@@ -111,19 +111,7 @@ impl Protocol for Npm {
     }
 
     fn refuse(&self, _: &Authenticator, refusal: Refusal, _: Operation, _: &Route, _: &Parts) -> NpmError {
-        let message = refusal.message();
-        match refusal {
-            Refusal::Credentials(vigil_auth::AuthError::Throttled) => {
-                NpmError::new(StatusCode::TOO_MANY_REQUESTS, message)
-            }
-            Refusal::Credentials(vigil_auth::AuthError::Store(_)) => {
-                NpmError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
-            }
-            Refusal::Credentials(_) | Refusal::Anonymous { .. } | Refusal::InsufficientScope { .. } => {
-                NpmError::unauthorized(message)
-            }
-            Refusal::Forbidden { .. } => NpmError::new(StatusCode::FORBIDDEN, message),
-        }
+        NpmError(refusal.into())
     }
 
     fn unavailable(&self, message: &str) -> NpmError {

@@ -286,6 +286,17 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>) -> (Operation,
         (Ok(ns), Ok(name)) => format!("{ns}/{name}").parse::<RepoName>(),
         _ => return (Operation::Unknown, Err(bad("not a repository name"))),
     };
+    // `npm unpublish` deletes a tarball at the path of its absolute URL joined to the registry URL, which names
+    // the registry's own path twice. No other call has `npm/<ns>/<repo>` at its front (a package named `npm` is
+    // never followed by two more name segments), so the repetition is dropped.
+    let tail = match tail {
+        ["npm", again_ns, again_name, rest @ ..]
+            if *method == Method::DELETE && *again_ns == ns && *again_name == name =>
+        {
+            rest
+        }
+        _ => tail,
+    };
     let (op, call) = parse(method, tail, query);
     let route = match repo {
         Ok(repo) => call.map(|call| Route { repo, call }),
@@ -326,6 +337,11 @@ mod tests {
                 ops::DELETE_TARBALL,
                 Ok(Call::TarballRevision { name: name("left-pad"), file: name("left-pad-1.0.0.tgz") })
             )
+        );
+        assert_eq!(
+            call(Method::DELETE, "/npm/acme/js/npm/acme/js/left-pad/-/left-pad-1.0.0.tgz/-rev/3-ab").0,
+            ops::DELETE_TARBALL,
+            "the form npm unpublish sends"
         );
         assert_eq!(
             call(Method::PUT, "/npm/acme/js/left-pad/-rev/3-ab"),

@@ -47,6 +47,17 @@ impl RawError {
         )
     }
 
+    /// A refused admission (the shared statuses and challenge), with raw's code for its status.
+    pub fn refused(problem: vigil_http::Problem) -> Self {
+        let code = match problem.status {
+            StatusCode::TOO_MANY_REQUESTS => "TOO_MANY_REQUESTS",
+            StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
+            StatusCode::FORBIDDEN => "DENIED",
+            _ => "INTERNAL",
+        };
+        RawError { status: problem.status, code, message: problem.message, headers: problem.headers }
+    }
+
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
         self.headers.push((name, value));
         self

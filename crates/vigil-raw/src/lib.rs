@@ -68,21 +68,7 @@ impl Protocol for Raw {
     }
 
     fn refuse(&self, _: &Authenticator, refusal: Refusal, _: Operation, _: &Route, _: &Parts) -> RawError {
-        let message = refusal.message();
-        match refusal {
-            Refusal::Credentials(vigil_auth::AuthError::Throttled) => {
-                RawError::new(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS", message)
-            }
-            Refusal::Credentials(vigil_auth::AuthError::Store(_)) => {
-                RawError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", message)
-            }
-            // curl, wget and browsers answer a Basic challenge; an API token works as a bearer token too.
-            Refusal::Credentials(_) | Refusal::Anonymous { .. } | Refusal::InsufficientScope { .. } => {
-                RawError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
-                    .with_header("www-authenticate", r#"Basic realm="vigil", charset="UTF-8""#.to_owned())
-            }
-            Refusal::Forbidden { .. } => RawError::new(StatusCode::FORBIDDEN, "DENIED", message),
-        }
+        RawError::refused(vigil_http::Problem::from(refusal))
     }
 
     fn unavailable(&self, message: &str) -> RawError {
