@@ -4,6 +4,7 @@
 //! protocol renders them ([`problem`]), the origin clients reach ([`site`]) and small helpers ([`util`]). The audit middleware itself stays the one in `vigil_audit::layer`, around every route.
 
 pub mod admission;
+pub mod download;
 pub mod problem;
 pub mod protocol;
 pub mod site;

@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde_json::json;
 use vigil_audit::{AuditTarget, Target};
 use vigil_core::RepoName;
-use vigil_http::util::{blob_body, header_str, response};
+use vigil_http::util::{header_str, response};
 
 use crate::error::{NpmError, NpmResult};
 use crate::packument::{tarball_path, Package};
@@ -68,34 +68,9 @@ pub async fn version(npm: &Npm, repo: &RepoName, name: &str, spec: &str, registr
 
 pub async fn tarball(npm: &Npm, repo: &RepoName, name: &str, file: &str, head_only: bool) -> NpmResult<Response> {
     let path = tarball_path(name, file);
-    let missing = || NpmError::not_found(format!("{path} is not in {repo}"));
-    let asset = npm.content.asset(repo, &path).await?.ok_or_else(missing)?;
-    let target = Target::repo(repo)
-        .package(name, asset.version.clone())
-        .path(path.clone())
-        .digest(&asset.digest)
-        .size(asset.size)
-        .media_type(&asset.media_type);
-    let headers = [
-        ("content-type", asset.media_type.clone()),
-        ("content-length", asset.size.to_string()),
-        ("etag", format!("\"{}\"", asset.digest)),
-        ("last-modified", vigil_core::time::http_date(asset.updated_at_ms)),
-    ];
-    let body = if head_only {
-        Body::empty()
-    } else {
-        match npm.ingest.blobs.open(&asset.digest, 0, None).await? {
-            Some(read) => blob_body(read),
-            None => {
-                tracing::error!(digest = %asset.digest, %path, "tarball recorded but missing from the blob store");
-                return Err(missing());
-            }
-        }
-    };
-    let mut resp = response(StatusCode::OK, &headers, body);
-    resp.extensions_mut().insert(AuditTarget(target));
-    Ok(resp)
+    let asset =
+        npm.content.asset(repo, &path).await?.ok_or_else(|| NpmError::not_found(format!("{path} is not in {repo}")))?;
+    Ok(vigil_http::download::asset(&npm.ingest.blobs, repo, asset, head_only).await?)
 }
 
 /// `npm search`: packages whose name contains the text, with their latest version's description.

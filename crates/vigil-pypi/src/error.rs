@@ -1,0 +1,71 @@
+//! Errors as twine and pip show them: the message is the HTTP reason phrase (twine prints
+//! `HTTPError: 400 Bad Request … <reason>`; pip the status line) and the plain-text body.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use vigil_audit::AuditReason;
+use vigil_http::Problem;
+
+#[derive(Debug)]
+pub struct PypiError(pub Problem);
+
+pub type PypiResult<T> = Result<T, PypiError>;
+
+impl PypiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        PypiError(Problem::new(status, message))
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        PypiError(Problem::bad_request(message))
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        PypiError(Problem::not_found(message))
+    }
+}
+
+impl From<Problem> for PypiError {
+    fn from(p: Problem) -> Self {
+        PypiError(p)
+    }
+}
+
+impl From<vigil_store::StoreError> for PypiError {
+    fn from(e: vigil_store::StoreError) -> Self {
+        PypiError(e.into())
+    }
+}
+
+impl From<vigil_registry::ingest::IngestError> for PypiError {
+    fn from(e: vigil_registry::ingest::IngestError) -> Self {
+        PypiError(e.into())
+    }
+}
+
+impl From<vigil_registry::packages::LookupError> for PypiError {
+    fn from(e: vigil_registry::packages::LookupError) -> Self {
+        match e {
+            vigil_registry::packages::LookupError::Missing(message) => PypiError::not_found(message),
+            vigil_registry::packages::LookupError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl IntoResponse for PypiError {
+    fn into_response(self) -> Response {
+        let problem = self.0;
+        let mut resp = Response::new(Body::from(format!("{}\n", problem.message)));
+        *resp.status_mut() = problem.status;
+        resp.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+        for (name, value) in &problem.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                resp.headers_mut().insert(*name, v);
+            }
+        }
+        problem.set_reason(&mut resp);
+        resp.extensions_mut().insert(AuditReason { code: None, message: problem.message });
+        resp
+    }
+}
