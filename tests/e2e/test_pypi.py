@@ -85,3 +85,10 @@ def test_twine_upload_pip_install_and_yank(vigil, tmp_path):
     yanks = [e for e in log.events() if e["kind"] == "yank_version"]
     assert [(e["artifact"], e["detail"], e["outcome"]) for e in yanks] == \
         [("demo-pkg@1.0.0", "broken build", "success")], yanks
+
+    # The CLI takes the yank back: a range finds the release again.
+    vigil.cli("pypi", "unyank", "e2e/py", "Demo.Pkg", "1.0.0")
+    pip_install(index, tmp_path / "again", "demo-pkg>=1")
+    unyanks = [e for e in log.events() if e["kind"] == "unyank_version"]
+    assert [(e["artifact"], e["actor"], e["target"]["repository"]) for e in unyanks] == \
+        [("demo-pkg@1.0.0", "cli", "e2e/py")], unyanks

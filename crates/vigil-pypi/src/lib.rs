@@ -9,10 +9,11 @@
 //! dispatch's.
 
 mod error;
-mod release;
+pub mod release;
 mod simple;
 mod upload;
-mod yank;
+
+pub mod yank;
 
 pub mod names;
 pub mod ops;

@@ -24,6 +24,10 @@ const MAX_FILE: u64 = 4096;
 const BOUNDARY: &str = "vigil-test-boundary";
 const JSON: &str = "application/vnd.pypi.simple.v1+json";
 
+/// A form field and a file part (name, bytes).
+type Field<'a> = (&'a str, &'a str);
+type File<'a> = (&'a str, &'a [u8]);
+
 struct Server {
     app: Router,
     meta: Arc<SqliteStore>,
@@ -198,7 +202,7 @@ async fn bad_uploads_are_refused_with_a_reason_and_store_nothing() {
     let (sha, blake) = (sha256(file), blake2(file));
     let wrong = sha256(b"other");
     let name = "demo-1.0.tar.gz";
-    let cases: Vec<(Vec<(&str, &str)>, Option<(&str, &[u8])>, &str)> = vec![
+    let cases: Vec<(Vec<Field>, Option<File>, &str)> = vec![
         (fields("demo", "1.0", &wrong, &blake), Some((name, file)), "sha256_digest"),
         (fields("demo", "1.0", &sha, &wrong), Some((name, file)), "blake2_256_digest"),
         (fields("demo", "1.0", &sha, &blake)[..9].to_vec(), Some((name, file)), "sha256_digest or blake2_256_digest"),

@@ -8,6 +8,7 @@ mod audit_reindex;
 mod config;
 mod gc;
 mod identity;
+mod pypi_cli;
 mod repo_cli;
 mod serve;
 mod telemetry;
@@ -87,6 +88,9 @@ enum Command {
     /// Manage repositories of a format (raw, and the package formats).
     #[command(subcommand)]
     Repo(repo_cli::RepoCmd),
+    /// Python package indexes: yank or restore a release (PEP 592).
+    #[command(subcommand)]
+    Pypi(pypi_cli::PypiCmd),
     /// Allow (or with --private, stop) anonymous pulls of a repository (`ns/app`) or a namespace (`ns`).
     Visibility {
         target: String,
@@ -156,6 +160,7 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Audit(cmd) => audit_cli::run(&config, cmd).await,
             Command::Repo(cmd) => repo_cli::run(&open_stores(&config).await?, cmd).await,
+            Command::Pypi(cmd) => pypi_cli::run(&open_stores(&config).await?, cmd).await,
             Command::Visibility { target, private } => {
                 identity::visibility(&open_stores(&config).await?, &target, !private).await
             }
