@@ -336,6 +336,11 @@ impl Authenticator {
         Ok(access)
     }
 
+    /// Whether anonymous callers may pull `repo` (Cargo's `auth-required` says the opposite).
+    pub async fn is_public(&self, repo: &vigil_core::RepoName) -> Result<bool, AuthError> {
+        Ok(self.access(&Principal::anonymous()).await?.role_for(repo).is_some())
+    }
+
     /// Forgets cached roles and passwords (after an identity change in this process).
     pub fn invalidate(&self) {
         self.access_cache.lock().expect("cache lock").clear();
