@@ -51,6 +51,22 @@ impl Problem {
         Problem::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{context}; the server log has the details"))
     }
 
+    /// The failure as clients that show the status line read it (twine, pip, Maven): the message as the reason
+    /// phrase and as a plain-text body, with the audit reason attached.
+    pub fn into_text_response(self) -> Response {
+        let mut resp = Response::new(axum::body::Body::from(format!("{}\n", self.message)));
+        *resp.status_mut() = self.status;
+        resp.headers_mut().insert("content-type", axum::http::HeaderValue::from_static("text/plain; charset=utf-8"));
+        for (name, value) in &self.headers {
+            if let Ok(v) = axum::http::HeaderValue::from_str(value) {
+                resp.headers_mut().insert(*name, v);
+            }
+        }
+        self.set_reason(&mut resp);
+        resp.extensions_mut().insert(vigil_audit::AuditReason { code: None, message: self.message });
+        resp
+    }
+
     /// Sets the HTTP/1 reason phrase to the message (twine and Maven show the reason phrase, not the body), when
     /// it is short printable ASCII; the status line keeps its canonical phrase otherwise.
     pub fn set_reason(&self, resp: &mut Response) {

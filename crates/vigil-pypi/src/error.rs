@@ -1,10 +1,8 @@
 //! Errors as twine and pip show them: the message is the HTTP reason phrase (twine prints
 //! `HTTPError: 400 Bad Request … <reason>`; pip the status line) and the plain-text body.
 
-use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use vigil_audit::AuditReason;
 use vigil_http::Problem;
 
 #[derive(Debug)]
@@ -55,17 +53,6 @@ impl From<vigil_registry::packages::LookupError> for PypiError {
 
 impl IntoResponse for PypiError {
     fn into_response(self) -> Response {
-        let problem = self.0;
-        let mut resp = Response::new(Body::from(format!("{}\n", problem.message)));
-        *resp.status_mut() = problem.status;
-        resp.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
-        for (name, value) in &problem.headers {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                resp.headers_mut().insert(*name, v);
-            }
-        }
-        problem.set_reason(&mut resp);
-        resp.extensions_mut().insert(AuditReason { code: None, message: problem.message });
-        resp
+        self.0.into_text_response()
     }
 }

@@ -87,13 +87,15 @@ fn protocols(config: &Config, stores: &Stores, auth: &Arc<Authenticator>, regist
     let site = Site { public_url: config.public_url(), tls: config.tls.cert.is_some() };
     let npm = vigil_npm::Npm::new(stores.content.clone(), packages.clone(), auth.clone(), site.clone());
     let cargo = vigil_cargo::Cargo::new(stores.content.clone(), packages.clone(), auth.clone(), site);
-    let pypi = vigil_pypi::Pypi::new(stores.content.clone(), packages);
+    let pypi = vigil_pypi::Pypi::new(stores.content.clone(), packages.clone());
+    let maven = vigil_maven::Maven::new(stores.content.clone(), packages);
     vec![
         vigil_oci::mount(registry.clone()),
         vigil_http::mount(vigil_raw::Raw::new(stores.content.clone(), ingest), Some(auth.clone())),
         vigil_http::mount(npm, Some(auth.clone())),
         vigil_http::mount(pypi, Some(auth.clone())),
         vigil_http::mount(cargo, Some(auth.clone())),
+        vigil_http::mount(maven, Some(auth.clone())),
     ]
 }
 
