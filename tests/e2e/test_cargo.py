@@ -49,7 +49,7 @@ def test_cargo_publish_depend_yank(vigil, tmp_path):
     mark = log.mark()
     cargo(env, first, "publish", "--registry", "vigil", "--allow-dirty")
     cargo(env, second, "publish", "--registry", "vigil", "--allow-dirty")
-    pushes = [e for e in log.events() if e["seq"] > mark and e["kind"] == "push_repo"]
+    pushes = [e for e in log.events() if e["seq"] > mark and e["kind"] == "push_repo" and e["registry"] == "cargo"]
     assert [(e["artifact"], e["outcome"], e["user"]["name"], e["registry"]) for e in pushes] == \
         [("e2e-first@0.1.0", "success", ADMIN_USER, "cargo"), ("e2e-second@0.2.0", "success", ADMIN_USER, "cargo")]
     assert all(e["detail"].startswith("sha256:") for e in pushes), pushes
@@ -60,7 +60,7 @@ def test_cargo_publish_depend_yank(vigil, tmp_path):
     cargo(env, app, "add", "--registry", "vigil", "e2e_second")
     cargo(env, app, "fetch")
     assert cargo(env, app, "run", "-q").stdout.strip() == "HELLO FROM VIGIL"
-    pulls = {e["artifact"] for e in log.events() if e["seq"] > mark and e["kind"] == "pull_repo"}
+    pulls = {e["artifact"] for e in log.events() if e["seq"] > mark and e["kind"] == "pull_repo" and e["registry"] == "cargo"}
     assert pulls == {"e2e-first@0.1.0", "e2e-second@0.2.0"}, pulls
 
     found = cargo(env, app, "search", "--registry", "vigil", "e2e").stdout
@@ -69,7 +69,8 @@ def test_cargo_publish_depend_yank(vigil, tmp_path):
 
     cargo(env, first, "yank", "--registry", "vigil", "--version", "0.1.0")
     cargo(env, first, "yank", "--undo", "--registry", "vigil", "--version", "0.1.0")
-    kinds = [e["kind"] for e in log.events() if e["seq"] > mark and e["kind"].endswith("yank_version")]
+    kinds = [e["kind"] for e in log.events()
+             if e["seq"] > mark and e["kind"].endswith("yank_version") and e["registry"] == "cargo"]
     assert kinds == ["yank_version", "unyank_version"], kinds
 
     again = cargo(env, first, "publish", "--registry", "vigil", "--allow-dirty", "--no-verify", check=False)

@@ -49,7 +49,7 @@ def test_twine_upload_pip_install_and_yank(vigil, tmp_path):
 
     mark = log.mark()
     twine(url, ADMIN_USER, ADMIN_PASSWORD, files)
-    pushes = [e for e in log.events() if e["seq"] > mark and e["kind"] == "push_repo"]
+    pushes = [e for e in log.events() if e["seq"] > mark and e["kind"] == "push_repo" and e["registry"] == "pypi"]
     assert [(e["outcome"], e["artifact"], e["user"]["name"], e["registry"]) for e in pushes] == \
         [("success", "demo-pkg@1.0.0", ADMIN_USER, "pypi")] * 2, pushes
     assert all(e["detail"].startswith("sha256:") for e in pushes), pushes
@@ -71,7 +71,7 @@ def test_twine_upload_pip_install_and_yank(vigil, tmp_path):
     pip_install(index, target, "demo-pkg")
     out = run(sys.executable, "-c", "import demo_pkg; print(demo_pkg.GREETING)", cwd=target).stdout
     assert out.strip() == "hello from vigil"
-    pulls = [e for e in log.events() if e["seq"] > mark and e["kind"] == "pull_repo"]
+    pulls = [e for e in log.events() if e["seq"] > mark and e["kind"] == "pull_repo" and e["registry"] == "pypi"]
     assert pulls and pulls[-1]["artifact"] == "demo-pkg@1.0.0", pulls
 
     req = urllib.request.Request(f"{url}-/yank/demo-pkg/1.0.0", method="POST", data=b'{"reason": "broken build"}',
@@ -82,13 +82,13 @@ def test_twine_upload_pip_install_and_yank(vigil, tmp_path):
     assert skipped.returncode != 0, skipped
     pinned = pip_install(index, tmp_path / "pinned", "demo-pkg==1.0.0")
     assert "broken build" in pinned.stdout + pinned.stderr, pinned
-    yanks = [e for e in log.events() if e["kind"] == "yank_version"]
+    yanks = [e for e in log.events() if e["kind"] == "yank_version" and e["registry"] == "pypi"]
     assert [(e["artifact"], e["detail"], e["outcome"]) for e in yanks] == \
         [("demo-pkg@1.0.0", "broken build", "success")], yanks
 
     # The CLI takes the yank back: a range finds the release again.
     vigil.cli("pypi", "unyank", "e2e/py", "Demo.Pkg", "1.0.0")
     pip_install(index, tmp_path / "again", "demo-pkg>=1")
-    unyanks = [e for e in log.events() if e["kind"] == "unyank_version"]
+    unyanks = [e for e in log.events() if e["kind"] == "unyank_version" and (e["target"] or {}).get("repository") == "e2e/py"]
     assert [(e["artifact"], e["actor"], e["target"]["repository"]) for e in unyanks] == \
         [("demo-pkg@1.0.0", "cli", "e2e/py")], unyanks

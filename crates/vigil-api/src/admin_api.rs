@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use vigil_auth::directory::Actor;
+use vigil_auth::directory::{Actor, Directory};
 use vigil_auth::Principal;
 use vigil_core::RepoName;
 
@@ -31,11 +31,17 @@ struct NewUser {
     email: Option<String>,
     #[serde(default)]
     is_admin: bool,
+    /// Take over a namespace that holds repositories no account owns (global administrators only).
+    #[serde(default)]
+    adopt_namespace: bool,
 }
 
 #[derive(Deserialize)]
 struct NewOrg {
     name: String,
+    /// Take over a namespace that holds repositories no account owns (global administrators only).
+    #[serde(default)]
+    adopt_namespace: bool,
 }
 
 #[derive(Deserialize)]
@@ -107,7 +113,9 @@ async fn create_user(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     require_global_admin(&p)?;
     let u: NewUser = parse(&bytes)?;
-    let a = st.directory.add_user(&u.username, &u.password, u.is_admin, &actor).await?;
+    let directory =
+        if u.adopt_namespace { Directory::adopting(st.auth.store().clone()) } else { (*st.directory).clone() };
+    let a = directory.add_user(&u.username, &u.password, u.is_admin, &actor).await?;
     st.auth.invalidate();
     Ok((StatusCode::CREATED, Json(json!({ "username": a.name, "id": a.id, "email": u.email }))))
 }
@@ -128,12 +136,17 @@ async fn create_org(
     Caller(p, actor): Caller,
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    if p.token_scopes.is_some() {
+    // Organizations are made by people: not by robots, nor with a scoped token.
+    if p.token_scopes.is_some() || p.kind != vigil_auth::PrincipalKind::User {
         return Err(forbidden());
     }
     let o: NewOrg = parse(&bytes)?;
-    let creator = (p.kind == vigil_auth::PrincipalKind::User).then_some(p.name.as_str());
-    st.directory.create_org(&o.name, creator, &actor).await?;
+    if o.adopt_namespace && !p.is_admin {
+        return Err(ApiError(StatusCode::FORBIDDEN, "only a global administrator may adopt a namespace".into()));
+    }
+    let directory =
+        if o.adopt_namespace { Directory::adopting(st.auth.store().clone()) } else { (*st.directory).clone() };
+    directory.create_org(&o.name, Some(p.name.as_str()), &actor).await?;
     st.auth.invalidate();
     Ok((StatusCode::CREATED, Json(json!("Created"))))
 }

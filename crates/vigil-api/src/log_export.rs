@@ -185,7 +185,10 @@ struct Job {
 }
 
 async fn user_export(State(ex): State<Arc<Exports>>, Caller(p): Caller, q: QueryArg, body: Bytes) -> Response {
-    let level = Level::User(p.name.clone());
+    let level = match crate::quay_logs::user_level(&ex.logs.admin, &p).await {
+        Ok(level) => level,
+        Err(e) => return e.into_response(),
+    };
     accept(&ex, &p, level, q, &body).await.into_response()
 }
 
@@ -258,7 +261,7 @@ async fn accept(ex: &Arc<Exports>, p: &Principal, level: Level, q: QueryArg, bod
     let level_target = match &level {
         Level::Repository(r) => Target::repo(r),
         Level::Organization(o) => Target { namespace: Some(o.clone()), ..Target::default() },
-        Level::User(_) => Target::default(),
+        Level::User { .. } => Target::default(),
     };
     let journal_head = ex.logs.journal.journal_head().await.map_err(|e| {
         ex.pending.fetch_sub(1, Ordering::SeqCst);
@@ -294,7 +297,7 @@ fn scope(level: &Level, q: &LogsQuery) -> String {
     let mut scope = match level {
         Level::Repository(r) => format!("repository {r}"),
         Level::Organization(o) => format!("organization {o}"),
-        Level::User(u) => format!("user {u}"),
+        Level::User { name, .. } => format!("user {name}"),
     };
     for (name, value) in [("performer", &q.performer), ("kind", &q.kind)] {
         if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {

@@ -95,7 +95,12 @@ pub(crate) struct LogsQuery {
 pub(crate) enum Level {
     Repository(RepoName),
     Organization(String),
-    User(String),
+    /// A user's own actions: by name, since the account was created (a name deleted and made again is another
+    /// account, whose log does not start with its predecessor's).
+    User {
+        name: String,
+        since_ms: i64,
+    },
 }
 
 impl Level {
@@ -103,7 +108,9 @@ impl Level {
         match self {
             Level::Repository(r) => EventFilter { repository: Some(r.to_string()), ..EventFilter::default() },
             Level::Organization(o) => EventFilter { namespace: Some(o.clone()), ..EventFilter::default() },
-            Level::User(u) => EventFilter { user_name: Some(u.clone()), ..EventFilter::default() },
+            Level::User { name, since_ms } => {
+                EventFilter { user_name: Some(name.clone()), from_ms: Some(*since_ms), ..EventFilter::default() }
+            }
         }
     }
 }
@@ -137,11 +144,11 @@ pub(crate) fn window(q: &LogsQuery, now_ms: i64) -> ApiResult<(i64, i64)> {
 
 pub(crate) fn full_filter(level: &Level, q: &LogsQuery, start: i64, end: i64) -> ApiResult<EventFilter> {
     let mut f = level.filter();
-    f.from_ms = Some(start);
+    f.from_ms = Some(f.from_ms.map_or(start, |since| since.max(start)));
     f.to_ms = Some(end);
     if let Some(p) = q.performer.as_deref().filter(|p| !p.is_empty()) {
         literal("performer", p)?;
-        if matches!(level, Level::User(me) if me != p) {
+        if matches!(level, Level::User { name, .. } if name != p) {
             // Your own logs, filtered by someone else: nothing, as in Quay.
             f.user_name = Some(String::from("\u{0}none"));
         } else {
@@ -288,7 +295,22 @@ pub(crate) fn not_found() -> ApiError {
 /// `GET /api/v1/user/logs` and `…/aggregatelogs`: the caller's own actions.
 async fn user_get(State(st): State<LogsState>, uri: Uri, Caller(p): Caller, q: QueryArg) -> ApiResult<Json<Value>> {
     let report = Report::of_path(&uri)?;
-    answer(&st, Level::User(p.name.clone()), report, q).await
+    let level = user_level(&st.admin, &p).await?;
+    answer(&st, level, report, q).await
+}
+
+/// The caller's own level: their name, from their account's creation on.
+pub(crate) async fn user_level(admin: &AdminState, p: &vigil_auth::Principal) -> ApiResult<Level> {
+    let account = match &p.account_id {
+        Some(id) => admin
+            .auth
+            .store()
+            .account_by_id(id)
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
+        None => None,
+    };
+    Ok(Level::User { name: p.name.clone(), since_ms: account.map_or(0, |a| a.created_at_ms) })
 }
 
 /// Names in Quay's API are literal: the index treats `*`, `?` and `[` as wildcards, so they may not reach it.

@@ -88,8 +88,11 @@ pub struct IssuedToken {
     pub expires_at_ms: Option<i64>,
 }
 
+#[derive(Clone)]
 pub struct Directory {
     store: Arc<dyn IdentityStore>,
+    /// Whether an account may be made over a namespace that already holds repositories (`adopting`).
+    adopt: bool,
 }
 
 /// User and organization names are namespaces: they follow the repository name component grammar.
@@ -135,7 +138,27 @@ async fn hash_off_runtime(password: &str) -> DirResult<String> {
 
 impl Directory {
     pub fn new(store: Arc<dyn IdentityStore>) -> Self {
-        Directory { store }
+        Directory { store, adopt: false }
+    }
+
+    /// A directory that makes accounts over namespaces holding repositories, taking them over. Only for a global
+    /// administrator's explicit request (`--adopt`, `"adopt_namespace": true`); the event says what was adopted.
+    pub fn adopting(store: Arc<dyn IdentityStore>) -> Self {
+        Directory { store, adopt: true }
+    }
+
+    /// Refuses a new account over a namespace with repositories unless adopting; returns the event's note.
+    async fn claim(&self, name: &str) -> DirResult<String> {
+        let held = self.store.namespace_repositories(name).await?;
+        match (held, self.adopt) {
+            (0, _) => Ok(String::new()),
+            (n, true) => Ok(format!("adopted namespace holding {n} repositories")),
+            (n, false) => Err(DirectoryError::Conflict(format!(
+                "the namespace {name} holds {n} repositories that no account owns; only a global administrator can \
+                 create an account over it, explicitly (vigil user add --adopt / org create --adopt, or \
+                 \"adopt_namespace\": true)"
+            ))),
+        }
     }
 
     async fn record(
@@ -166,9 +189,14 @@ impl Directory {
     pub async fn add_user(&self, name: &str, password: &str, is_admin: bool, actor: &Actor) -> DirResult<Account> {
         valid_namespace_name(name)?;
         valid_password(password)?;
+        let adopted = self.claim(name).await?;
         let hash = hash_off_runtime(password).await?;
         let account = Account { password_hash: Some(hash), is_admin, ..new_account(name, AccountKind::User) };
-        let detail = if is_admin { "global admin" } else { "" }.to_owned();
+        let detail = [if is_admin { "global admin" } else { "" }, &adopted]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         self.record(IdentityChange::CreateAccount(account.clone()), actor, "user_create", name, detail).await?;
         Ok(account)
     }
@@ -194,8 +222,9 @@ impl Directory {
     /// Creates an organization; `creator`, if given, becomes its admin.
     pub async fn create_org(&self, name: &str, creator: Option<&str>, actor: &Actor) -> DirResult<Account> {
         valid_namespace_name(name)?;
+        let adopted = self.claim(name).await?;
         let org = new_account(name, AccountKind::Org);
-        self.record(IdentityChange::CreateAccount(org.clone()), actor, "org_create", name, String::new()).await?;
+        self.record(IdentityChange::CreateAccount(org.clone()), actor, "org_create", name, adopted).await?;
         if let Some(c) = creator {
             self.set_member(name, c, Some(Role::Admin), actor).await?;
         }

@@ -125,6 +125,9 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn accounts(&self, kind: Option<AccountKind>) -> StoreResult<Vec<Account>>;
     async fn robots_of(&self, owner_id: &str) -> StoreResult<Vec<Account>>;
     async fn count_users(&self) -> StoreResult<u64>;
+    /// How many repositories (of any format) the namespace holds: an account made over a namespace with
+    /// content would own what someone else put there.
+    async fn namespace_repositories(&self, namespace: &str) -> StoreResult<u64>;
     async fn members(&self, org_id: &str) -> StoreResult<Vec<(Account, Role)>>;
     async fn teams(&self, org_id: &str) -> StoreResult<Vec<Team>>;
     async fn team_members(&self, team_id: &str) -> StoreResult<Vec<Account>>;

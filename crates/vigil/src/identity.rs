@@ -18,6 +18,9 @@ pub enum UserCmd {
         name: String,
         #[arg(long)]
         admin: bool,
+        /// Take over the namespace of that name although it holds repositories no account owns (recorded).
+        #[arg(long)]
+        adopt: bool,
         /// Read the password from standard input (required: passwords never go on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
@@ -37,7 +40,12 @@ pub enum UserCmd {
 #[derive(Subcommand)]
 pub enum OrgCmd {
     /// Create an organization.
-    Create { name: String },
+    Create {
+        name: String,
+        /// Take over the namespace of that name although it holds repositories no account owns (recorded).
+        #[arg(long)]
+        adopt: bool,
+    },
     /// Add (or change the role of) a member.
     AddMember {
         org: String,
@@ -103,7 +111,8 @@ pub async fn user(stores: &Stores, cmd: UserCmd) -> anyhow::Result<()> {
     let dir = directory(stores);
     let actor = Actor::cli();
     match cmd {
-        UserCmd::Add { name, admin, .. } => {
+        UserCmd::Add { name, admin, adopt, .. } => {
+            let dir = if adopt { Directory::adopting(Arc::clone(&stores.identity)) } else { dir };
             let a = dir.add_user(&name, &password_from_stdin()?, admin, &actor).await?;
             eprintln!("created user {} (id {})", a.name, a.id);
         }
@@ -128,7 +137,8 @@ pub async fn org(stores: &Stores, cmd: OrgCmd) -> anyhow::Result<()> {
     let dir = directory(stores);
     let actor = Actor::cli();
     match cmd {
-        OrgCmd::Create { name } => {
+        OrgCmd::Create { name, adopt } => {
+            let dir = if adopt { Directory::adopting(Arc::clone(&stores.identity)) } else { dir };
             dir.create_org(&name, None, &actor).await?;
         }
         OrgCmd::AddMember { org, member, role } => dir.set_member(&org, &member, Some(role), &actor).await?,

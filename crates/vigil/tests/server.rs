@@ -342,6 +342,9 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[path = "server/authz.rs"]
 mod authz;
 
+#[path = "server/namespaces.rs"]
+mod namespaces;
+
 #[path = "server/audit_events.rs"]
 mod audit_events;
 

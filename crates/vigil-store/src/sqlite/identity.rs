@@ -295,6 +295,17 @@ impl IdentityStore for SqliteStore {
         Ok(n as u64)
     }
 
+    async fn namespace_repositories(&self, namespace: &str) -> StoreResult<u64> {
+        // A prefix compared as text: LIKE would read `_` in a namespace as a wildcard.
+        let prefix = format!("{namespace}/");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM repositories WHERE substr(name, 1, ?) = ?")
+            .bind(prefix.len() as i64)
+            .bind(&prefix)
+            .fetch_one(&self.read)
+            .await?;
+        Ok(n as u64)
+    }
+
     async fn members(&self, org_id: &str) -> StoreResult<Vec<(Account, Role)>> {
         let cols = ACCOUNT_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
         let rows = sqlx::query(&format!(

@@ -55,10 +55,12 @@ async fn authorization_matrix() {
     push_image(&admin, &s.base, "acme/app", "v1", b"acme layer".to_vec()).await.unwrap();
     push_image(&admin, &s.base, "otto/own", "v1", b"otto layer".to_vec()).await.unwrap();
 
-    for user in ["rita", "will", "nina", "otto"] {
+    for user in ["rita", "will", "nina"] {
         cli(d, &["user", "add", user, "--password-stdin"], Some(&format!("{user}-password\n")));
     }
-    cli(d, &["org", "create", "acme"], None);
+    // The admin pushed into otto/ and acme/ before their accounts existed: they are adopted explicitly.
+    cli(d, &["user", "add", "otto", "--adopt", "--password-stdin"], Some("otto-password\n"));
+    cli(d, &["org", "create", "acme", "--adopt"], None);
     cli(d, &["org", "add-member", "acme", "will", "--role", "write"], None);
     cli(d, &["org", "add-member", "acme", "nina", "--role", "admin"], None);
     cli(d, &["grant", "acme/app", "rita", "--role", "read"], None);
