@@ -235,16 +235,18 @@ enum Format {
 pub const CSV_HEADER: &str =
     "seq,ts,kind,action,operation,outcome,status,user,repository,tag,digest,remote_addr,request_id\n";
 
-fn csv_field(v: Option<&str>) -> String {
-    let Some(s) = v else { return String::new() };
-    let s = s.to_owned();
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
+/// A cell as a spreadsheet will read it: text that would start a formula (`=`, `+`, `-`, `@`, a tab or a carriage
+/// return: a failed login named `=cmd|' /C calc'!A0`, say) gets a leading `'`, which spreadsheets show as text.
+/// User names, paths and user agents come from clients, so no cell is trusted.
+fn csv_cell(v: Option<&str>) -> std::borrow::Cow<'_, str> {
+    match v {
+        Some(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}").into(),
+        Some(s) => s.into(),
+        None => "".into(),
     }
 }
 
+/// One event as a CSV record (the columns of [`CSV_HEADER`]), quoted by the csv crate's rules.
 pub fn csv_line(bytes: &[u8]) -> String {
     let e = EventView::parse_lenient(bytes);
     let (seq, status) = (e.seq.to_string(), e.status().map(|s| s.to_string()));
@@ -264,9 +266,14 @@ pub fn csv_line(bytes: &[u8]) -> String {
         e.remote_addr(),
         e.request_id(),
     ];
-    let mut line = fields.iter().map(|v| csv_field(*v)).collect::<Vec<_>>().join(",");
-    line.push('\n');
-    line
+    let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let written = out.write_record(fields.iter().map(|v| csv_cell(*v).into_owned())).is_ok();
+    let bytes = match (written, out.into_inner()) {
+        (true, Ok(bytes)) => bytes,
+        // Writing to memory fails only on a bug; an empty record keeps the export's shape.
+        _ => b"\n".to_vec(),
+    };
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Every match, oldest first, in steps, as the body is sent: no record cap and bounded memory.
@@ -385,4 +392,32 @@ async fn tail(
     });
     Ok(([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(events))
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_never_start_a_formula_and_read_back_with_a_csv_reader() {
+        let event = serde_json::json!({
+            "seq": 7, "ts": "2026-12-01T10:00:00.000Z", "kind": "login_failure", "action": "login",
+            "operation": "Login", "outcome": "denied", "actor": "api",
+            "user": { "name": "=cmd|' /C calc'!A0", "kind": "anonymous", "credential": "password" },
+            "target": { "repository": "a/b", "tag": "+SUM(1,2)" },
+            "request": { "remote_addr": "@evil", "id": "r,1\"x\nnext", "method": "GET", "path": "/v2/" },
+            "response": { "status": 401 },
+        });
+        let text = format!("{CSV_HEADER}{}", csv_line(event.to_string().as_bytes()));
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        let record = reader.records().next().unwrap().unwrap();
+        let field = |name: &str| record.get(headers.iter().position(|h| h == name).unwrap()).unwrap().to_owned();
+        assert_eq!(field("user"), "'=cmd|' /C calc'!A0");
+        assert_eq!(field("tag"), "'+SUM(1,2)");
+        assert_eq!(field("remote_addr"), "'@evil");
+        assert_eq!(field("request_id"), "r,1\"x\nnext", "quoting keeps commas, quotes and newlines in one cell");
+        assert_eq!((field("seq"), field("status")), ("7".to_owned(), "401".to_owned()));
+        assert!(reader.records().next().is_none(), "one record");
+    }
 }
