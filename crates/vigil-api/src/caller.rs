@@ -167,5 +167,6 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> 
     if bytes.len() > 64 * 1024 {
         return Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, "request body larger than 64 KiB".into()));
     }
+    vigil_core::json_depth::check(bytes).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e))?;
     serde_json::from_slice(bytes).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }

@@ -225,6 +225,7 @@ async fn accept(ex: &Arc<Exports>, p: &Principal, level: Level, q: QueryArg, bod
     if q.next_page.as_deref().is_some_and(|t| !t.is_empty()) {
         return Err(bad("exports are not paged: `next_page` does not apply"));
     }
+    vigil_core::json_depth::check(body).map_err(bad)?;
     let req: ExportRequest = serde_json::from_slice(body).map_err(|e| {
         bad(format!(
             "the body must be a JSON object with `callback_url` and/or `callback_email`, and optionally \

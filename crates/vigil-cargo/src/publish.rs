@@ -73,6 +73,7 @@ fn index_deps(meta: &PublishMeta) -> CargoResult<Vec<IndexDep>> {
 
 /// The metadata, checked against what this registry holds.
 async fn checked_meta(cargo: &Cargo, repo: &RepoName, json: &[u8]) -> CargoResult<(PublishMeta, semver::Version)> {
+    vigil_core::json_depth::check(json).map_err(bad)?;
     let meta: PublishMeta =
         serde_json::from_slice(json).map_err(|e| bad(format!("the publish metadata is not valid: {e}")))?;
     names::valid_name(&meta.name).map_err(bad)?;

@@ -6,6 +6,7 @@
 pub mod digest;
 pub mod format;
 pub mod glob;
+pub mod json_depth;
 pub mod name;
 pub mod operation;
 pub mod permission;

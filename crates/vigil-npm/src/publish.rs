@@ -48,6 +48,7 @@ pub(crate) struct Attachment {
 }
 
 pub(crate) fn parse_body(body: &[u8], name: &str) -> NpmResult<PutBody> {
+    vigil_core::json_depth::check(body).map_err(NpmError::bad_request)?;
     let parsed: PutBody = serde_json::from_slice(body)
         .map_err(|e| NpmError::bad_request(format!("the package document is not valid: {e}")))?;
     if let Some(claimed) = &parsed.name {

@@ -69,6 +69,7 @@ fn is_generic(content_type: &str) -> bool {
 
 /// Parses and validates a manifest body sent with `content_type`.
 pub fn parse(content_type: Option<&str>, body: &[u8]) -> OciResult<ParsedManifest> {
+    vigil_core::json_depth::check(body).map_err(invalid)?;
     let wire: WireManifest =
         serde_json::from_slice(body).map_err(|e| invalid(format!("manifest is not valid JSON: {e}")))?;
     if wire.schema_version != Some(2) {

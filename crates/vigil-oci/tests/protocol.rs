@@ -378,6 +378,11 @@ async fn manifest_put_validation() {
     let missing = image_manifest(&config, 2, &[(&Digest::sha256_of(b"absent"), 6)], None);
     assert_eq!(reg.put_manifest("m", "t", OCI_MANIFEST, &missing).await.error_code(), "MANIFEST_BLOB_UNKNOWN");
     assert_eq!(reg.put_manifest("m", "t", OCI_MANIFEST, "{not json").await.error_code(), "MANIFEST_INVALID");
+    // A manifest nesting deeper than any client parses (in a field serde would ignore) is refused, not stored.
+    let deep =
+        image_manifest(&config, 2, &[], Some(&format!(r#"{{"x-nested":{}{}}}"#, "[".repeat(100), "]".repeat(100))));
+    let r = reg.put_manifest("m", "t", OCI_MANIFEST, &deep).await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "MANIFEST_INVALID"));
     assert_eq!(reg.put_manifest("m", "t", OCI_INDEX, &good).await.error_code(), "MANIFEST_INVALID");
     assert_eq!(
         reg.put_manifest("m", "t", "text/plain", r#"{"schemaVersion":2}"#).await.error_code(),
