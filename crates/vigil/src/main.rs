@@ -107,6 +107,19 @@ pub struct Stores {
     pub blobs: Arc<dyn BlobStore>,
 }
 
+/// The data directory holds the database, the signing keys and every blob: only vigil's user may enter it, whatever
+/// the umask made of the files inside.
+fn private(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making the data directory {} private (mode 0700)", dir.display()))?;
+        tracing::info!(dir = %dir.display(), was = format!("{mode:o}"), "data directory made private (mode 0700)");
+    }
+    Ok(())
+}
+
 async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
     open_stores_with_clock(config, Arc::new(vigil_store::now_ms)).await
 }
@@ -115,6 +128,7 @@ async fn open_stores(config: &Config) -> anyhow::Result<Stores> {
 async fn open_stores_with_clock(config: &Config, clock: vigil_store::Clock) -> anyhow::Result<Stores> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    private(&config.data_dir)?;
     let meta = SqliteStore::open_with_clock(&config.data_dir.join("vigil.db"), clock)
         .await
         .with_context(|| format!("opening metadata store in {}", config.data_dir.display()))?;

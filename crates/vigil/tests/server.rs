@@ -103,6 +103,19 @@ async fn push_image(
     Ok((manifest, layer))
 }
 
+/// The data directory is made private however it was created: it holds the keys and the database.
+#[test]
+fn the_data_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = vigil(&data).args(["user", "list"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+}
+
 #[test]
 fn invalid_configuration_is_a_clear_error_at_start() {
     let dir = tempfile::tempdir().unwrap();
