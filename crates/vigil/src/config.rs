@@ -23,6 +23,7 @@ pub struct Config {
     /// Externally visible base URL, for `Location` headers (`VIGIL_PUBLIC_URL`). Never taken from `Host`.
     pub public_url: Option<String>,
     pub tls: TlsConfig,
+    pub http: HttpSection,
     pub registry: RegistrySection,
     pub gc: GcSection,
     pub log: LogSection,
@@ -62,6 +63,22 @@ impl Default for AuthSection {
     }
 }
 
+/// Limits on connections, so slow or idle clients cannot hold the server's sockets and file descriptors.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Connections served at once; further clients wait in the kernel's accept queue until one closes.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this, and an idle kept-alive connection is closed after it.
+    pub header_read_timeout_secs: u64,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection { max_connections: 512, header_read_timeout_secs: 30 }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
@@ -75,7 +92,8 @@ pub struct TlsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RegistrySection {
     pub max_manifest_bytes: usize,
-    /// 0 means unlimited.
+    /// Largest blob (and raw file) accepted; 0 means unlimited. Bounded by default, so an upload cannot fill the
+    /// disk by itself.
     pub max_blob_bytes: u64,
     /// Largest file of a package format (an npm tarball, a wheel); 0 means unlimited. Package files arrive in
     /// one request (npm's inside a JSON body), so unlike blobs they are bounded by default.
@@ -108,6 +126,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             public_url: None,
             tls: TlsConfig::default(),
+            http: HttpSection::default(),
             registry: RegistrySection::default(),
             gc: GcSection::default(),
             log: LogSection::default(),
@@ -121,7 +140,7 @@ impl Default for RegistrySection {
     fn default() -> Self {
         RegistrySection {
             max_manifest_bytes: 4 * 1024 * 1024,
-            max_blob_bytes: 0,
+            max_blob_bytes: 64 * 1024 * 1024 * 1024,
             max_package_bytes: 256 * 1024 * 1024,
             upload_expiry_secs: 24 * 3600,
         }
@@ -248,6 +267,12 @@ impl Config {
         vigil_api::export_mail::Relay::check(&self.audit.export.smtp).map_err(anyhow::Error::msg)?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             bail!("tls.cert and tls.key must be given together");
+        }
+        if self.http.max_connections == 0 {
+            bail!("http.max_connections must be positive");
+        }
+        if self.http.header_read_timeout_secs == 0 {
+            bail!("http.header_read_timeout_secs must be positive");
         }
         if self.registry.max_manifest_bytes == 0 {
             bail!("registry.max_manifest_bytes must be positive");

@@ -6,6 +6,7 @@ mod audit_cli;
 mod audit_cli_query;
 mod audit_reindex;
 mod config;
+mod connections;
 mod gc;
 mod identity;
 mod pypi_cli;

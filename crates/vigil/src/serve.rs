@@ -23,6 +23,7 @@ use vigil_registry::ingest::Ingest;
 use vigil_store::MetadataStore;
 
 use crate::config::Config;
+use crate::connections;
 use crate::{audit, gc, telemetry, Stores};
 use vigil_api::admin_api;
 use vigil_api::audit_query;
@@ -163,7 +164,9 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
         tracing::info!("shutting down: finishing requests in flight");
         shutdown.graceful_shutdown(Some(SHUTDOWN_GRACE));
     });
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let service =
+        connections::Limited::new(app.into_make_service_with_connect_info::<SocketAddr>(), config.http.max_connections);
+    let header_timeout = Duration::from_secs(config.http.header_read_timeout_secs);
     tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "vigil listening");
     // Tests and scripts that bind port 0 read the real address from this line.
     eprintln!("vigil listening on {scheme}://{addr}");
@@ -173,12 +176,28 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
-            axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(service).await?;
+            let mut server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
+            limit_slow_clients(server.http_builder(), header_timeout);
+            server.serve(service).await?;
         }
-        _ => axum_server::from_tcp(listener).handle(handle).serve(service).await?,
+        _ => {
+            let mut server = axum_server::from_tcp(listener).handle(handle);
+            limit_slow_clients(server.http_builder(), header_timeout);
+            server.serve(service).await?;
+        }
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A client must send a request's headers within `timeout` (on a kept-alive connection too, so an idle one is
+/// closed after it): a slowloris client cannot hold a connection open by trickling bytes.
+fn limit_slow_clients(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: Duration,
+) {
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
+    builder.http2().timer(hyper_util::rt::TokioTimer::new()).keep_alive_interval(timeout).keep_alive_timeout(timeout);
 }
 
 /// An address clients on this machine can reach when the listener is bound to all interfaces.

@@ -103,6 +103,45 @@ async fn push_image(
     Ok((manifest, layer))
 }
 
+/// A client trickling its headers is disconnected after `http.header_read_timeout_secs`, and at most
+/// `http.max_connections` connections are served at once: the next waits until one closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_and_connections_are_capped() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), &[("VIGIL_HTTP__MAX_CONNECTIONS", "2"), ("VIGIL_HTTP__HEADER_READ_TIMEOUT_SECS", "1")]);
+    let addr = s.base.trim_start_matches("http://").to_owned();
+
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n").unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = [0u8; 512];
+    // Closed by the server (possibly after a 408): reading ends rather than waiting for the test's timeout.
+    let mut closed = false;
+    for _ in 0..4 {
+        match slow.read(&mut buf) {
+            Ok(0) => closed = true,
+            Ok(_) => continue,
+            // The test's own timeout: the server kept the connection.
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            // Reset by the server.
+            Err(_) => closed = true,
+        }
+        break;
+    }
+    assert!(closed, "a connection that never finished its headers was left open");
+
+    let capped = tempfile::tempdir().unwrap();
+    let s = start(capped.path(), &[("VIGIL_HTTP__MAX_CONNECTIONS", "2")]);
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let held: Vec<_> = (0..2).map(|_| std::net::TcpStream::connect(&addr).unwrap()).collect();
+    let quick = reqwest::Client::builder().timeout(Duration::from_millis(1500)).build().unwrap();
+    assert!(quick.get(format!("{}/health", s.base)).send().await.is_err(), "a third connection is not served");
+    drop(held);
+    let r = client().get(format!("{}/health", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "served once the others closed");
+}
+
 /// The data directory is made private however it was created: it holds the keys and the database.
 #[test]
 fn the_data_directory_is_private() {
