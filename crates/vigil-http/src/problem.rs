@@ -41,6 +41,13 @@ impl Problem {
         )
     }
 
+    /// 503 with `Retry-After`: the disk is full, so nothing was stored; clients retry.
+    pub fn storage_full(e: &std::io::Error) -> Self {
+        tracing::error!(error = %e, "a write failed: the storage is full");
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "the registry's storage is full; nothing was stored, retry later")
+            .with_header("retry-after", vigil_store::blob::STORAGE_FULL_RETRY_SECS.to_string())
+    }
+
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
         self.headers.push((name, value));
         self
@@ -101,6 +108,9 @@ impl From<IngestError> for Problem {
                 Problem::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the file exceeds the limit of {max} bytes"))
             }
             e @ IngestError::DigestMismatch { .. } => Problem::bad_request(e.to_string()),
+            IngestError::Blobs(e) | IngestError::Interrupted(e) if vigil_store::blob::is_storage_full(&e) => {
+                Problem::storage_full(&e)
+            }
             IngestError::Interrupted(e) => Problem::bad_request(format!("the upload was interrupted: {e}")),
             IngestError::Blobs(e) => Problem::internal("the blob store failed", e),
             IngestError::Store(e) => e.into(),

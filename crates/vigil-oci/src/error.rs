@@ -115,6 +115,13 @@ impl OciError {
     }
 
     /// 503: the request's audit record cannot be made durable, so nothing was done.
+    /// 503 with `Retry-After`: the disk is full, so the write was refused and nothing was stored; clients retry.
+    pub fn storage_full(e: &std::io::Error) -> Self {
+        tracing::error!(error = %e, "a write failed: the storage is full");
+        OciError::new(ErrorCode::Unavailable, "the registry's storage is full; nothing was stored, retry later")
+            .with_header("retry-after", vigil_store::blob::STORAGE_FULL_RETRY_SECS.to_string())
+    }
+
     pub fn unavailable(why: &str) -> Self {
         OciError::new(ErrorCode::Unavailable, format!("audit journal unavailable, nothing was changed: {why}"))
     }
@@ -149,6 +156,9 @@ impl From<StoreError> for OciError {
 
 impl From<std::io::Error> for OciError {
     fn from(e: std::io::Error) -> Self {
+        if vigil_store::blob::is_storage_full(&e) {
+            return OciError::storage_full(&e);
+        }
         OciError::internal("blob store", e)
     }
 }

@@ -305,6 +305,10 @@ async fn append(
             *state = Some(hs);
             Err(OciError::new(ErrorCode::SizeInvalid, e.to_string()).with_status(StatusCode::PAYLOAD_TOO_LARGE))
         }
+        Err(e) if vigil_store::blob::is_storage_full(&e) => {
+            *state = Some(hs);
+            Err(OciError::storage_full(&e))
+        }
         Err(e) => {
             // The store cut the staged bytes back; the untouched state still matches them.
             *state = Some(hs);

@@ -47,15 +47,21 @@ impl RawError {
         )
     }
 
-    /// A refused admission (the shared statuses and challenge), with raw's code for its status.
-    pub fn refused(problem: vigil_http::Problem) -> Self {
+    /// A failure in the shared form (a refused admission, a full disk), with raw's code for its status.
+    pub fn from_problem(problem: vigil_http::Problem) -> Self {
         let code = match problem.status {
             StatusCode::TOO_MANY_REQUESTS => "TOO_MANY_REQUESTS",
             StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
             StatusCode::FORBIDDEN => "DENIED",
+            StatusCode::SERVICE_UNAVAILABLE => "UNAVAILABLE",
             _ => "INTERNAL",
         };
         RawError { status: problem.status, code, message: problem.message, headers: problem.headers }
+    }
+
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
     }
 
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
@@ -88,6 +94,9 @@ impl From<IngestError> for RawError {
     fn from(e: IngestError) -> Self {
         match e {
             IngestError::TooLarge(_) => RawError::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE", e.to_string()),
+            IngestError::Blobs(ref io) | IngestError::Interrupted(ref io) if vigil_store::blob::is_storage_full(io) => {
+                RawError::from_problem(vigil_http::Problem::storage_full(io)).with_code("STORAGE_FULL")
+            }
             IngestError::Interrupted(_) => RawError::new(StatusCode::BAD_REQUEST, "UPLOAD_INTERRUPTED", e.to_string()),
             IngestError::DigestMismatch { .. } => {
                 RawError::new(StatusCode::BAD_REQUEST, "DIGEST_INVALID", e.to_string())

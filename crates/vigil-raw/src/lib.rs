@@ -68,7 +68,7 @@ impl Protocol for Raw {
     }
 
     fn refuse(&self, _: &Authenticator, refusal: Refusal, _: Operation, _: &Route, _: &Parts) -> RawError {
-        RawError::refused(vigil_http::Problem::from(refusal))
+        RawError::from_problem(vigil_http::Problem::from(refusal))
     }
 
     fn unavailable(&self, message: &str) -> RawError {

@@ -9,6 +9,19 @@ use futures_util::Stream;
 use tokio::io::AsyncRead;
 use vigil_core::Digest;
 
+/// Whether a write failed because the disk (or the user's quota) is full: not the client's fault, and worth a
+/// retry later, so protocols answer it with 503 and `Retry-After` rather than blaming the upload.
+pub fn is_storage_full(e: &io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+        || matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT))
+        || e.get_ref().and_then(|inner| inner.downcast_ref::<io::Error>()).is_some_and(is_storage_full)
+}
+
+/// Seconds a client is asked to wait before retrying a write refused for a full disk.
+pub const STORAGE_FULL_RETRY_SECS: u64 = 60;
+
 /// A stream of body chunks, as the HTTP layer hands them over.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
@@ -64,4 +77,17 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Digests left in the trash by an interrupted collection, for recovery at start.
     async fn trashed(&self) -> io::Result<Vec<Digest>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_disks_are_recognised_however_wrapped() {
+        assert!(is_storage_full(&io::Error::from_raw_os_error(28)));
+        assert!(is_storage_full(&io::Error::from(io::ErrorKind::StorageFull)));
+        assert!(is_storage_full(&io::Error::other(io::Error::from_raw_os_error(28))));
+        assert!(!is_storage_full(&io::Error::from(io::ErrorKind::BrokenPipe)));
+    }
 }

@@ -142,6 +142,47 @@ async fn slow_clients_are_cut_off_and_connections_are_capped() {
     assert_eq!(r.status(), 200, "served once the others closed");
 }
 
+/// A full disk refuses writes with 503 and `Retry-After` (clients retry) instead of blaming the upload, keeps
+/// nothing of them, and serves again once there is room. The blob store sits on a 1 MiB tmpfs (mounting one
+/// needs root, as the test machines run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_asks_clients_to_retry() {
+    struct Mounted(std::path::PathBuf);
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("storage");
+    std::fs::create_dir(&storage).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"]).arg(&storage).status();
+    assert!(mounted.is_ok_and(|s| s.success()), "mounting a tmpfs for the full-disk test needs root");
+    let _unmount = Mounted(storage);
+    let mut s = start(dir.path(), &[]);
+    let c = client();
+
+    let big = vec![7u8; 2 * 1024 * 1024];
+    let d = Digest::sha256_of(&big);
+    let r = c.post(format!("{}/v2/full/app/blobs/uploads/?digest={d}", s.base)).body(big.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 503, "{}", r.text().await.unwrap());
+    assert_eq!(r.headers()["retry-after"], "60");
+    assert!(r.text().await.unwrap().contains("storage is full"));
+
+    let out = vigil(dir.path()).args(["repo", "create", "full/files", "--format", "raw"]).output().unwrap();
+    assert!(out.status.success());
+    let r = c.put(format!("{}/raw/full/files/big.bin", s.base)).body(big).send().await.unwrap();
+    assert_eq!(
+        (r.status(), r.headers()["retry-after"].to_str().unwrap()),
+        (reqwest::StatusCode::SERVICE_UNAVAILABLE, "60")
+    );
+
+    // Nothing of the refused writes is kept: a small blob fits again.
+    push_blob(&c, &s.base, "full/app", b"small".to_vec()).await.unwrap();
+    s.child.kill().unwrap();
+    s.child.wait().unwrap();
+}
+
 /// The data directory is made private however it was created: it holds the keys and the database.
 #[test]
 fn the_data_directory_is_private() {
