@@ -33,6 +33,14 @@ pub struct HttpAudit {
     pub classify: Box<Classifier>,
     pub client_addr: Box<ClientAddr>,
     pub unavailable: Box<UnavailableResponse>,
+    /// Below its watermark, requests that store content are refused (503, recorded) before they reach a protocol.
+    pub storage: Option<Arc<vigil_store::watermark::Watermark>>,
+}
+
+/// Whether an operation stores new content (so a nearly full disk refuses it); deletes and reads go on.
+fn stores_content(operation: Operation) -> bool {
+    let d = operation.describe();
+    d.mutates && matches!(d.action, "push" | "upload" | "overwrite")
 }
 
 /// Query parameters whose values are secrets and never recorded.
@@ -142,7 +150,12 @@ pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next:
         }
     }
 
-    let resp = next.run(Request::from_parts(parts, body)).await;
+    let low =
+        audit.storage.as_ref().filter(|_| stores_content(operation)).and_then(|w| w.low().map(|free| w.describe(free)));
+    let resp = match low {
+        Some(why) => (audit.unavailable)(&path, &why),
+        None => next.run(Request::from_parts(parts, body)).await,
+    };
     if scope.journaled().is_some() {
         return finish(resp, operation, &request_id);
     }

@@ -201,6 +201,9 @@ operations! {
     RebuildAuditIndex => change(VIGIL, "audit_reindex", "audit_reindex", AUTHENTICATED);
     /// The server signing a checkpoint of the audit log (published to the journal and so to every sink).
     SignCheckpoint => read(VIGIL, "audit_checkpoint", "audit_checkpoint", AUTHENTICATED);
+    /// The disk holding the data directory went below `storage.min_free_bytes` (`storage_low`) or back above it
+    /// (`storage_recovered`).
+    WatchStorage => read(VIGIL, "storage", "storage_low", AUTHENTICATED);
     /// Retention removing expired events from the journal (after archiving them).
     PruneAudit => change(VIGIL, "audit_retention", "audit_retention", AUTHENTICATED);
     /// Anything no protocol could classify (answered 404/405 in the protocol's format; the request's path tells

@@ -23,6 +23,7 @@ pub mod index;
 pub mod journal;
 pub mod meta;
 pub mod sqlite;
+pub mod watermark;
 
 pub use blob::{BlobRead, BlobStore, ByteStream};
 pub use content::{Asset, ContentChange, ContentStore, Expect, PackageVersion, RepoSettings, RepositoryInfo};

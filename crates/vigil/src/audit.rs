@@ -35,6 +35,7 @@ pub async fn start(
     stores: &Stores,
     auth: Arc<Authenticator>,
     fronts: Vec<Front>,
+    storage: Arc<vigil_store::watermark::Watermark>,
 ) -> anyhow::Result<Audit> {
     let specs = config.audit.resolve(&config.data_dir).map_err(anyhow::Error::msg)?;
     let sinks = vigil_audit::sink::start(stores.meta.clone(), specs).await.map_err(anyhow::Error::msg)?;
@@ -55,6 +56,7 @@ pub async fn start(
         classify: Box::new(move |m, p, q| classify(&classify_fronts, m, p, q)),
         client_addr: Box::new(move |parts| Some(vigil_http::admission::client_ip(Some(&auth), parts))),
         unavailable: Box::new(move |p, message| unavailable(&fronts, p, message)),
+        storage: Some(storage),
     });
     Ok(Audit { layer, sinks, integrity })
 }

@@ -24,6 +24,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub tls: TlsConfig,
     pub http: HttpSection,
+    pub storage: StorageSection,
     pub registry: RegistrySection,
     pub gc: GcSection,
     pub log: LogSection,
@@ -60,6 +61,20 @@ impl Default for AuthSection {
             max_failures_per_user: 10,
             max_failures_per_ip: 50,
         }
+    }
+}
+
+/// The disk holding the data directory.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// Below this many free bytes new content is refused (503, recorded) while the journal still has room; 0 = off.
+    pub min_free_bytes: u64,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection { min_free_bytes: 100 * 1024 * 1024 }
     }
 }
 
@@ -127,6 +142,7 @@ impl Default for Config {
             public_url: None,
             tls: TlsConfig::default(),
             http: HttpSection::default(),
+            storage: StorageSection::default(),
             registry: RegistrySection::default(),
             gc: GcSection::default(),
             log: LogSection::default(),

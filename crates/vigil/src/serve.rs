@@ -20,6 +20,7 @@ use vigil_auth::{AuthConfig, Authenticator};
 use vigil_http::{Mounted, Site};
 use vigil_oci::{Registry, RegistryConfig};
 use vigil_registry::ingest::Ingest;
+use vigil_store::watermark::{Change, Watermark};
 use vigil_store::MetadataStore;
 
 use crate::config::Config;
@@ -54,8 +55,8 @@ pub fn app(
         .route(
             "/ready",
             get({
-                let journal = journal.clone();
-                move || ready(journal.clone())
+                let (journal, storage) = (journal.clone(), audit.storage.clone());
+                move || ready(journal.clone(), storage.clone())
             }),
         )
         .merge(admin_api::router(admin.clone()))
@@ -100,11 +101,53 @@ fn protocols(config: &Config, stores: &Stores, auth: &Arc<Authenticator>, regist
     ]
 }
 
-/// Readiness: fails while the journal (or an enforced sink) cannot be written. `/health` stays a liveness check.
-async fn ready(journal: Arc<dyn MetadataStore>) -> Response {
+/// Readiness: fails while the journal (or an enforced sink) cannot be written, or the disk is below its
+/// watermark. `/health` stays a liveness check.
+async fn ready(journal: Arc<dyn MetadataStore>, storage: Option<Arc<Watermark>>) -> Response {
+    if let Some((w, free)) = storage.as_ref().and_then(|w| w.low().map(|free| (w, free))) {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", w.describe(free))).into_response();
+    }
     match journal.journal_ready().await {
         Ok(()) => "ready\n".into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response(),
+    }
+}
+
+/// How often the free space is read again.
+const STORAGE_CHECK: Duration = Duration::from_secs(5);
+
+/// Follows the disk's free space: crossing the watermark either way is logged once and recorded as an event.
+async fn watch_storage(storage: Arc<Watermark>, recorder: Arc<vigil_audit::Recorder>) {
+    let mut tick = tokio::time::interval(STORAGE_CHECK);
+    loop {
+        tick.tick().await;
+        let change = match storage.refresh() {
+            Ok(Some(change)) => change,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the data directory's free space failed");
+                continue;
+            }
+        };
+        let user = vigil_audit::UserRef::system("system");
+        let event = recorder.background(vigil_audit::Origin::System, vigil_core::Operation::WatchStorage, user);
+        let event = match change {
+            Change::BecameLow { free } => {
+                tracing::warn!(
+                    free,
+                    min = storage.min_free(),
+                    "the data directory's disk is nearly full: refusing new content"
+                );
+                event.detail(storage.describe(free))
+            }
+            Change::Recovered { free } => {
+                tracing::info!(free, "the data directory's disk has room again: accepting new content");
+                event.kind("storage_recovered").detail(format!("{} MiB free", free / (1024 * 1024)))
+            }
+        };
+        if let Err(e) = recorder.record(event).await {
+            tracing::warn!(error = %e, "recording the storage watermark change failed");
+        }
     }
 }
 
@@ -131,7 +174,12 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     let metrics = telemetry::install_metrics()?;
     let protocols = protocols(&config, &stores, &auth, &registry);
     let fronts = protocols.iter().map(|p| p.front.clone()).collect();
-    let audit = audit::start(&config, &stores, auth.clone(), fronts).await.context("starting the audit trail")?;
+    let storage =
+        Arc::new(vigil_store::watermark::Watermark::new(config.data_dir.clone(), config.storage.min_free_bytes));
+    let audit = audit::start(&config, &stores, auth.clone(), fronts, storage.clone())
+        .await
+        .context("starting the audit trail")?;
+    tokio::spawn(watch_storage(storage.clone(), audit.layer.recorder.clone()));
     tracing::info!(sinks = ?audit.sinks.names, "audit trail ready");
     if let Some((max_age, interval)) = config.audit.retention.schedule().map_err(anyhow::Error::msg)? {
         let archive_dir = config.audit.retention.archive_dir.as_ref().map(|d| config.data_dir.join(d));

@@ -183,6 +183,40 @@ async fn a_full_disk_asks_clients_to_retry() {
     s.child.wait().unwrap();
 }
 
+/// Below `storage.min_free_bytes` (here: more than any disk has) new content is refused with 503 and recorded,
+/// `/ready` says why, and reads go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn below_the_storage_watermark_new_content_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), &[("VIGIL_STORAGE__MIN_FREE_BYTES", "1152921504606846976")]);
+    let c = client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let why = loop {
+        let r = reqwest::get(format!("{}/ready", s.base)).await.unwrap();
+        if r.status() == 503 {
+            break r.text().await.unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "/ready never reported the watermark");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(why.contains("storage.min_free_bytes"), "{why}");
+    let d = Digest::sha256_of(b"layer");
+    let r =
+        c.post(format!("{}/v2/low/app/blobs/uploads/?digest={d}", s.base)).body(&b"layer"[..]).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.text().await.unwrap().contains("storage.min_free_bytes"));
+    assert_eq!(c.get(format!("{}/v2/_catalog", s.base)).send().await.unwrap().status(), 200, "reads go on");
+
+    let events: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events.iter().any(|e| e["kind"] == "storage_low"), "the crossing is an event");
+    let refused = events.iter().find(|e| e["kind"] == "push_blob").expect("the refused push is recorded");
+    assert_eq!((refused["outcome"].as_str(), refused["response"]["status"].as_u64()), (Some("failed"), Some(503)));
+}
+
 /// The data directory is made private however it was created: it holds the keys and the database.
 #[test]
 fn the_data_directory_is_private() {
