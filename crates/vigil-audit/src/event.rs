@@ -130,7 +130,11 @@ impl UserRef {
 /// The HTTP request an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RequestInfo {
+    /// The server's own id for the request, always generated (and answered as `X-Request-Id`).
     pub id: String,
+    /// The `X-Request-Id` the client sent, if well-formed: kept for correlation, never trusted as the event's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     pub method: String,
     pub path: String,
     pub host: Option<String>,
@@ -465,6 +469,7 @@ impl JournalEvent for EventDraft {
         let reason = bounded_opt(&self.reason, MAX_TEXT, "reason", &mut cut);
         let request = self.request.as_ref().map(|r| RequestInfo {
             id: r.id.clone(),
+            client_id: r.client_id.clone(),
             method: bounded(&r.method, 32, "request.method", &mut cut),
             path: bounded(&r.path, MAX_PATH, "request.path", &mut cut),
             host: bounded_opt(&r.host, MAX_SHORT, "request.host", &mut cut),
@@ -571,6 +576,7 @@ mod tests {
             let mut d = draft(Operation::Unknown);
             d.request = Some(Arc::new(RequestInfo {
                 id: "r".into(),
+                client_id: None,
                 method: "POST".into(),
                 path: path.into(),
                 host: None,
@@ -613,6 +619,7 @@ mod tests {
         let mut d = draft(Operation::Unknown);
         d.request = Some(Arc::new(RequestInfo {
             id: "r".into(),
+            client_id: None,
             method: "GET".into(),
             path: format!("/{}", "é".repeat(40_000)),
             host: None,

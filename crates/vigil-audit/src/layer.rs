@@ -117,9 +117,9 @@ fn body_len(resp: &Response) -> Option<u64> {
 }
 
 pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next: Next) -> Response {
-    let request_id = header(req.headers(), "x-request-id")
-        .filter(|id| valid_request_id(id))
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    // The server's own id, always: a client's `X-Request-Id` is kept beside it, so correlation cannot be spoofed.
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let client_id = header(req.headers(), "x-request-id").filter(|id| valid_request_id(id));
     let operation = (audit.classify)(req.method(), req.uri().path(), req.uri().query());
     if operation.is_probe() {
         return finish(next.run(req).await, operation, &request_id);
@@ -127,6 +127,7 @@ pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next:
     let (mut parts, body) = req.into_parts();
     let info = RequestInfo {
         id: request_id.clone(),
+        client_id,
         method: parts.method.to_string(),
         path: recorded_path(parts.uri.path(), parts.uri.query()),
         host: header(&parts.headers, "host"),

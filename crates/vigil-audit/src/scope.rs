@@ -35,6 +35,7 @@ impl RequestScope {
     pub fn detached(method: &str, path: &str) -> Arc<Self> {
         let info = RequestInfo {
             id: uuid::Uuid::new_v4().simple().to_string(),
+            client_id: None,
             method: method.to_owned(),
             path: path.to_owned(),
             host: None,

@@ -117,7 +117,7 @@ impl Env {
         (r, self.one_since(mark))
     }
 
-    /// The `request` object recorded for a request this test sent.
+    /// The `request` object recorded for a request this test sent (`id` the server's, as it answered).
     fn request(&self, method: &str, path: &str, id: &str) -> Value {
         json!({
             "id": id, "method": method, "path": path, "host": self.host, "remote_addr": "127.0.0.1",
@@ -1054,13 +1054,20 @@ async fn token_requests_with_valid_credentials_and_a_bad_scope_are_not_failed_lo
     }
 }
 
+/// A recorded `request` object with the client's `X-Request-Id` beside the server's id.
+fn with_client_id(mut request: Value, client_id: &str) -> Value {
+    request["client_id"] = json!(client_id);
+    request
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Request ids
 
-/// A well-formed incoming `X-Request-Id` is echoed and recorded; a malformed one is replaced by a generated id,
-/// which is echoed and recorded in its place.
+/// Every request gets the server's own id (answered as `X-Request-Id` and recorded as `request.id`); a well-formed
+/// incoming `X-Request-Id` is kept beside it as `request.client_id`, never as the event's id, so correlation
+/// cannot be spoofed; a malformed one is dropped.
 #[tokio::test]
-async fn request_ids_are_echoed_and_recorded() {
+async fn request_ids_are_the_servers_and_client_ids_are_kept_beside_them() {
     let env = Env::start(&[]);
     let send = |id: Option<String>| {
         let req = env.admin.get(env.url("/v2/"));
@@ -1069,23 +1076,28 @@ async fn request_ids_are_echoed_and_recorded() {
             None => req,
         })
     };
-    for good in ["req-42.a:b_c", &"a".repeat(128)] {
-        let (r, ev) = send(Some(good.to_owned())).await;
-        assert_eq!(rid(&r), good);
-        assert_eq!(ev["request"]["id"], good);
-    }
     let mut generated = Vec::new();
-    for bad in [Some("x".repeat(200)), Some("has space".to_owned()), Some("quote\"d".to_owned()), None] {
-        let (r, ev) = send(bad.clone()).await;
+    for (sent, kept) in [
+        (Some("req-42.a:b_c".to_owned()), true),
+        (Some("a".repeat(128)), true),
+        (Some("x".repeat(200)), false),
+        (Some("has space".to_owned()), false),
+        (Some("quote\"d".to_owned()), false),
+        (None, false),
+    ] {
+        let (r, ev) = send(sent.clone()).await;
         let id = rid(&r);
-        assert_ne!(Some(&id), bad.as_ref());
         assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "generated id {id:?}");
         assert_eq!(ev["request"]["id"], id.as_str());
+        match (kept, sent) {
+            (true, Some(sent)) => assert_eq!(ev["request"]["client_id"], sent.as_str()),
+            _ => assert!(ev["request"].get("client_id").is_none(), "{ev}"),
+        }
         generated.push(id);
     }
     generated.sort();
     generated.dedup();
-    assert_eq!(generated.len(), 4, "generated ids repeat");
+    assert_eq!(generated.len(), 6, "generated ids repeat");
     // Probes are answered with an id but not recorded.
     let mark = env.head();
     for probe in ["/health", "/ready", "/metrics"] {
@@ -1109,6 +1121,7 @@ async fn admin_api_records_one_event_per_request() {
     // A read.
     let (r, ev) = env.exchange(env.admin.get(env.url("/api/v1/user/")).header("x-request-id", "read-1")).await;
     assert_eq!(r.status(), 200);
+    let read_id = rid(&r);
     let body = r.text().await.unwrap();
     let admin_id = serde_json::from_str::<Value>(&body).unwrap()["id"].as_str().unwrap().to_owned();
     assert_eq!(admin_id, env.account_id("admin"));
@@ -1117,7 +1130,7 @@ async fn admin_api_records_one_event_per_request() {
         &ev,
         &event(json!({
             "action": "admin_read", "registry": "vigil", "kind": "admin_read", "operation": "AdminRead",
-            "user": admin, "request": env.request("GET", "/api/v1/user/", "read-1"),
+            "user": admin, "request": with_client_id(env.request("GET", "/api/v1/user/", &read_id), "read-1"),
             "response": response(200, body.len(), None),
         })),
     );
@@ -1126,7 +1139,8 @@ async fn admin_api_records_one_event_per_request() {
     let req = env.admin.post(env.url(api)).header("x-request-id", "create-dana");
     let (r, ev) = env.exchange(req.json(&json!({"username": "dana", "password": "dana-password"}))).await;
     assert_eq!(r.status(), 201);
-    assert_eq!(rid(&r), "create-dana");
+    let create_id = rid(&r);
+    assert_ne!(create_id, "create-dana", "the server's own id, not the client's");
     let dana_id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let mut got = ev.clone();
     // Checked on its own below (see `admin_api_change_events_record_the_response`).
@@ -1135,7 +1149,8 @@ async fn admin_api_records_one_event_per_request() {
         &got,
         &event(json!({
             "action": "admin", "artifact": "dana", "registry": "vigil", "kind": "user_create",
-            "operation": "AdminChange", "user": admin, "request": env.request("POST", api, "create-dana"),
+            "operation": "AdminChange", "user": admin,
+            "request": with_client_id(env.request("POST", api, &create_id), "create-dana"),
         })),
     );
     assert!(!serde_json::to_string(&ev).unwrap().contains("dana-password"));
@@ -1176,7 +1191,7 @@ async fn admin_api_records_one_event_per_request() {
     assert_eq!(r.status(), 409);
     assert_eq!((ev["kind"].as_str(), ev["outcome"].as_str()), (Some("admin_change"), Some("failed")));
     assert_eq!(ev["response"]["status"], 409);
-    assert_eq!(ev["request"]["id"], "create-dana-again");
+    assert_eq!(ev["request"]["client_id"], "create-dana-again");
     assert_file_is_the_journal(env.data());
 }
 

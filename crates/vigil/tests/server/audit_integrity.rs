@@ -1570,7 +1570,7 @@ async fn audit_reads_are_audited_and_public_tree_reads_are_not() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let of = |id: &str| events.iter().filter(|e| e["request"]["id"] == id).collect::<Vec<_>>();
+    let of = |id: &str| events.iter().filter(|e| e["request"]["client_id"] == id).collect::<Vec<_>>();
     for (_, path, id) in ids {
         assert!(of(id).is_empty(), "{path} was audited");
     }

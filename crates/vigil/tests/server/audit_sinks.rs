@@ -69,9 +69,9 @@ fn bytes_of(rows: &Rows) -> Vec<Vec<u8>> {
     rows.iter().map(|r| r.1.clone()).collect()
 }
 
-/// The events of one request (by the `x-request-id` the test sent).
+/// The events of one request (by the `x-request-id` the test sent, kept as the client's id).
 fn of_request<'a>(events: &'a [Value], id: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["request"]["id"] == id).collect()
+    events.iter().filter(|e| e["request"]["client_id"] == id).collect()
 }
 
 /// A sink file's lines, without their newlines. A file that does not end in a newline holds a torn line.
@@ -762,8 +762,10 @@ async fn audit_log_stdout_writes_events_to_stderr() {
     let event_lines = || -> Vec<Vec<u8>> {
         stderr.lock().unwrap().iter().filter(|l| l.starts_with("{\"ts\":")).map(|l| l.as_bytes().to_vec()).collect()
     };
-    eventually("the GET's event on stderr", || event_lines().iter().any(|l| parse(l)["request"]["id"] == "stderr-get"))
-        .await;
+    eventually("the GET's event on stderr", || {
+        event_lines().iter().any(|l| parse(l)["request"]["client_id"] == "stderr-get")
+    })
+    .await;
     eventually("stderr to hold the whole journal", || event_lines() == bytes_of(&journal(d))).await;
     assert!(!d.join("audit.jsonl").exists());
 }
