@@ -35,6 +35,9 @@ pub struct HttpAudit {
     pub unavailable: Box<UnavailableResponse>,
     /// Below its watermark, requests that store content are refused (503, recorded) before they reach a protocol.
     pub storage: Option<Arc<vigil_store::watermark::Watermark>>,
+    /// Requests without credentials beyond their network's rate are answered 429 and counted, not journaled one
+    /// by one (`ratelimit::summarize` records the counts).
+    pub anonymous_limit: Option<Arc<crate::ratelimit::RateLimit>>,
 }
 
 /// Whether an operation stores new content (so a nearly full disk refuses it); deletes and reads go on.
@@ -125,6 +128,11 @@ pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next:
         return finish(next.run(req).await, operation, &request_id);
     }
     let (mut parts, body) = req.into_parts();
+    if let (Some(limit), false) = (&audit.anonymous_limit, parts.headers.contains_key("authorization")) {
+        if (audit.client_addr)(&parts).is_some_and(|ip| !limit.admit(ip)) {
+            return finish(too_many_requests(), operation, &request_id);
+        }
+    }
     let info = RequestInfo {
         id: request_id.clone(),
         client_id,
@@ -177,6 +185,16 @@ pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next:
             finish((audit.unavailable)(&path, &e.to_string()), operation, &request_id)
         }
     }
+}
+
+/// 429 for a request without credentials over its network's rate.
+fn too_many_requests() -> Response {
+    let mut resp = Response::new(Body::from(
+        "too many requests without credentials from this network; retry later, or authenticate\n",
+    ));
+    *resp.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    resp.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+    resp
 }
 
 /// The `complete` event of a request from what its response carries.

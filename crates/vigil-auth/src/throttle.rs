@@ -9,6 +9,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use vigil_core::network::of as network;
+
 pub struct Throttle {
     window: Duration,
     max_per_user: u32,
@@ -20,21 +22,6 @@ pub struct Throttle {
 enum Key {
     User(String, IpAddr),
     Net(IpAddr),
-}
-
-/// The network an address is counted under: itself for IPv4, its /64 for IPv6.
-fn network(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => {
-            // An IPv4-mapped address is the IPv4 host.
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return IpAddr::V4(v4);
-            }
-            let s = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-    }
 }
 
 /// Failures counted since `start`, and attempts being checked right now.

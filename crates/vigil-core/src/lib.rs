@@ -8,6 +8,7 @@ pub mod format;
 pub mod glob;
 pub mod json_depth;
 pub mod name;
+pub mod network;
 pub mod operation;
 pub mod permission;
 pub mod reference;

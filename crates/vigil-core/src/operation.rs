@@ -204,6 +204,9 @@ operations! {
     /// The disk holding the data directory went below `storage.min_free_bytes` (`storage_low`) or back above it
     /// (`storage_recovered`).
     WatchStorage => read(VIGIL, "storage", "storage_low", AUTHENTICATED);
+    /// Requests without credentials refused by the per-network rate limit: one summarising event per network and
+    /// interval, with the count (the refused requests are not journaled one by one).
+    RateLimit => read(VIGIL, "rate_limit", "rate_limited", AUTHENTICATED);
     /// Retention removing expired events from the journal (after archiving them).
     PruneAudit => change(VIGIL, "audit_retention", "audit_retention", AUTHENTICATED);
     /// Anything no protocol could classify (answered 404/405 in the protocol's format; the request's path tells

@@ -19,6 +19,9 @@ use vigil_store::Mutation;
 use crate::config::Config;
 use crate::Stores;
 
+/// How often refusals of the anonymous rate limit are summarised into events.
+const RATE_LIMIT_SUMMARY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The settings key holding the audit configuration the server last started with.
 const AUDIT_CONFIG_KEY: &str = "audit_config";
 
@@ -51,13 +54,21 @@ pub async fn start(
         tracing::info!(origin = integrity.origin(), key = integrity.verifier_key(), "audit log tree ready");
     }
     let classify_fronts = fronts.clone();
+    let http = &config.http;
+    let anonymous_limit = (http.anonymous_requests_per_sec > 0).then(|| {
+        Arc::new(vigil_audit::ratelimit::RateLimit::new(http.anonymous_requests_per_sec, http.anonymous_burst))
+    });
     let layer = Arc::new(HttpAudit {
         recorder,
         classify: Box::new(move |m, p, q| classify(&classify_fronts, m, p, q)),
         client_addr: Box::new(move |parts| Some(vigil_http::admission::client_ip(Some(&auth), parts))),
         unavailable: Box::new(move |p, message| unavailable(&fronts, p, message)),
         storage: Some(storage),
+        anonymous_limit: anonymous_limit.clone(),
     });
+    if let Some(limit) = anonymous_limit {
+        tokio::spawn(vigil_audit::ratelimit::summarize(limit, layer.recorder.clone(), RATE_LIMIT_SUMMARY));
+    }
     Ok(Audit { layer, sinks, integrity })
 }
 

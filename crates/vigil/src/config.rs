@@ -86,11 +86,20 @@ pub struct HttpSection {
     pub max_connections: usize,
     /// A request's headers must arrive within this, and an idle kept-alive connection is closed after it.
     pub header_read_timeout_secs: u64,
+    /// Requests without credentials allowed per second from one network (an IPv4 address, an IPv6 /64) on
+    /// average; beyond it and its burst they get 429 and are counted in one summarising event. 0 = no limit.
+    pub anonymous_requests_per_sec: u32,
+    pub anonymous_burst: u32,
 }
 
 impl Default for HttpSection {
     fn default() -> Self {
-        HttpSection { max_connections: 512, header_read_timeout_secs: 30 }
+        HttpSection {
+            max_connections: 512,
+            header_read_timeout_secs: 30,
+            anonymous_requests_per_sec: 100,
+            anonymous_burst: 400,
+        }
     }
 }
 

@@ -217,6 +217,48 @@ async fn below_the_storage_watermark_new_content_is_refused() {
     assert_eq!((refused["outcome"].as_str(), refused["response"]["status"].as_u64()), (Some("failed"), Some(503)));
 }
 
+/// Requests without credentials beyond their network's rate get 429 and are not journaled one by one; one
+/// `rate_limited` event counts them exactly. Requests with credentials are not limited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_floods_are_limited_and_summarised() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [("VIGIL_HTTP__ANONYMOUS_REQUESTS_PER_SEC", "1"), ("VIGIL_HTTP__ANONYMOUS_BURST", "5"), NO_TREE];
+    let s = start(dir.path(), &envs);
+    let anon = reqwest::Client::new();
+    let mut refused = 0;
+    for _ in 0..40 {
+        let r = anon.get(format!("{}/v2/", s.base)).send().await.unwrap();
+        match r.status().as_u16() {
+            401 => {}
+            429 => {
+                assert_eq!(r.headers()["retry-after"], "1");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // How many depends on the machine's speed (1 per second refills); the accounting below is exact either way.
+    assert!(refused > 0, "none of 40 refused at 1/s with a burst of 5");
+    for _ in 0..10 {
+        assert_eq!(client().get(format!("{}/v2/", s.base)).send().await.unwrap().status(), 200, "credentials pass");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let summary = loop {
+        let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+        let events: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        if let Some(e) = events.iter().find(|e| e["kind"] == "rate_limited") {
+            let anonymous =
+                events.iter().filter(|e| e["request"]["path"] == "/v2/" && e["user"]["kind"] == "anonymous").count();
+            assert_eq!(anonymous, 40 - refused, "admitted requests are journaled, refused ones are not");
+            break e.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no rate_limited event");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(summary["artifact"], "127.0.0.1");
+    assert!(summary["detail"].as_str().unwrap().starts_with(&format!("{refused} requests")), "{summary}");
+}
+
 /// The data directory is made private however it was created: it holds the keys and the database.
 #[test]
 fn the_data_directory_is_private() {
