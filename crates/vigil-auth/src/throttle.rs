@@ -15,6 +15,8 @@ pub struct Throttle {
     window: Duration,
     max_per_user: u32,
     max_per_ip: u32,
+    /// Entries kept at most.
+    capacity: usize,
     entries: Mutex<HashMap<Key, Entry>>,
 }
 
@@ -31,7 +33,9 @@ struct Entry {
     in_flight: u32,
 }
 
-/// Entries kept at most; beyond that, expired idle entries are dropped first, then every idle one.
+/// Entries kept at most. Beyond that, expired entries go first, then those furthest from their limit: spraying
+/// names or networks (a wrong `vgt_` token costs the sprayer nothing) cannot make the table forget the keys that
+/// are close to being, or are, locked out.
 const MAX_ENTRIES: usize = 100_000;
 
 /// A login attempt admitted by [`Throttle::begin`]: it counts against the limits while the secret is checked
@@ -45,7 +49,7 @@ pub struct Attempt<'a> {
 
 impl Throttle {
     pub fn new(window: Duration, max_per_user: u32, max_per_ip: u32) -> Self {
-        Throttle { window, max_per_user, max_per_ip, entries: Mutex::default() }
+        Throttle { window, max_per_user, max_per_ip, capacity: MAX_ENTRIES, entries: Mutex::default() }
     }
 
     /// Admits a login attempt if the user's and the address's failures plus attempts in flight are under their
@@ -61,10 +65,10 @@ impl Throttle {
         if used(&map, &keys[0]) >= self.max_per_user || used(&map, &keys[1]) >= self.max_per_ip {
             return None;
         }
-        if map.len() > MAX_ENTRIES {
+        if map.len() >= self.capacity {
             map.retain(|_, e| e.in_flight > 0 || e.start.elapsed() < window);
-            if map.len() > MAX_ENTRIES {
-                map.retain(|_, e| e.in_flight > 0);
+            if map.len() >= self.capacity {
+                self.evict_least_failed(&mut map);
             }
         }
         for key in &keys {
@@ -72,6 +76,23 @@ impl Throttle {
             e.in_flight += 1;
         }
         Some(Attempt { throttle: self, keys, done: false })
+    }
+
+    /// Drops the tenth of idle entries with the fewest failures (relative to their limit).
+    fn evict_least_failed(&self, map: &mut HashMap<Key, Entry>) {
+        let share = |key: &Key, e: &Entry| {
+            let limit = match key {
+                Key::User(..) => self.max_per_user,
+                Key::Net(_) => self.max_per_ip,
+            };
+            f64::from(e.failures) / f64::from(limit.max(1))
+        };
+        let mut idle: Vec<(f64, Key)> =
+            map.iter().filter(|(_, e)| e.in_flight == 0).map(|(k, e)| (share(k, e), k.clone())).collect();
+        idle.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, key) in idle.into_iter().take((self.capacity / 10).max(1)) {
+            map.remove(&key);
+        }
     }
 
     fn finish(&self, keys: &[Key; 2], failed: Option<bool>) {
@@ -153,6 +174,22 @@ mod tests {
         assert!(t.begin("someone", "2001:db8:1:2:ffff::1".parse().unwrap()).is_none());
         assert!(t.begin("someone", "2001:db8:1:3::1".parse().unwrap()).is_some());
         assert_eq!(network("::ffff:192.0.2.1".parse().unwrap()), "192.0.2.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn spraying_names_does_not_forget_a_lockout() {
+        let t = Throttle { capacity: 100, ..Throttle::new(Duration::from_secs(60), 3, 1000) };
+        let attacker: IpAddr = "203.0.113.9".parse().unwrap();
+        for _ in 0..3 {
+            t.begin("admin", attacker).unwrap().failed();
+        }
+        // A thousand other names from many networks, one failure each: far more than the table holds.
+        for i in 0..1000u32 {
+            let ip = IpAddr::from([10, (i >> 8) as u8, i as u8, 1]);
+            t.begin(&format!("spray{i}"), ip).unwrap().failed();
+        }
+        assert!(t.entries.lock().unwrap().len() <= 100, "memory stays bounded");
+        assert!(t.begin("admin", attacker).is_none(), "the locked-out key was kept");
     }
 
     #[test]
