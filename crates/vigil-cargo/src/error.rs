@@ -29,30 +29,11 @@ impl CargoError {
     }
 }
 
-impl From<Problem> for CargoError {
-    fn from(p: Problem) -> Self {
-        CargoError(p)
-    }
-}
-
-impl From<vigil_store::StoreError> for CargoError {
-    fn from(e: vigil_store::StoreError) -> Self {
+/// Every shared failure (store, ingest, lookup, refusal, a `Problem` itself) becomes this protocol's error the
+/// same way.
+impl<E: Into<Problem>> From<E> for CargoError {
+    fn from(e: E) -> Self {
         CargoError(e.into())
-    }
-}
-
-impl From<vigil_registry::ingest::IngestError> for CargoError {
-    fn from(e: vigil_registry::ingest::IngestError) -> Self {
-        CargoError(e.into())
-    }
-}
-
-impl From<vigil_registry::packages::LookupError> for CargoError {
-    fn from(e: vigil_registry::packages::LookupError) -> Self {
-        match e {
-            vigil_registry::packages::LookupError::Missing(message) => CargoError::not_found(message),
-            vigil_registry::packages::LookupError::Store(e) => e.into(),
-        }
     }
 }
 

@@ -101,6 +101,22 @@ impl From<StoreError> for Problem {
     }
 }
 
+/// A blob store read or write failing (a full disk included).
+impl From<std::io::Error> for Problem {
+    fn from(e: std::io::Error) -> Self {
+        IngestError::Blobs(e).into()
+    }
+}
+
+impl From<vigil_registry::packages::LookupError> for Problem {
+    fn from(e: vigil_registry::packages::LookupError) -> Self {
+        match e {
+            vigil_registry::packages::LookupError::Missing(message) => Problem::not_found(message),
+            vigil_registry::packages::LookupError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<IngestError> for Problem {
     fn from(e: IngestError) -> Self {
         match e {

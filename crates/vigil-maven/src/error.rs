@@ -28,30 +28,11 @@ impl MavenError {
     }
 }
 
-impl From<Problem> for MavenError {
-    fn from(p: Problem) -> Self {
-        MavenError(p)
-    }
-}
-
-impl From<vigil_store::StoreError> for MavenError {
-    fn from(e: vigil_store::StoreError) -> Self {
+/// Every shared failure (store, ingest, lookup, refusal, a `Problem` itself) becomes this protocol's error the
+/// same way.
+impl<E: Into<Problem>> From<E> for MavenError {
+    fn from(e: E) -> Self {
         MavenError(e.into())
-    }
-}
-
-impl From<vigil_registry::ingest::IngestError> for MavenError {
-    fn from(e: vigil_registry::ingest::IngestError) -> Self {
-        MavenError(e.into())
-    }
-}
-
-impl From<vigil_registry::packages::LookupError> for MavenError {
-    fn from(e: vigil_registry::packages::LookupError) -> Self {
-        match e {
-            vigil_registry::packages::LookupError::Missing(message) => MavenError::not_found(message),
-            vigil_registry::packages::LookupError::Store(e) => e.into(),
-        }
     }
 }
 

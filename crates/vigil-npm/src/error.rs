@@ -37,36 +37,11 @@ impl NpmError {
     }
 }
 
-impl From<Problem> for NpmError {
-    fn from(p: Problem) -> Self {
-        NpmError(p)
-    }
-}
-
-impl From<vigil_store::StoreError> for NpmError {
-    fn from(e: vigil_store::StoreError) -> Self {
+/// Every shared failure (store, ingest, lookup, refusal, a `Problem` itself) becomes this protocol's error the
+/// same way.
+impl<E: Into<Problem>> From<E> for NpmError {
+    fn from(e: E) -> Self {
         NpmError(e.into())
-    }
-}
-
-impl From<vigil_registry::ingest::IngestError> for NpmError {
-    fn from(e: vigil_registry::ingest::IngestError) -> Self {
-        NpmError(e.into())
-    }
-}
-
-impl From<vigil_registry::packages::LookupError> for NpmError {
-    fn from(e: vigil_registry::packages::LookupError) -> Self {
-        match e {
-            vigil_registry::packages::LookupError::Missing(message) => NpmError::not_found(message),
-            vigil_registry::packages::LookupError::Store(e) => e.into(),
-        }
-    }
-}
-
-impl From<std::io::Error> for NpmError {
-    fn from(e: std::io::Error) -> Self {
-        NpmError(vigil_registry::ingest::IngestError::Blobs(e).into())
     }
 }
 

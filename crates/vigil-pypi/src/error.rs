@@ -24,30 +24,11 @@ impl PypiError {
     }
 }
 
-impl From<Problem> for PypiError {
-    fn from(p: Problem) -> Self {
-        PypiError(p)
-    }
-}
-
-impl From<vigil_store::StoreError> for PypiError {
-    fn from(e: vigil_store::StoreError) -> Self {
+/// Every shared failure (store, ingest, lookup, refusal, a `Problem` itself) becomes this protocol's error the
+/// same way.
+impl<E: Into<Problem>> From<E> for PypiError {
+    fn from(e: E) -> Self {
         PypiError(e.into())
-    }
-}
-
-impl From<vigil_registry::ingest::IngestError> for PypiError {
-    fn from(e: vigil_registry::ingest::IngestError) -> Self {
-        PypiError(e.into())
-    }
-}
-
-impl From<vigil_registry::packages::LookupError> for PypiError {
-    fn from(e: vigil_registry::packages::LookupError) -> Self {
-        match e {
-            vigil_registry::packages::LookupError::Missing(message) => PypiError::not_found(message),
-            vigil_registry::packages::LookupError::Store(e) => e.into(),
-        }
     }
 }
 
