@@ -3,89 +3,47 @@
 //! yanking, search, hostile input, and that a refused publish leaves nothing behind.
 
 use std::io::Write;
-use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
-use bytes::Bytes;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sha2::Digest as _;
-use tower::ServiceExt;
-use vigil_auth::jwt::JwtKeys;
-use vigil_auth::{AuthConfig, Authenticator};
 use vigil_cargo::Cargo;
-use vigil_core::{Format, RepoName};
+use vigil_core::Format;
 use vigil_http::Site;
-use vigil_registry::ingest::Ingest;
-use vigil_store::fs::FsBlobStore;
-use vigil_store::sqlite::SqliteStore;
-use vigil_store::{ContentChange, JournalStore, MetadataStore, Mutation, RepoSettings};
+use vigil_testkit::{Resp, Stores};
 
 const MAX_CRATE: u64 = 64 * 1024;
 
 struct Server {
     app: Router,
-    meta: Arc<SqliteStore>,
-    _dir: tempfile::TempDir,
+    stores: Stores,
 }
 
-struct Resp {
-    status: StatusCode,
-    etag: String,
-    body: Bytes,
+trait CargoResp {
+    fn detail(&self) -> String;
 }
 
-impl Resp {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
+impl CargoResp for Resp {
     fn detail(&self) -> String {
         self.json()["errors"][0]["detail"].as_str().unwrap_or_default().to_owned()
     }
 }
 
 async fn server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Arc::new(SqliteStore::open(&dir.path().join("vigil.db")).await.unwrap());
-    let blobs = Arc::new(FsBlobStore::open(dir.path().join("storage")).unwrap());
-    let ingest = Ingest { meta: meta.clone(), blobs, max_bytes: Some(MAX_CRATE) };
-    let config = AuthConfig {
-        service: "vigil".into(),
-        service_aliases: Vec::new(),
-        realm: "http://127.0.0.1/auth/token".into(),
-        token_ttl: Duration::from_secs(300),
-        trusted_proxies: Default::default(),
-        throttle_window: Duration::from_secs(60),
-        max_failures_per_user: 10,
-        max_failures_per_ip: 10,
-    };
-    let auth = Arc::new(Authenticator::new(meta.clone(), JwtKeys::from_secret(&[7; 32], "vigil"), config));
+    let stores = Stores::open().await;
     let site = Site { public_url: Some("http://registry.test".into()), tls: false };
-    let app = vigil_http::mount(Cargo::new(meta.clone(), ingest, auth, site), None).router;
-    for (name, format) in [("acme/rs", Format::Cargo), ("acme/js", Format::Npm)] {
-        let repo: RepoName = name.parse().unwrap();
-        let create = ContentChange::CreateRepository { repo, format, settings: RepoSettings::default() };
-        meta.apply(Mutation::Content(create), Vec::new()).await.unwrap();
-    }
-    Server { app, meta, _dir: dir }
+    let cargo = Cargo::new(stores.meta.clone(), stores.ingest(MAX_CRATE), stores.authenticator(), site);
+    let app = vigil_http::mount(cargo, None).router;
+    stores.create_repo("acme/rs", Format::Cargo, false).await;
+    stores.create_repo("acme/js", Format::Npm, false).await;
+    Server { app, stores }
 }
 
 impl Server {
     async fn call(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Resp {
-        let mut req = Request::builder().method(method).uri(uri);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let resp = self.app.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
-        let status = resp.status();
-        let etag = resp.headers().get("etag").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        Resp { status, etag, body: resp.into_body().collect().await.unwrap().to_bytes() }
+        vigil_testkit::call(&self.app, method, uri, headers, body).await
     }
 
     async fn get(&self, uri: &str) -> Resp {
@@ -97,9 +55,7 @@ impl Server {
     }
 
     async fn events(&self, kind: &str) -> Vec<Value> {
-        let records = self.meta.journal(1, 1000).await.unwrap();
-        let all = records.iter().map(|r| serde_json::from_slice::<Value>(&r.bytes).unwrap());
-        all.filter(|e| e["kind"] == kind).collect()
+        self.stores.events(kind).await
     }
 }
 
@@ -167,7 +123,12 @@ async fn a_publish_is_indexed_downloaded_and_searched() {
     );
     assert_eq!((line["v"].as_u64(), &line["features2"]), (Some(2), &json!({ "extra": ["dep:serde"] })));
     let again = s
-        .call(Method::GET, "/cargo/acme/rs/index/de/mo/demo-a", &[("if-none-match", &index.etag)], Body::empty())
+        .call(
+            Method::GET,
+            "/cargo/acme/rs/index/de/mo/demo-a",
+            &[("if-none-match", index.header("etag"))],
+            Body::empty(),
+        )
         .await;
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
 

@@ -2,63 +2,33 @@
 //! machinery's, tested with the binary and mvn): deploys, checksums served and checked, POM checks, metadata
 //! written from what is stored, the redeploy rule, hostile paths, and that a refused deploy stores nothing.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
-use bytes::Bytes;
-use http_body_util::BodyExt;
 use serde_json::Value;
 use sha1::Digest as _;
-use tower::ServiceExt;
-use vigil_core::{Format, RepoName};
+use vigil_core::Format;
 use vigil_maven::Maven;
-use vigil_registry::ingest::Ingest;
-use vigil_store::fs::FsBlobStore;
-use vigil_store::sqlite::SqliteStore;
-use vigil_store::{ContentChange, JournalStore, MetadataStore, Mutation, RepoSettings};
+use vigil_testkit::{Resp, Stores};
 
 const BASE: &str = "/maven/acme/java/com/acme/demo";
 
 struct Server {
     app: Router,
-    meta: Arc<SqliteStore>,
-    _dir: tempfile::TempDir,
-}
-
-struct Resp {
-    status: StatusCode,
-    body: Bytes,
-}
-
-impl Resp {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
+    stores: Stores,
 }
 
 async fn server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Arc::new(SqliteStore::open(&dir.path().join("vigil.db")).await.unwrap());
-    let blobs = Arc::new(FsBlobStore::open(dir.path().join("storage")).unwrap());
-    let ingest = Ingest { meta: meta.clone(), blobs, max_bytes: Some(4096) };
-    let app = vigil_http::mount(Maven::new(meta.clone(), ingest), None).router;
-    for (name, allow_overwrite) in [("acme/java", false), ("acme/scratch", true)] {
-        let repo: RepoName = name.parse().unwrap();
-        let create =
-            ContentChange::CreateRepository { repo, format: Format::Maven, settings: RepoSettings { allow_overwrite } };
-        meta.apply(Mutation::Content(create), Vec::new()).await.unwrap();
-    }
-    Server { app, meta, _dir: dir }
+    let stores = Stores::open().await;
+    let app = vigil_http::mount(Maven::new(stores.meta.clone(), stores.ingest(4096)), None).router;
+    stores.create_repo("acme/java", Format::Maven, false).await;
+    stores.create_repo("acme/scratch", Format::Maven, true).await;
+    Server { app, stores }
 }
 
 impl Server {
     async fn call(&self, method: Method, uri: &str, body: impl Into<Body>) -> Resp {
-        let req = Request::builder().method(method).uri(uri).body(body.into()).unwrap();
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        Resp { status, body: resp.into_body().collect().await.unwrap().to_bytes() }
+        vigil_testkit::call(&self.app, method, uri, &[], body).await
     }
 
     async fn put(&self, uri: &str, body: &str) -> Resp {
@@ -70,9 +40,7 @@ impl Server {
     }
 
     async fn events(&self, kind: &str) -> Vec<Value> {
-        let records = self.meta.journal(1, 1000).await.unwrap();
-        let all = records.iter().map(|r| serde_json::from_slice::<Value>(&r.bytes).unwrap());
-        all.filter(|e| e["kind"] == kind).collect()
+        self.stores.events(kind).await
     }
 }
 

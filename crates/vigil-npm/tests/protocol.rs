@@ -2,88 +2,49 @@
 //! tested with the binary and the npm client): publish and its checks, packuments, tarballs, dist-tags,
 //! unpublish with revisions, hostile input, and that a refused write leaves nothing behind.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
 use base64::Engine;
-use bytes::Bytes;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use sha2::Digest as _;
-use tower::ServiceExt;
-use vigil_auth::jwt::JwtKeys;
-use vigil_auth::{AuthConfig, Authenticator};
-use vigil_core::{Format, RepoName};
+use vigil_core::Format;
 use vigil_http::Site;
 use vigil_npm::Npm;
-use vigil_registry::ingest::Ingest;
-use vigil_store::fs::FsBlobStore;
-use vigil_store::sqlite::SqliteStore;
-use vigil_store::{ContentChange, JournalStore, MetadataStore, Mutation, RepoSettings};
+use vigil_testkit::{Resp, Stores};
 
 const MAX_TARBALL: u64 = 4096;
 
 struct Server {
     app: Router,
-    meta: Arc<SqliteStore>,
-    _dir: tempfile::TempDir,
+    stores: Stores,
 }
 
-struct Resp {
-    status: StatusCode,
-    content_type: String,
-    body: Bytes,
+trait NpmResp {
+    fn error(&self) -> String;
 }
 
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
-    }
+impl NpmResp for Resp {
     fn error(&self) -> String {
         self.json()["error"].as_str().unwrap_or_default().to_owned()
     }
 }
 
 async fn server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Arc::new(SqliteStore::open(&dir.path().join("vigil.db")).await.unwrap());
-    let blobs = Arc::new(FsBlobStore::open(dir.path().join("storage")).unwrap());
-    let ingest = Ingest { meta: meta.clone(), blobs, max_bytes: Some(MAX_TARBALL) };
-    let config = AuthConfig {
-        service: "vigil".into(),
-        service_aliases: Vec::new(),
-        realm: "http://127.0.0.1/auth/token".into(),
-        token_ttl: Duration::from_secs(300),
-        trusted_proxies: Default::default(),
-        throttle_window: Duration::from_secs(60),
-        max_failures_per_user: 10,
-        max_failures_per_ip: 10,
-    };
-    let auth = Arc::new(Authenticator::new(meta.clone(), JwtKeys::from_secret(&[7; 32], "vigil"), config));
+    let stores = Stores::open().await;
     let site = Site { public_url: Some("http://registry.test".into()), tls: false };
-    let app = vigil_http::mount(Npm::new(meta.clone(), ingest, auth, site), None).router;
-    for (name, format) in [("acme/js", Format::Npm), ("acme/files", Format::Raw)] {
-        let repo: RepoName = name.parse().unwrap();
-        let create = ContentChange::CreateRepository { repo, format, settings: RepoSettings::default() };
-        meta.apply(Mutation::Content(create), Vec::new()).await.unwrap();
-    }
-    Server { app, meta, _dir: dir }
+    let npm = Npm::new(stores.meta.clone(), stores.ingest(MAX_TARBALL), stores.authenticator(), site);
+    let app = vigil_http::mount(npm, None).router;
+    stores.create_repo("acme/js", Format::Npm, false).await;
+    stores.create_repo("acme/files", Format::Raw, false).await;
+    Server { app, stores }
 }
 
 impl Server {
     async fn call(&self, method: Method, uri: &str, accept: Option<&str>, body: impl Into<Body>) -> Resp {
-        let mut req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
-        if let Some(accept) = accept {
-            req = req.header("accept", accept);
-        }
-        let resp = self.app.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
-        let status = resp.status();
-        let content_type =
-            resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        Resp { status, content_type, body: resp.into_body().collect().await.unwrap().to_bytes() }
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(accept.map(|a| ("accept", a)));
+        vigil_testkit::call(&self.app, method, uri, &headers, body).await
     }
 
     async fn get(&self, uri: &str) -> Resp {
@@ -94,11 +55,8 @@ impl Server {
         self.call(Method::PUT, uri, None, body.to_string()).await
     }
 
-    /// The journal's events of one kind, parsed.
     async fn events(&self, kind: &str) -> Vec<Value> {
-        let records = self.meta.journal(1, 1000).await.unwrap();
-        let all = records.iter().map(|r| serde_json::from_slice::<Value>(&r.bytes).unwrap());
-        all.filter(|e| e["kind"] == kind).collect()
+        self.stores.events(kind).await
     }
 }
 
@@ -135,7 +93,7 @@ async fn a_publish_is_served_as_packuments_and_its_tarball() {
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
 
     let full = s.get("/npm/acme/js/@acme%2fhello").await;
-    assert_eq!((full.status, full.content_type.as_str()), (StatusCode::OK, "application/json"));
+    assert_eq!((full.status, full.header("content-type")), (StatusCode::OK, "application/json"));
     let doc = full.json();
     let tarball = "http://registry.test/npm/acme/js/@acme/hello/-/hello-1.0.0.tgz";
     assert_eq!(doc["versions"]["1.0.0"]["dist"]["tarball"], tarball, "links point here, not where the client said");
@@ -144,7 +102,7 @@ async fn a_publish_is_served_as_packuments_and_its_tarball() {
 
     let short =
         s.call(Method::GET, "/npm/acme/js/@acme%2fhello", Some("application/vnd.npm.install-v1+json"), "").await;
-    assert_eq!(short.content_type, "application/vnd.npm.install-v1+json");
+    assert_eq!(short.header("content-type"), "application/vnd.npm.install-v1+json");
     let short = short.json();
     assert!(short["versions"]["1.0.0"]["dist"]["integrity"].is_string() && short.get("readme").is_none(), "{short}");
 

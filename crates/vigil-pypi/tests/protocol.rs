@@ -2,23 +2,15 @@
 //! machinery's, tested with the binary and the real clients): uploads and their checks, the simple index in both
 //! forms, downloads, yanking, hostile input, and that a refused upload leaves nothing behind.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
 use blake2::digest::consts::U32;
 use blake2::Digest as _;
-use bytes::Bytes;
-use http_body_util::BodyExt;
 use serde_json::Value;
-use tower::ServiceExt;
-use vigil_core::{Format, RepoName};
+use vigil_core::Format;
 use vigil_pypi::Pypi;
-use vigil_registry::ingest::Ingest;
-use vigil_store::fs::FsBlobStore;
-use vigil_store::sqlite::SqliteStore;
-use vigil_store::{ContentChange, JournalStore, MetadataStore, Mutation, RepoSettings};
+use vigil_testkit::{Resp, Stores};
 
 const MAX_FILE: u64 = 4096;
 const BOUNDARY: &str = "vigil-test-boundary";
@@ -30,50 +22,20 @@ type File<'a> = (&'a str, &'a [u8]);
 
 struct Server {
     app: Router,
-    meta: Arc<SqliteStore>,
-    _dir: tempfile::TempDir,
-}
-
-struct Resp {
-    status: StatusCode,
-    content_type: String,
-    location: String,
-    body: Bytes,
-}
-
-impl Resp {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
-    }
+    stores: Stores,
 }
 
 async fn server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = Arc::new(SqliteStore::open(&dir.path().join("vigil.db")).await.unwrap());
-    let blobs = Arc::new(FsBlobStore::open(dir.path().join("storage")).unwrap());
-    let ingest = Ingest { meta: meta.clone(), blobs, max_bytes: Some(MAX_FILE) };
-    let app = vigil_http::mount(Pypi::new(meta.clone(), ingest), None).router;
-    for (name, format) in [("acme/py", Format::Pypi), ("acme/js", Format::Npm)] {
-        let repo: RepoName = name.parse().unwrap();
-        let create = ContentChange::CreateRepository { repo, format, settings: RepoSettings::default() };
-        meta.apply(Mutation::Content(create), Vec::new()).await.unwrap();
-    }
-    Server { app, meta, _dir: dir }
+    let stores = Stores::open().await;
+    let app = vigil_http::mount(Pypi::new(stores.meta.clone(), stores.ingest(MAX_FILE)), None).router;
+    stores.create_repo("acme/py", Format::Pypi, false).await;
+    stores.create_repo("acme/js", Format::Npm, false).await;
+    Server { app, stores }
 }
 
 impl Server {
     async fn call(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Resp {
-        let mut req = Request::builder().method(method).uri(uri);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let resp = self.app.clone().oneshot(req.body(body.into()).unwrap()).await.unwrap();
-        let header = |name: &str| resp.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        let (status, content_type, location) = (resp.status(), header("content-type"), header("location"));
-        Resp { status, content_type, location, body: resp.into_body().collect().await.unwrap().to_bytes() }
+        vigil_testkit::call(&self.app, method, uri, headers, body).await
     }
 
     async fn get(&self, uri: &str, accept: &str) -> Resp {
@@ -86,9 +48,7 @@ impl Server {
     }
 
     async fn events(&self, kind: &str) -> Vec<Value> {
-        let records = self.meta.journal(1, 1000).await.unwrap();
-        let all = records.iter().map(|r| serde_json::from_slice::<Value>(&r.bytes).unwrap());
-        all.filter(|e| e["kind"] == kind).collect()
+        self.stores.events(kind).await
     }
 }
 
@@ -149,7 +109,7 @@ async fn an_upload_is_listed_in_both_forms_and_downloaded() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 
     let page = s.get("/pypi/acme/py/simple/demo-pkg/", JSON).await;
-    assert_eq!(page.content_type, JSON);
+    assert_eq!(page.header("content-type"), JSON);
     let doc = page.json();
     assert_eq!(doc["name"], "demo-pkg");
     assert_eq!(doc["versions"], serde_json::json!(["1.0.0"]));
@@ -159,16 +119,16 @@ async fn an_upload_is_listed_in_both_forms_and_downloaded() {
     assert_eq!(entry["url"], "../../files/demo-pkg/1.0.0/Demo.Pkg-1.0.0.tar.gz");
 
     let html = s.get("/pypi/acme/py/simple/demo-pkg/", "text/html").await;
-    assert!(html.content_type.starts_with("text/html"), "{}", html.content_type);
+    assert!(html.header("content-type").starts_with("text/html"), "{}", html.header("content-type"));
     let expected = format!(
         "href=\"../../files/demo-pkg/1.0.0/Demo.Pkg-1.0.0.tar.gz#sha256={sha}\" data-requires-python=\"&gt;=3.8\""
     );
     assert!(html.text().contains(&expected), "{}", html.text());
 
     let r = s.get("/pypi/acme/py/simple/Demo_Pkg/", "text/html").await;
-    assert_eq!((r.status, r.location.as_str()), (StatusCode::MOVED_PERMANENTLY, "../demo-pkg/"));
+    assert_eq!((r.status, r.header("location")), (StatusCode::MOVED_PERMANENTLY, "../demo-pkg/"));
     let r = s.get("/pypi/acme/py/simple", "text/html").await;
-    assert_eq!((r.status, r.location.as_str()), (StatusCode::MOVED_PERMANENTLY, "simple/"));
+    assert_eq!((r.status, r.header("location")), (StatusCode::MOVED_PERMANENTLY, "simple/"));
     assert_eq!(s.get("/pypi/acme/py/simple/", JSON).await.json()["projects"][0]["name"], "demo-pkg");
     assert_eq!(s.get("/pypi/acme/py/simple/", "application/xml").await.status, StatusCode::NOT_ACCEPTABLE);
 
