@@ -2,7 +2,6 @@
 //! parsed and validated once (names, versions, the index prefix that must fit the name).
 
 use axum::http::{Method, StatusCode};
-use percent_encoding::percent_decode_str;
 use vigil_core::{Operation, RepoName};
 
 use crate::error::{CargoError, CargoResult};
@@ -47,9 +46,7 @@ fn bad(message: impl Into<String>) -> CargoError {
 }
 
 fn decode(segment: &str) -> CargoResult<String> {
-    let text =
-        percent_decode_str(segment).decode_utf8().map_err(|_| bad("a path segment is not UTF-8 once decoded"))?;
-    Ok(text.into_owned())
+    vigil_http::util::decode_segment(segment).map_err(bad)
 }
 
 fn name(segment: &str) -> CargoResult<String> {

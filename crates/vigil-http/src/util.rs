@@ -64,3 +64,15 @@ pub async fn read_limited(body: Body, limit: usize) -> Result<bytes::Bytes, crat
         }
     })
 }
+
+/// A path segment percent-decoded as the package formats read them: UTF-8, without control characters (a NUL or
+/// newline never reaches a name or a log). Slashes stay: npm sends a scoped name as one `@scope%2fname` segment.
+pub fn decode_segment(segment: &str) -> Result<String, String> {
+    let text = percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .map_err(|_| "a path segment is not UTF-8 once decoded".to_owned())?;
+    if text.chars().any(char::is_control) {
+        return Err("control characters are not allowed in paths".to_owned());
+    }
+    Ok(text.into_owned())
+}

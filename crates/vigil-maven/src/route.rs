@@ -3,7 +3,6 @@
 //! checksum files beside them, and `maven-metadata.xml` at the artifact and at a SNAPSHOT version.
 
 use axum::http::{Method, StatusCode};
-use percent_encoding::percent_decode_str;
 use vigil_core::{Operation, RepoName};
 
 use crate::error::{MavenError, MavenResult};
@@ -84,14 +83,14 @@ fn bad(message: impl Into<String>) -> MavenError {
 }
 
 fn segment(raw: &str) -> MavenResult<String> {
-    let text = percent_decode_str(raw).decode_utf8().map_err(|_| bad("a path segment is not UTF-8 once decoded"))?;
+    let text = vigil_http::util::decode_segment(raw).map_err(bad)?;
     let ok = |c: char| c.is_ascii_alphanumeric() || "-_.+~".contains(c);
     if text.is_empty() || text.starts_with('.') || text.len() > MAX_SEGMENT || !text.chars().all(ok) {
         return Err(bad(format!(
             "invalid path segment {text:?}: letters, digits, '-', '_', '.', '+', '~', not starting with '.'"
         )));
     }
-    Ok(text.into_owned())
+    Ok(text)
 }
 
 /// What follows `<artifact>-` in a file name of `version`, or why the name does not belong there.

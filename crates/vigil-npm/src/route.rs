@@ -3,7 +3,6 @@
 //! packages (lowercase, URL-safe, at most 214 characters), so a name can never reach storage as a path trick.
 
 use axum::http::{Method, StatusCode};
-use percent_encoding::percent_decode_str;
 use vigil_core::{Operation, RepoName};
 
 use crate::error::{NpmError, NpmResult};
@@ -91,12 +90,7 @@ fn bad(message: impl Into<String>) -> NpmError {
 }
 
 fn decode(segment: &str) -> NpmResult<String> {
-    let text =
-        percent_decode_str(segment).decode_utf8().map_err(|_| bad("a path segment is not UTF-8 once decoded"))?;
-    if text.chars().any(char::is_control) {
-        return Err(bad("control characters are not allowed in paths"));
-    }
-    Ok(text.into_owned())
+    vigil_http::util::decode_segment(segment).map_err(bad)
 }
 
 fn valid_part(part: &str, what: &str, name: &str) -> NpmResult<()> {

@@ -4,7 +4,6 @@
 //! checked here, so nothing that reaches storage can be a path trick.
 
 use axum::http::{Method, StatusCode};
-use percent_encoding::percent_decode_str;
 use vigil_core::{Operation, RepoName};
 
 use crate::error::{PypiError, PypiResult};
@@ -46,12 +45,11 @@ fn bad(message: impl Into<String>) -> PypiError {
 }
 
 fn decode(segment: &str) -> PypiResult<String> {
-    let text =
-        percent_decode_str(segment).decode_utf8().map_err(|_| bad("a path segment is not UTF-8 once decoded"))?;
-    if text.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+    let text = vigil_http::util::decode_segment(segment).map_err(bad)?;
+    if text.contains(['/', '\\']) {
         return Err(bad(format!("invalid path segment {text:?}")));
     }
-    Ok(text.into_owned())
+    Ok(text)
 }
 
 /// A project named in a path: valid, in its normal form.
