@@ -363,9 +363,17 @@ async fn tail(
     let resume =
         parts.headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned).or(q.remove("cursor"));
     let f = authorize(&st, &p, filter(&q)?).await?;
+    let head = st.journal.indexed_through().await.map_err(internal)?;
     let after = match resume {
-        Some(id) => id.trim().parse::<u64>().map_err(|_| bad(format!("`Last-Event-ID` {id:?} is not a seq")))?,
-        None => st.journal.indexed_through().await.map_err(internal)?,
+        Some(id) => {
+            let seq = id.trim().parse::<u64>().map_err(|_| bad(format!("`Last-Event-ID` {id:?} is not a seq")))?;
+            // A cursor past the head would wait silently for events that already have other numbers' places.
+            if seq > head {
+                return Err(bad(format!("`Last-Event-ID` {seq} is beyond the newest event ({head})")));
+            }
+            seq
+        }
+        None => head,
     };
     let events = stream::unfold((st, f, after, true), |(st, f, after, first)| async move {
         if !first {

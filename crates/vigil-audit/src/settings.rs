@@ -301,14 +301,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
     let n: u64 = n.parse().map_err(|_| format!("duration {s:?} must be a number followed by ms, s, m, h or d"))?;
-    let millis = match unit {
-        "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        "d" => n * 86_400_000,
+    let per = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => return Err(format!("duration {s:?} must end in ms, s, m, h or d")),
     };
+    let millis = n.checked_mul(per).ok_or_else(|| format!("duration {s:?} is too long"))?;
     if millis == 0 {
         return Err(format!("duration {s:?} must be positive"));
     }
@@ -439,6 +440,7 @@ mod tests {
         assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("1w").is_err() && parse_duration("h").is_err() && parse_duration("0s").is_err());
+        assert!(parse_duration("99999999999999999d").unwrap_err().contains("too long"), "no overflow");
         assert_eq!(parse_mode("0640").unwrap(), 0o640);
         assert!(parse_mode("0999").is_err());
     }

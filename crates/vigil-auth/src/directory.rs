@@ -74,10 +74,28 @@ impl Actor {
         event.id = uuid::Uuid::new_v4().to_string();
         if let Some(repo) = subject.split_once('/').and_then(|_| subject.parse::<RepoName>().ok()) {
             event.target = Target::repo(&repo);
+        } else if NAMESPACE_KINDS.contains(&kind) {
+            // An account's own changes belong to its namespace's log (a robot `ns+name` to `ns`'s).
+            let namespace = subject.split('+').next().unwrap_or(subject);
+            event.target = Target { namespace: Some(namespace.to_owned()), ..Target::default() };
         }
         event
     }
 }
+
+/// Changes to a namespace's own account (organizations, their members, robots, users): recorded with the namespace as
+/// their target, so they appear in that namespace's log.
+const NAMESPACE_KINDS: &[&str] = &[
+    "org_create",
+    "org_delete",
+    "org_add_member",
+    "org_remove_member",
+    "create_robot",
+    "delete_robot",
+    "user_create",
+    "user_delete",
+    "change_namespace_visibility",
+];
 
 /// A newly created API token; `token` is shown once and never stored.
 #[derive(Debug, Clone)]

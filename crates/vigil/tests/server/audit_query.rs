@@ -899,6 +899,9 @@ async fn bad_input_is_refused_with_400() {
     let r = c.get(format!("{base}{STREAM}")).header("last-event-id", "abc").send().await.unwrap();
     let status = r.status().as_u16();
     assert_api_error(status, &r.json().await.unwrap(), 400, "Last-Event-ID: abc");
+    let r = c.get(format!("{base}{STREAM}")).header("last-event-id", "99999999999").send().await.unwrap();
+    let status = r.status().as_u16();
+    assert_api_error(status, &r.json().await.unwrap(), 400, "Last-Event-ID beyond the head");
     // Not errors: 256 characters are allowed, and quotes in a text value are just characters.
     let max = "a/".to_owned() + &"b".repeat(254);
     for q in [

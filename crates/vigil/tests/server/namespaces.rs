@@ -56,6 +56,17 @@ async fn namespaces_with_content_are_adopted_only_by_an_admin() {
     assert!(!out.status.success(), "the CLI refuses too without --adopt");
     let r = admin.post(&org).json(&json!({ "name": "library", "adopt_namespace": true })).send().await.unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    // The adoption is in the organization's own log (changes to an account carry its namespace).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let url = format!("{}/api/v1/organization/library/logs?kind=org_create", s.base);
+        let logs: Value = admin.get(url).send().await.unwrap().json().await.unwrap();
+        if logs["logs"].as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "org_create never reached the organization's log: {logs}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
     // A user deleted and made again: the namespace that held content needs adopting, and the log starts anew.
     assert!(cli(d, &["user", "add", "bob", "--password-stdin"], "bob-password\n").status.success());
