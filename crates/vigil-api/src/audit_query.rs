@@ -205,9 +205,10 @@ async fn events(
             .ok_or_else(|| bad(format!("`limit` is 1 to {MAX_LIMIT}, not {l:?}")))?,
     };
     let cursor = match q.get("cursor").filter(|c| !c.is_empty()) {
-        Some(c) => {
-            Some(crate::page_token::read(&st.page_key, &(&f, ascending), c).map_err(|e| bad(format!("`cursor` {e}")))?)
-        }
+        Some(c) => Some(
+            crate::page_token::read(&st.page_key, &paged(&f, ascending), c)
+                .map_err(|e| bad(format!("`cursor` {e}")))?,
+        ),
         None => None,
     };
     let order = if ascending {
@@ -220,10 +221,15 @@ async fn events(
     entries.truncate(limit as usize);
     let list: Vec<Value> = entries.iter().filter_map(|r| serde_json::from_slice(&r.bytes).ok()).collect();
     let next = match (more, entries.last()) {
-        (true, Some(last)) => Value::String(crate::page_token::issue(&st.page_key, &(&f, ascending), last.seq)),
+        (true, Some(last)) => Value::String(crate::page_token::issue(&st.page_key, &paged(&f, ascending), last.seq)),
         _ => Value::Null,
     };
     Ok(Json(json!({ "events": list, "next_cursor": next })).into_response())
+}
+
+/// What a cursor of `/api/v1/audit/events` is bound to: the filter and the order.
+fn paged(f: &EventFilter, ascending: bool) -> String {
+    format!("{}order={}", crate::page_token::canonical(f), if ascending { "asc" } else { "desc" })
 }
 
 #[derive(Clone, Copy)]

@@ -169,7 +169,14 @@ async fn logs(st: &LogsState, level: Level, q: LogsQuery) -> ApiResult<Json<Valu
     let filter = full_filter(&level, &q, start, end)?;
     // The token is bound to the query as asked, not to the computed window, which moves with the clock when the
     // dates are left to their defaults.
-    let asked = (level.filter(), &q.starttime, &q.endtime, &q.performer, &q.kind);
+    let asked = format!(
+        "{}starttime={:?};endtime={:?};performer={:?};kind={:?}",
+        crate::page_token::canonical(&level.filter()),
+        q.starttime,
+        q.endtime,
+        q.performer,
+        q.kind
+    );
     let before = match q.next_page.as_deref().filter(|t| !t.is_empty()) {
         Some(t) => Some(crate::page_token::read(&st.page_key, &asked, t).map_err(|e| bad(format!("`next_page` {e}")))?),
         None => None,
