@@ -294,6 +294,11 @@ fn response(status: u16, bytes: impl Into<Value>, error: Option<&str>) -> Value 
 
 /// The target of an OCI repository; `fields` sets the tag, digest, media type or size (or `format: null`, for
 /// vigil's own operations on a repository).
+/// The target of a change to a namespace's own account (a user, an organization, a robot).
+fn namespace_target(ns: &str) -> Value {
+    target(&format!("{ns}/x"), json!({"format": null, "repository": null}))
+}
+
 fn target(repo: &str, fields: Value) -> Value {
     let ns = repo.split('/').next().unwrap();
     let base = json!({
@@ -371,7 +376,7 @@ async fn start_up_records_configuration_and_the_bootstrap_admin() {
         &evs[2],
         &event(json!({
             "action": "admin", "actor": "system", "artifact": "admin", "registry": "vigil", "detail": "global admin",
-            "kind": "user_create", "operation": "AdminChange", "user": system("system"),
+            "kind": "user_create", "operation": "AdminChange", "user": system("system"), "target": namespace_target("admin"),
         })),
     );
     for line in file_lines(env.data()) {
@@ -1149,7 +1154,7 @@ async fn admin_api_records_one_event_per_request() {
         &got,
         &event(json!({
             "action": "admin", "artifact": "dana", "registry": "vigil", "kind": "user_create",
-            "operation": "AdminChange", "user": admin,
+            "operation": "AdminChange", "user": admin, "target": namespace_target("dana"),
             "request": with_client_id(env.request("POST", api, &create_id), "create-dana"),
         })),
     );
@@ -1226,7 +1231,7 @@ async fn cli_changes_are_recorded_by_the_cli_actor() {
             "kind": kind, "operation": "AdminChange", "user": system("cli"), "target": target,
         }))
     };
-    check(&evs[0], &cli_event("user_create", "carol", "", Value::Null));
+    check(&evs[0], &cli_event("user_create", "carol", "", namespace_target("carol")));
     check(
         &evs[1],
         &cli_event("change_repo_permission", "acme/app", "carol as read", target("acme/app", json!({"format": null}))),
