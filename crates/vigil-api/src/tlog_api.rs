@@ -72,7 +72,10 @@ async fn tile(State(st): State<TlogState>, Path(rest): Path<String>, parts: Part
     let cache = if path.is_full() { "public, max-age=31536000, immutable" } else { "public, max-age=60" };
     let missing = || ApiError(StatusCode::NOT_FOUND, format!("{} is not in the tree yet", path.to_path()));
     let body = match path.kind {
-        TileKind::Hashes(level) => st.integrity.tile(level, path.index, path.width).ok_or_else(missing)?,
+        TileKind::Hashes(level) => {
+            let (index, width) = (path.index, path.width);
+            st.integrity.off_runtime(move |i| i.tile(level, index, width)).await.ok_or_else(missing)?
+        }
         TileKind::Entries => {
             let p = authenticated(&st, &parts).await?;
             if !p.is_admin {
@@ -143,8 +146,10 @@ async fn inclusion(State(st): State<TlogState>, parts: Parts) -> ApiResult<Json<
             format!("seq {seq} is not in the tree of size {size} (new events join the next checkpoint within seconds)"),
         ));
     }
-    let proof = st.integrity.inclusion_proof(seq - 1, size).map_err(bad)?;
-    let leaf = st.integrity.leaf_hash(seq - 1).ok_or_else(|| internal("leaf hash unreadable"))?;
+    let (proof, leaf) =
+        st.integrity.off_runtime(move |i| (i.inclusion_proof(seq - 1, size), i.leaf_hash(seq - 1))).await;
+    let proof = proof.map_err(bad)?;
+    let leaf = leaf.ok_or_else(|| internal("leaf hash unreadable"))?;
     Ok(Json(json!({
         "seq": seq,
         "leaf_index": seq - 1,
@@ -170,7 +175,7 @@ async fn consistency(State(st): State<TlogState>, parts: Parts) -> ApiResult<Jso
     if from > to {
         return Err(ApiError(StatusCode::BAD_REQUEST, format!("`from` ({from}) is larger than `to` ({to})")));
     }
-    let proof = st.integrity.consistency_proof(from, to).map_err(bad)?;
+    let proof = st.integrity.off_runtime(move |i| i.consistency_proof(from, to)).await.map_err(bad)?;
     Ok(Json(json!({
         "from": from,
         "to": to,
@@ -195,7 +200,7 @@ async fn readable_event(st: &TlogState, parts: &Parts, seq: &str) -> ApiResult<(
         });
     };
     // Never hand out bytes the log does not vouch for: a row edited after it was logged is an integrity failure.
-    if let Some(leaf) = st.integrity.leaf_hash(seq - 1) {
+    if let Some(leaf) = st.integrity.off_runtime(move |i| i.leaf_hash(seq - 1)).await {
         if leaf != vigil_tlog::leaf_hash(&record.bytes) {
             tracing::error!(seq, "journal entry does not match its leaf in the audit tree");
             return Err(internal(format!(
@@ -226,7 +231,8 @@ async fn receipt(State(st): State<TlogState>, Path(seq): Path<String>, parts: Pa
     let c = st.integrity.checkpoint().filter(|c| c.checkpoint.size >= seq).ok_or_else(|| {
         ApiError(StatusCode::NOT_FOUND, format!("event {seq} is not in a signed checkpoint yet; retry in a second"))
     })?;
-    let proof = st.integrity.inclusion_proof(seq - 1, c.checkpoint.size).map_err(bad)?;
+    let size = c.checkpoint.size;
+    let proof = st.integrity.off_runtime(move |i| i.inclusion_proof(seq - 1, size)).await.map_err(bad)?;
     let receipt = Receipt { entry, index: seq - 1, proof, checkpoint: c.note.clone() };
     Ok(text(receipt.to_text(), "no-store"))
 }

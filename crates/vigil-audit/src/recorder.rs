@@ -2,7 +2,9 @@
 //!
 //! `enforced` (the default): the caller waits until the event is durable and fails (503) if it cannot be made so.
 //! `best-effort`: the event is queued and the caller goes on; an event that cannot be journaled is counted in
-//! `vigil_audit_events_dropped_total` and logged. `relax_reads` makes reads best-effort under `enforced`.
+//! `vigil_audit_events_dropped_total` and logged. At most [`MAX_QUEUED`] events wait at once: beyond that a caller
+//! waits for room, so an overloaded journal slows requests down rather than holding unbounded memory (or losing
+//! events). `relax_reads` makes reads best-effort under `enforced`.
 //! State changes never come through here: their events commit in the change's own transaction.
 
 use std::sync::Arc;
@@ -17,8 +19,13 @@ use crate::settings::{AuditSettings, Guarantee};
 #[error("the audit journal cannot record this request: {0}")]
 pub struct Unavailable(pub String);
 
+/// Best-effort events being journaled at once, at most.
+pub const MAX_QUEUED: usize = 4096;
+
 pub struct Recorder {
     store: Arc<dyn MetadataStore>,
+    /// Permits for best-effort events in flight.
+    queued: Arc<tokio::sync::Semaphore>,
     guarantee: Guarantee,
     relax_reads: bool,
     two_stage: bool,
@@ -29,6 +36,7 @@ impl Recorder {
     pub fn new(store: Arc<dyn MetadataStore>, settings: &AuditSettings) -> Self {
         Recorder {
             store,
+            queued: Arc::new(tokio::sync::Semaphore::new(MAX_QUEUED)),
             guarantee: settings.delivery_guarantee,
             relax_reads: settings.relax_reads,
             two_stage: settings.two_stage(),
@@ -75,7 +83,9 @@ impl Recorder {
             return Ok(seqs.first().copied());
         }
         let store = self.store.clone();
+        let permit = self.queued.clone().acquire_owned().await.expect("the queue's semaphore is never closed");
         tokio::spawn(async move {
+            let _permit = permit;
             let operation = draft.operation;
             if let Err(e) = store.append_events(vec![draft.boxed()]).await {
                 metrics::counter!("vigil_audit_events_dropped_total").increment(1);

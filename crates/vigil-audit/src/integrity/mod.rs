@@ -66,6 +66,16 @@ impl Integrity {
         self.shared.tree.read().expect("tree lock")
     }
 
+    /// Runs `f` — tile reads and proofs, file I/O under the tree's lock — on a blocking thread, so an async worker
+    /// never waits on the disk or on the integrator's write lock.
+    pub async fn off_runtime<T: Send + 'static>(&self, f: impl FnOnce(&Integrity) -> T + Send + 'static) -> T {
+        let this = self.clone();
+        match tokio::task::spawn_blocking(move || f(&this)).await {
+            Ok(value) => value,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
     /// A hash tile, if the tree has it.
     pub fn tile(&self, level: u8, index: u64, width: u64) -> Option<Vec<u8>> {
         self.tree().tile(level as usize, index, width)
