@@ -161,9 +161,12 @@ pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next:
 
     let low =
         audit.storage.as_ref().filter(|_| stores_content(operation)).and_then(|w| w.low().map(|free| w.describe(free)));
-    let resp = match low {
-        Some(why) => (audit.unavailable)(&path, &why),
-        None => next.run(Request::from_parts(parts, body)).await,
+    let resp = if let Some(refusal) = oversized_head(&parts) {
+        refusal
+    } else if let Some(why) = low {
+        (audit.unavailable)(&path, &why)
+    } else {
+        next.run(Request::from_parts(parts, body)).await
     };
     if scope.journaled().is_some() {
         return finish(resp, operation, &request_id);
@@ -185,6 +188,29 @@ pub async fn middleware(State(audit): State<Arc<HttpAudit>>, req: Request, next:
             finish((audit.unavailable)(&path, &e.to_string()), operation, &request_id)
         }
     }
+}
+
+/// The longest request target and header block served. Hyper refuses far larger ones itself (and those leave no
+/// event); between these limits and hyper's, the refusal is answered here and recorded like any request.
+const MAX_URI: usize = 8 * 1024;
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// 414 or 431 for a request whose target or headers are over the limits.
+fn oversized_head(parts: &Parts) -> Option<Response> {
+    let uri = parts.uri.path().len() + parts.uri.query().map_or(0, |q| q.len() + 1);
+    let headers: usize = parts.headers.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let (status, message) = if uri > MAX_URI {
+        (axum::http::StatusCode::URI_TOO_LONG, format!("the request target is longer than {MAX_URI} bytes"))
+    } else if headers > MAX_HEADER_BYTES {
+        let status = axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        (status, format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"))
+    } else {
+        return None;
+    };
+    let mut resp = Response::new(Body::from(format!("{message}\n")));
+    *resp.status_mut() = status;
+    resp.extensions_mut().insert(AuditReason { code: None, message });
+    Some(resp)
 }
 
 /// 429 for a request without credentials over its network's rate.

@@ -259,6 +259,35 @@ async fn anonymous_floods_are_limited_and_summarised() {
     assert!(summary["detail"].as_str().unwrap().starts_with(&format!("{refused} requests")), "{summary}");
 }
 
+/// A request target or header block over vigil's limits (below hyper's own) is refused with 414 / 431 and
+/// recorded like any request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_requests_are_refused_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), &[NO_TREE]);
+    let c = client();
+    let long = format!("{}/v2/acme/app/tags/list?n=1&pad={}", s.base, "x".repeat(9000));
+    assert_eq!(c.get(&long).send().await.unwrap().status(), 414);
+    let r = c.get(format!("{}/v2/", s.base)).header("x-padding", "y".repeat(70_000)).send().await.unwrap();
+    assert_eq!(r.status(), 431);
+    // The next request brings the events into the file (best-effort reads may still be queued before it).
+    assert_eq!(c.get(format!("{}/v2/", s.base)).send().await.unwrap().status(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+        let statuses: Vec<u64> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter_map(|e| e["response"]["status"].as_u64())
+            .collect();
+        if statuses.contains(&414) && statuses.contains(&431) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the refusals were not recorded: {statuses:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The data directory is made private however it was created: it holds the keys and the database.
 #[test]
 fn the_data_directory_is_private() {

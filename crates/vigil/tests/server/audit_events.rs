@@ -1446,7 +1446,7 @@ async fn file_and_journal_are_gapless_and_identical() {
 #[tokio::test]
 async fn long_user_agents_are_truncated() {
     let env = Env::start(&[]);
-    let ua = "x".repeat(100_000);
+    let ua = "x".repeat(50_000); // under the 64 KiB header limit, far over the field's 512
     let (r, ev) = env.exchange(env.admin.get(env.url("/v2/")).header("user-agent", &ua)).await;
     assert_eq!(r.status(), 200);
     let line = file_lines(env.data()).pop().unwrap();

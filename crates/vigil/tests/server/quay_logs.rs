@@ -1131,10 +1131,14 @@ async fn bad_input_is_a_clear_400_and_nothing_is_a_500() {
             let (status, body) = get(&c, &env.url(&format!("{path}?next_page="))).await;
             assert_eq!(status, 200, "GET {path}?next_page=: {body}");
         }
-        // Long values: a 400 or an answer, never a 500.
-        for query in [format!("kind={}", "a".repeat(20_000)), format!("performer={}", "a".repeat(20_000))] {
+        // Long values: a 400 or an answer, never a 500 (past 8 KiB the whole target is refused with 414).
+        for query in [
+            format!("kind={}", "a".repeat(5_000)),
+            format!("performer={}", "a".repeat(5_000)),
+            format!("kind={}", "a".repeat(20_000)),
+        ] {
             let (status, body) = get(&c, &env.url(&format!("{path}?{query}"))).await;
-            assert!(status == 200 || status == 400, "GET {path}?{:.40}…: {status} {body}", query);
+            assert!(matches!(status, 200 | 400 | 414), "GET {path}?{:.40}…: {status} {body}", query);
         }
     }
     // Names that are not names.
