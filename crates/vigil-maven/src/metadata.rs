@@ -14,9 +14,6 @@ use vigil_store::{Asset, ContentStore, PackageVersion, StoreResult};
 use crate::route::{classifier_and_extension, snapshot_stamp, Coords};
 use crate::xml;
 
-/// Files listed per page when a version's folder is read.
-const PAGE: usize = 1000;
-
 /// The checksums of a stored file that the content port's sha256 digest does not give.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Sums {
@@ -56,17 +53,7 @@ fn escape(text: &str) -> String {
 
 /// Every file in a version's folder.
 pub async fn folder(content: &dyn ContentStore, repo: &RepoName, coords: &Coords) -> StoreResult<Vec<Asset>> {
-    let prefix = coords.folder();
-    let mut files: Vec<Asset> = Vec::new();
-    loop {
-        let after = files.last().map(|a| a.path.clone());
-        let page = content.assets(repo, &prefix, after.as_deref(), PAGE).await?;
-        let last = page.len() < PAGE;
-        files.extend(page);
-        if last {
-            return Ok(files);
-        }
-    }
+    vigil_registry::packages::all_assets(content, repo, &coords.folder()).await
 }
 
 /// The artifact's metadata, or `None` when it has no version.

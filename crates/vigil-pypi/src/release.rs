@@ -9,9 +9,6 @@ use serde::{Deserialize, Serialize};
 use vigil_core::RepoName;
 use vigil_store::{Asset, ContentStore, PackageVersion, StoreResult};
 
-/// Assets listed per page when a project's files are read.
-const PAGE: usize = 1000;
-
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReleaseMeta {
     /// The project's name as its first upload wrote it (`Demo.Pkg`; the index is keyed by `demo-pkg`).
@@ -66,18 +63,14 @@ impl Project {
         if versions.is_empty() {
             return Ok(None);
         }
-        let releases = versions.into_iter().map(|v| (ReleaseMeta::parse(&v), v)).map(|(m, v)| (v, m)).collect();
-        let prefix = format!("{project}/");
-        let mut files = Vec::new();
-        loop {
-            let after = files.last().map(|a: &Asset| a.path.clone());
-            let page = content.assets(repo, &prefix, after.as_deref(), PAGE).await?;
-            let last = page.len() < PAGE;
-            files.extend(page);
-            if last {
-                break;
-            }
-        }
+        let releases = versions
+            .into_iter()
+            .map(|v| {
+                let meta = ReleaseMeta::parse(&v);
+                (v, meta)
+            })
+            .collect();
+        let files = vigil_registry::packages::all_assets(content.as_ref(), repo, &format!("{project}/")).await?;
         Ok(Some(Project { releases, files }))
     }
 

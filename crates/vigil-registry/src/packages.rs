@@ -33,6 +33,28 @@ pub async fn repository(
     }
 }
 
+/// Assets read per page when a whole folder is listed.
+const ASSET_PAGE: usize = 1000;
+
+/// Every asset of `repo` whose path starts with `prefix`, in path order, read page by page (a release's files, a
+/// version's folder).
+pub async fn all_assets(
+    content: &dyn ContentStore,
+    repo: &RepoName,
+    prefix: &str,
+) -> Result<Vec<Asset>, vigil_store::StoreError> {
+    let mut assets: Vec<Asset> = Vec::new();
+    loop {
+        let after = assets.last().map(|a| a.path.clone());
+        let page = content.assets(repo, prefix, after.as_deref(), ASSET_PAGE).await?;
+        let last = page.len() < ASSET_PAGE;
+        assets.extend(page);
+        if last {
+            return Ok(assets);
+        }
+    }
+}
+
 /// A new version's file, to be published with it.
 pub struct Publication {
     pub repo: RepoName,
