@@ -266,7 +266,7 @@ impl Authenticator {
         let bad = || AuthError::InvalidToken("unknown, expired or revoked API token".into());
         let (id, secret_part) = secret::parse_token(token).ok_or_else(bad)?;
         let record = self.store.token(id).await?.ok_or_else(bad)?;
-        if !secret::ct_eq(&secret::hash_secret(secret_part), &record.secret_hash) || !token_usable(&record) {
+        if !secret::ct_eq(secret::hash_secret(secret_part), &record.secret_hash) || !token_usable(&record) {
             return Err(bad());
         }
         let account = self.store.account_by_id(&record.account_id).await?.ok_or_else(bad)?;

@@ -93,11 +93,7 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
     let hashed = with_blocks(params.block_count(), |blocks| {
         argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
     });
-    hashed.is_ok() && ct_eq_bytes(&out, expected.as_bytes())
-}
-
-fn ct_eq_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    hashed.is_ok() && ct_eq(&out, expected.as_bytes())
 }
 
 /// A hash of no password, with the default parameters: verifying against it costs what a real check costs.
@@ -131,8 +127,9 @@ pub fn hash_secret(secret: &str) -> String {
 }
 
 /// Constant-time equality of two strings of public length.
-pub fn ct_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+pub fn ct_eq(a: impl AsRef<[u8]>, b: impl AsRef<[u8]>) -> bool {
+    let (a, b) = (a.as_ref(), b.as_ref());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -173,7 +170,7 @@ mod tests {
         let (id, full, hash) = new_token();
         let (pid, secret) = parse_token(&full).unwrap();
         assert_eq!(pid, id);
-        assert!(ct_eq(&hash_secret(secret), &hash));
+        assert!(ct_eq(hash_secret(secret), &hash));
         assert!(parse_token("vgt_short_x").is_none());
         assert!(parse_token("password").is_none());
         assert!(!ct_eq("abc", "abd") && !ct_eq("abc", "ab"));
