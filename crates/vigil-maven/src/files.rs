@@ -5,13 +5,12 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use sha1::Digest as _;
 use vigil_audit::{AuditTarget, Target};
 use vigil_core::RepoName;
 use vigil_http::util::{body_stream, header_str, read_limited, response};
 use vigil_http::Caller;
 use vigil_registry::ingest::{Also, Received};
-use vigil_store::{Asset, ContentChange, Expect, Mutation, PackageVersion};
+use vigil_store::{Asset, ContentChange, Expect, Mutation, PackageVersion, RepositoryInfo};
 
 use crate::error::{MavenError, MavenResult};
 use crate::metadata::{self, Sums, VersionMeta};
@@ -62,16 +61,17 @@ fn check_headers(headers: &HeaderMap, received: &Received) -> MavenResult<()> {
     Ok(())
 }
 
+/// Deploys a file into `info`'s repository (as the dispatch looked it up).
 pub async fn put(
     maven: &Maven,
-    repo: &RepoName,
+    info: &RepositoryInfo,
     coords: &Coords,
     path: &str,
     caller: &Caller,
     headers: &HeaderMap,
     body: Body,
 ) -> MavenResult<Response> {
-    let info = vigil_registry::packages::repository(&maven.content, repo, vigil_core::Format::Maven).await?;
+    let repo = &info.name;
     let existing = maven.content.asset(repo, path).await?;
     let also = Also { sha512: true, sha1: true, md5: true, ..Default::default() };
     let received = if path.ends_with(".pom") {
@@ -223,24 +223,16 @@ async fn checksum_of(
 
 async fn hash_reader(mut reader: impl tokio::io::AsyncRead + Unpin, algo: Algo) -> MavenResult<String> {
     use tokio::io::AsyncReadExt;
-    let (mut sha1, mut md5, mut sha512) = (sha1::Sha1::new(), md5::Md5::new(), sha2::Sha512::new());
+    let mut hasher = algo.hasher();
     let mut buf = vec![0; 256 * 1024];
     loop {
         let n = reader.read(&mut buf).await.map_err(vigil_registry::ingest::IngestError::Blobs)?;
         if n == 0 {
             break;
         }
-        match algo {
-            Algo::Sha1 => sha1.update(&buf[..n]),
-            Algo::Md5 => md5.update(&buf[..n]),
-            _ => sha512.update(&buf[..n]),
-        }
+        hasher.update(&buf[..n]);
     }
-    Ok(match algo {
-        Algo::Sha1 => hex::encode(sha1.finalize()),
-        Algo::Md5 => hex::encode(md5.finalize()),
-        _ => hex::encode(sha512.finalize()),
-    })
+    Ok(hex::encode(hasher.finalize()))
 }
 
 pub async fn get_checksum(

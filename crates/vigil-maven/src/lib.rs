@@ -22,7 +22,6 @@ use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use sha1::Digest as _;
 use vigil_audit::{AuditTarget, Target};
 use vigil_auth::Authenticator;
 use vigil_core::{Format, Operation, RepoName};
@@ -51,15 +50,6 @@ impl Maven {
     }
 }
 
-fn hex_sum(bytes: &[u8], algo: Algo) -> String {
-    match algo {
-        Algo::Sha1 => hex::encode(sha1::Sha1::digest(bytes)),
-        Algo::Md5 => hex::encode(md5::Md5::digest(bytes)),
-        Algo::Sha256 => hex::encode(sha2::Sha256::digest(bytes)),
-        Algo::Sha512 => hex::encode(sha2::Sha512::digest(bytes)),
-    }
-}
-
 /// `GET …/maven-metadata.xml[.sha1|…]`: written from what is stored.
 async fn get_metadata(
     maven: &Maven,
@@ -78,7 +68,7 @@ async fn get_metadata(
     };
     let doc = doc.ok_or_else(|| MavenError::not_found(format!("nothing of {group}:{artifact} is in {repo}")))?;
     let (body, content_type) = match checksum {
-        Some(algo) => (hex_sum(doc.as_bytes(), algo), "text/plain"),
+        Some(algo) => (algo.hex_of(doc.as_bytes()), "text/plain"),
         None => (doc, "application/xml"),
     };
     let mut resp = response(StatusCode::OK, &[("content-type", content_type.to_owned())], Body::from(body));
@@ -151,12 +141,12 @@ impl Protocol for Maven {
         req: Request,
     ) -> Result<Response, MavenError> {
         let Route { repo, call } = route;
-        vigil_registry::packages::repository(&self.content, &repo, Format::Maven).await?;
+        let info = vigil_registry::packages::repository(&self.content, &repo, Format::Maven).await?;
         let (parts, body) = req.into_parts();
         let head = parts.method == Method::HEAD;
         match (op, call) {
             (ops::PUT_FILE, Call::File { coords, path }) => {
-                files::put(self, &repo, &coords, &path, &caller, &parts.headers, body).await
+                files::put(self, &info, &coords, &path, &caller, &parts.headers, body).await
             }
             (ops::GET_FILE, Call::File { coords, path }) => files::get(self, &repo, &coords, &path, head).await,
             (ops::DELETE_FILE, Call::File { coords, path }) => {

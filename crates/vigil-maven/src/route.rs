@@ -32,6 +32,23 @@ impl Algo {
         }
     }
 
+    /// A hasher of this algorithm.
+    pub fn hasher(self) -> Box<dyn sha2::digest::DynDigest + Send> {
+        match self {
+            Algo::Sha1 => Box::new(sha1::Sha1::default()),
+            Algo::Md5 => Box::new(md5::Md5::default()),
+            Algo::Sha256 => Box::new(sha2::Sha256::default()),
+            Algo::Sha512 => Box::new(sha2::Sha512::default()),
+        }
+    }
+
+    /// The hex checksum of `bytes`.
+    pub fn hex_of(self, bytes: &[u8]) -> String {
+        let mut hasher = self.hasher();
+        hasher.update(bytes);
+        hex::encode(hasher.finalize())
+    }
+
     /// Splits `name.sha1` into `name` and the algorithm.
     fn strip(name: &str) -> Option<(&str, Algo)> {
         Algo::ALL.into_iter().find_map(|a| name.strip_suffix(a.suffix()).map(|base| (base, a)))
