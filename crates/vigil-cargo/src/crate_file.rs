@@ -1,7 +1,8 @@
 //! Checking a `.crate` file while it streams to staging: it must be a gzipped tarball whose every entry sits
 //! below `<name>-<version>/` (no `..`, no absolute paths, no links out), holding that directory's `Cargo.toml`.
 //! The bytes are read once: each chunk goes to the blob store's staging and to this check, which runs on a
-//! blocking thread (gzip and tar readers are synchronous).
+//! blocking thread (gzip and tar readers are synchronous). Its cases are tested through publishing
+//! (`tests/protocol.rs`).
 
 use std::io::{self, Read};
 use std::path::Component;
@@ -90,45 +91,4 @@ fn check(reader: impl Read, root: &str) -> Result<(), String> {
         return Err(format!("the .crate file has no {root}/Cargo.toml"));
     }
     Ok(())
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use std::io::Write;
-
-    use super::*;
-
-    /// A `.crate` file holding `files` (path, content).
-    pub fn crate_file(files: &[(&str, &str)]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
-        for (path, content) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(content.len() as u64);
-            header.set_mode(0o644);
-            // Written raw, so hostile paths can be built too.
-            header.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
-            header.set_cksum();
-            builder.append(&header, content.as_bytes()).unwrap();
-        }
-        let mut gz = builder.into_inner().unwrap();
-        gz.flush().unwrap();
-        gz.finish().unwrap()
-    }
-
-    #[test]
-    fn crates_must_stay_in_their_directory() {
-        let good = crate_file(&[("demo-0.1.0/Cargo.toml", "[package]"), ("demo-0.1.0/src/lib.rs", "")]);
-        check(&good[..], "demo-0.1.0").unwrap();
-        let cases = [
-            (crate_file(&[("demo-0.1.0/src/lib.rs", "")]), "no demo-0.1.0/Cargo.toml"),
-            (crate_file(&[("demo-0.1.0/Cargo.toml", ""), ("demo-0.1.0/../x", "")]), "outside"),
-            (crate_file(&[("other-0.1.0/Cargo.toml", "")]), "outside"),
-            (crate_file(&[("/etc/passwd", "")]), "outside"),
-            (b"not gzip at all".to_vec(), "not a gzipped tarball"),
-        ];
-        for (file, expected) in cases {
-            let err = check(&file[..], "demo-0.1.0").unwrap_err();
-            assert!(err.contains(expected), "{err} lacks {expected}");
-        }
-    }
 }

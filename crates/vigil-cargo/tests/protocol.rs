@@ -173,6 +173,7 @@ async fn bad_publishes_are_refused_with_a_reason_and_store_nothing() {
         (metadata("demo", "1.0.0", bad_req), ok.clone(), "invalid version requirement"),
         (metadata("demo", "1.0.0", json!([])), good_crate("other", "1.0.0"), "outside demo-1.0.0/"),
         (metadata("demo", "1.0.0", json!([])), crate_file(&[("demo-1.0.0/../../etc/x", "")]), "outside"),
+        (metadata("demo", "1.0.0", json!([])), crate_file(&[("/etc/passwd", "")]), "outside"),
         (
             metadata("demo", "1.0.0", json!([])),
             crate_file(&[("demo-1.0.0/src/lib.rs", "")]),
