@@ -272,7 +272,11 @@ pub fn csv_line(bytes: &[u8]) -> String {
         e.remote_addr(),
         e.request_id(),
     ];
-    let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    // A record is a few hundred bytes: a small buffer, not the crate's 8 KiB, for each line of an export.
+    let mut out = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(512)
+        .from_writer(Vec::with_capacity(512));
     let written = out.write_record(fields.iter().map(|v| csv_cell(*v).into_owned())).is_ok();
     let bytes = match (written, out.into_inner()) {
         (true, Ok(bytes)) => bytes,
