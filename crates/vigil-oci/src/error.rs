@@ -114,14 +114,16 @@ impl OciError {
         self
     }
 
-    /// 503: the request's audit record cannot be made durable, so nothing was done.
     /// 503 with `Retry-After`: the disk is full, so the write was refused and nothing was stored; clients retry.
+    /// The shared answer (`Problem::storage_full`) with OCI's code.
     pub fn storage_full(e: &std::io::Error) -> Self {
-        tracing::error!(error = %e, "a write failed: the storage is full");
-        OciError::new(ErrorCode::Unavailable, "the registry's storage is full; nothing was stored, retry later")
-            .with_header("retry-after", vigil_store::blob::STORAGE_FULL_RETRY_SECS.to_string())
+        let problem = vigil_http::Problem::storage_full(e);
+        let mut error = OciError::new(ErrorCode::Unavailable, problem.message);
+        error.headers = problem.headers;
+        error
     }
 
+    /// 503: the request's audit record cannot be made durable, so nothing was done.
     pub fn unavailable(why: &str) -> Self {
         OciError::new(ErrorCode::Unavailable, format!("audit journal unavailable, nothing was changed: {why}"))
     }
