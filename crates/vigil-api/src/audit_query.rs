@@ -47,7 +47,7 @@ pub fn router(st: LogsState) -> Router {
         .with_state(st)
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub type ApiResult<T> = Result<T, ApiError>;
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, message.into())
@@ -136,8 +136,8 @@ pub fn filter(q: &HashMap<String, String>) -> ApiResult<EventFilter> {
     Ok(f)
 }
 
-/// Narrows or refuses a filter by what the caller may read.
-async fn authorize(st: &LogsState, p: &Principal, mut f: EventFilter) -> ApiResult<EventFilter> {
+/// Narrows or refuses a filter by what the caller may read (the web UI asks the same question).
+pub async fn authorize(st: &LogsState, p: &Principal, mut f: EventFilter) -> ApiResult<EventFilter> {
     if p.is_admin {
         return Ok(f);
     }
@@ -232,8 +232,9 @@ fn paged(f: &EventFilter, ascending: bool) -> String {
     format!("{}order={}", crate::page_token::canonical(f), if ascending { "asc" } else { "desc" })
 }
 
+/// The shapes a whole result streams in.
 #[derive(Clone, Copy)]
-enum Format {
+pub enum Format {
     Ndjson,
     Csv,
 }
@@ -287,7 +288,7 @@ pub fn csv_line(bytes: &[u8]) -> String {
 }
 
 /// Every match, oldest first, in steps, as the body is sent: no record cap and bounded memory.
-fn stream_all(st: LogsState, f: EventFilter, format: Format) -> Response {
+pub fn stream_all(st: LogsState, f: EventFilter, format: Format) -> Response {
     let header = match format {
         Format::Csv => Some(Bytes::from_static(CSV_HEADER.as_bytes())),
         Format::Ndjson => None,
@@ -373,18 +374,25 @@ async fn tail(
     let resume =
         parts.headers.get("last-event-id").and_then(|v| v.to_str().ok()).map(str::to_owned).or(q.remove("cursor"));
     let f = authorize(&st, &p, filter(&q)?).await?;
+    let after = resume_point(&st, resume.as_deref()).await?;
+    Ok(live(st, f, after))
+}
+
+/// Where a live tail starts: after the event a client last saw (`Last-Event-ID`), or after the newest indexed one.
+pub async fn resume_point(st: &LogsState, last_seen: Option<&str>) -> ApiResult<u64> {
     let head = st.journal.indexed_through().await.map_err(internal)?;
-    let after = match resume {
-        Some(id) => {
-            let seq = id.trim().parse::<u64>().map_err(|_| bad(format!("`Last-Event-ID` {id:?} is not a seq")))?;
-            // A cursor past the head would wait silently for events that already have other numbers' places.
-            if seq > head {
-                return Err(bad(format!("`Last-Event-ID` {seq} is beyond the newest event ({head})")));
-            }
-            seq
-        }
-        None => head,
-    };
+    let Some(id) = last_seen else { return Ok(head) };
+    let seq = id.trim().parse::<u64>().map_err(|_| bad(format!("`Last-Event-ID` {id:?} is not a seq")))?;
+    // A cursor past the head would wait silently for events that already have other numbers' places.
+    if seq > head {
+        return Err(bad(format!("`Last-Event-ID` {seq} is beyond the newest event ({head})")));
+    }
+    Ok(seq)
+}
+
+/// Server-Sent Events of every event matching `f` after seq `after`, as they are indexed (the web UI's live tail
+/// too).
+pub fn live(st: LogsState, f: EventFilter, after: u64) -> Response {
     let events = stream::unfold((st, f, after, true), |(st, f, after, first)| async move {
         if !first {
             tokio::time::sleep(TAIL_POLL).await;
@@ -408,8 +416,8 @@ async fn tail(
         };
         Some((Ok::<_, Infallible>(Bytes::from(chunk)), (st, f, next, false)))
     });
-    Ok(([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(events))
-        .into_response())
+    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(events))
+        .into_response()
 }
 
 #[cfg(test)]

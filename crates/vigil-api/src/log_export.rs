@@ -78,6 +78,11 @@ impl FromRef<Arc<Exports>> for LogsState {
 
 impl Exports {
     /// Checks the settings and removes what an earlier run left behind: unfinished files and expired exports.
+    /// Whether exports can be sent by e-mail (`audit.export.smtp` is configured).
+    pub fn has_mail(&self) -> bool {
+        self.mailer.is_some()
+    }
+
     pub fn new(
         settings: &ExportSettings,
         data_dir: &Path,
@@ -215,6 +220,36 @@ pub async fn repo_export(ex: &Arc<Exports>, p: &Principal, name: &str, uri: &Uri
         admin_api::require_repo_admin(&ex.logs.admin, p, &name).await?;
         let q = Query::<LogsQuery>::try_from_uri(uri);
         accept(ex, p, Level::Repository(name), q, body).await
+    };
+    result.await.into_response()
+}
+
+/// Where an export asked for outside Quay's paths (the web UI) covers: the caller's own actions, an organization,
+/// or a repository.
+pub enum ExportLevel<'a> {
+    User,
+    Organization(&'a str),
+    Repository(&'a str),
+}
+
+/// An export asked for from the web UI: the same permission checks, body rules and job as Quay's
+/// `POST …/exportlogs`, answered with the export's id (or the error the API would answer).
+pub async fn request(ex: &Arc<Exports>, p: &Principal, level: ExportLevel<'_>, uri: &Uri, body: &[u8]) -> Response {
+    let result = async {
+        let level = match level {
+            ExportLevel::User => crate::quay_logs::user_level(&ex.logs.admin, p).await?,
+            ExportLevel::Organization(org) => {
+                quay_logs::literal("organization", org)?;
+                admin_api::require_namespace_admin(&ex.logs.admin, p, org).await?;
+                Level::Organization(org.to_owned())
+            }
+            ExportLevel::Repository(name) => {
+                let name: RepoName = name.parse().map_err(|e| bad(format!("bad repository name {name}: {e}")))?;
+                admin_api::require_repo_admin(&ex.logs.admin, p, &name).await?;
+                Level::Repository(name)
+            }
+        };
+        accept(ex, p, level, Query::<LogsQuery>::try_from_uri(uri), body).await
     };
     result.await.into_response()
 }

@@ -314,6 +314,24 @@ impl Directory {
         expires_in_days: Option<u32>,
         actor: &Actor,
     ) -> DirResult<IssuedToken> {
+        self.issue_token(account, name, scopes, expires_in_days, actor, "create_app_specific_token").await
+    }
+
+    /// A web UI session: an API token with the account's own rights that expires after `days`, recorded as the
+    /// login it is (`login_success`). Listed and revocable like every token; signing out revokes it.
+    pub async fn open_session(&self, account: &str, name: &str, days: u32, actor: &Actor) -> DirResult<IssuedToken> {
+        self.issue_token(account, name, &[], Some(days), actor, "login_success").await
+    }
+
+    async fn issue_token(
+        &self,
+        account: &str,
+        name: &str,
+        scopes: &[String],
+        expires_in_days: Option<u32>,
+        actor: &Actor,
+        kind: &'static str,
+    ) -> DirResult<IssuedToken> {
         let a = self.account_of_kind(account, &[AccountKind::User, AccountKind::Robot]).await?;
         for s in scopes {
             TokenScope::parse(s).map_err(DirectoryError::Invalid)?;
@@ -335,7 +353,7 @@ impl Directory {
             last_used_at_ms: None,
         };
         let detail = format!("token {id} ({name}) scopes [{}]", scopes.join(" "));
-        self.record(IdentityChange::CreateToken(record), actor, "create_app_specific_token", account, detail).await?;
+        self.record(IdentityChange::CreateToken(record), actor, kind, account, detail).await?;
         Ok(IssuedToken { id, token, account: account.to_owned(), expires_at_ms })
     }
 

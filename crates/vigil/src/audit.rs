@@ -95,6 +95,8 @@ pub fn classify(fronts: &[Front], method: &Method, path: &str, query: Option<&st
         return (front.classify)(method, path, query);
     }
     match path {
+        // Browsers are sent from the root to the UI.
+        "/" => vigil_ui::ops::VIEW,
         "/health" => Operation::Health,
         "/metrics" => Operation::Metrics,
         "/ready" => Operation::Ready,

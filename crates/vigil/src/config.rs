@@ -24,6 +24,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub tls: TlsConfig,
     pub http: HttpSection,
+    pub ui: UiSection,
     pub storage: StorageSection,
     pub registry: RegistrySection,
     pub gc: GcSection,
@@ -103,6 +104,20 @@ impl Default for HttpSection {
     }
 }
 
+/// The web UI at `/ui/`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSection {
+    /// Serve the UI (and send browsers from `/` to it). Off, `/ui/` answers 404 and the APIs are unchanged.
+    pub enabled: bool,
+}
+
+impl Default for UiSection {
+    fn default() -> Self {
+        UiSection { enabled: true }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
@@ -151,6 +166,7 @@ impl Default for Config {
             public_url: None,
             tls: TlsConfig::default(),
             http: HttpSection::default(),
+            ui: UiSection::default(),
             storage: StorageSection::default(),
             registry: RegistrySection::default(),
             gc: GcSection::default(),

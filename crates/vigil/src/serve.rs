@@ -48,6 +48,7 @@ pub fn app(
     integrity: Option<Integrity>,
     metrics: Option<PrometheusHandle>,
     audit: Arc<HttpAudit>,
+    ui: Option<vigil_ui::Ui>,
 ) -> Router {
     let journal = audit.recorder.store().clone();
     let mut app = Router::new()
@@ -65,6 +66,9 @@ pub fn app(
         .merge(log_export::router(exports.clone()));
     if let Some(integrity) = integrity {
         app = app.merge(tlog_api::router(TlogState { admin, integrity, journal }));
+    }
+    if let Some(ui) = ui {
+        app = app.merge(vigil_ui::router(ui));
     }
     for protocol in protocols {
         app = app.merge(protocol);
@@ -173,7 +177,10 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     let registry = Registry::new(stores.meta.clone(), stores.blobs.clone(), registry_config).with_auth(auth.clone());
     let metrics = telemetry::install_metrics()?;
     let protocols = protocols(&config, &stores, &auth, &registry);
-    let fronts = protocols.iter().map(|p| p.front.clone()).collect();
+    let mut fronts: Vec<_> = protocols.iter().map(|p| p.front.clone()).collect();
+    if config.ui.enabled {
+        fronts.push(vigil_ui::front());
+    }
     let storage =
         Arc::new(vigil_store::watermark::Watermark::new(config.data_dir.clone(), config.storage.min_free_bytes));
     let audit = audit::start(&config, &stores, auth.clone(), fronts, storage.clone())
@@ -202,7 +209,11 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
         Exports::new(&config.audit.export, &config.data_dir, base_url, logs.clone(), audit.layer.recorder.clone())
             .context("starting log exports")?;
     let routers = protocols.into_iter().map(|p| p.router).collect();
-    let app = app(routers, admin, logs, exports, audit.integrity.clone(), Some(metrics), audit.layer.clone());
+    let ui = config.ui.enabled.then(|| {
+        vigil_ui::Ui::new(logs.clone(), audit.integrity.clone(), exports.clone(), config.tls.cert.is_some())
+    });
+    let integrity = audit.integrity.clone();
+    let app = app(routers, admin, logs, exports, integrity, Some(metrics), audit.layer.clone(), ui);
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
     let handle = axum_server::Handle::new();
