@@ -55,8 +55,9 @@ def seeded(vigil, containers_env, tmp_path_factory):
 
 
 def test_the_web_ui_in_chromium(vigil, containers_env, seeded):
-    if not shutil.which("chromium") or not (UI_TESTS / "node_modules" / "playwright-core").is_dir():
-        pytest.skip("chromium or playwright-core is not installed (scripts/test installs both)")
+    # scripts/test installs both; a missing browser fails the run rather than skipping the UI unseen.
+    assert shutil.which("chromium"), "Debian's chromium is not installed (apt-get install chromium)"
+    assert (UI_TESTS / "node_modules" / "playwright-core").is_dir(), "run `npm ci` in tests/ui"
     env = dict(containers_env)
     env.update({
         "VIGIL_URL": vigil.url,

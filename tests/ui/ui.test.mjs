@@ -285,7 +285,14 @@ test("a user sees only what they may read", async () => {
   assert.deepEqual(names, [`${VIEWER.user}/mine`]);
   let resp = await page.goto(`${URL_}/ui/repo/uiteam/app`);
   assert.equal(resp.status(), 404, "the same answer as for a missing repository");
+  // A namespace they do not administer shows only their own events in it, as the API narrows it.
   resp = await page.goto(`${URL_}/ui/logs?namespace=uiteam`);
+  assert.equal(resp.status(), 200);
+  assert.equal(await page.textContent("#heading"), "Your usage logs in namespace uiteam");
+  const inTeam = await page.$$eval("#event-rows tr td:nth-child(5)", (c) => c.map((x) => x.textContent));
+  assert.ok(inTeam.every((u) => u === VIEWER.user), inTeam.join(","));
+  // Another user's events: refused, never widened.
+  resp = await page.goto(`${URL_}/ui/logs?user=${ADMIN.user}`);
   assert.equal(resp.status(), 403);
   assert.match(await page.textContent("#logs-error"), /your own events/);
   await page.goto(`${URL_}/ui/logs`);

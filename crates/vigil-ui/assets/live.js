@@ -26,6 +26,7 @@
     if (t.tag) target += ":" + t.tag;
     else if (t.digest) target += "@" + t.digest;
     if (!target && e.artifact) target = e.artifact;
+    if (!target && e.request) target = e.request.path || "";
     let text = (e.kind + " " + target).trim();
     if (e.reason) text += " (" + e.reason + ")";
     return text;
@@ -54,7 +55,9 @@
     pre.className = "doc";
     pre.textContent = JSON.stringify(e, null, 2);
     details.appendChild(pre);
-    tr.appendChild(cell("", details));
+    const desc = cell("", details);
+    desc.className = "desc";
+    tr.appendChild(desc);
     const t = e.target || {};
     tr.appendChild(cell(t.namespace));
     tr.appendChild(cell(t.repository));

@@ -50,11 +50,12 @@
 
   // A verifier key: <name>+<key hash, 8 hex>+<base64 of 0x01 || 32-byte Ed25519 public key>.
   function parseKey(text) {
-    const parts = text.trim().split("+");
-    if (parts.length !== 3) throw new Error("a verifier key is name+hash+key");
-    const raw = b64(parts[2]);
+    // The key's base64 may itself hold "+": split at the first two only.
+    const m = /^([^+\s]+)\+([0-9a-fA-F]{8})\+([A-Za-z0-9+/=]+)$/.exec(text.trim());
+    if (!m) throw new Error("a verifier key is name+hash+key");
+    const raw = b64(m[3]);
     if (raw.length !== 33 || raw[0] !== 1) throw new Error("not an Ed25519 verifier key");
-    return { name: parts[0], hash: parts[1].toLowerCase(), pub: raw.slice(1) };
+    return { name: m[1], hash: m[2].toLowerCase(), pub: raw.slice(1) };
   }
 
   async function check() {

@@ -71,9 +71,8 @@ pub async fn recent(ui: &Ui, repository: &str, actions: &[&str], max: usize) -> 
         examined += page.len();
         let full = page.len() == step as usize;
         before = page.last().map(|r| r.seq);
-        events.extend(
-            page.iter().map(|r| Activity::read(r.seq, &r.bytes)).filter(|a| !a.operation.starts_with("Head")),
-        );
+        events
+            .extend(page.iter().map(|r| Activity::read(r.seq, &r.bytes)).filter(|a| !a.operation.starts_with("Head")));
         if !full || examined >= max {
             return Ok(Scan { events, examined, truncated: full });
         }

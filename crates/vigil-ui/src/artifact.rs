@@ -82,7 +82,11 @@ pub async fn page(
     let chrome = || viewer.chrome(name.clone(), "repos");
     let failed = |e: String| page::error(StatusCode::INTERNAL_SERVER_ERROR, Some(chrome()), &e);
     let missing = |what: &str| {
-        page::error(StatusCode::NOT_FOUND, Some(chrome()), &format!("{name} holds no {what}; its page lists what it holds."))
+        page::error(
+            StatusCode::NOT_FOUND,
+            Some(chrome()),
+            &format!("{name} holds no {what}; its page lists what it holds."),
+        )
     };
     let mut page = ArtifactPage {
         chrome: chrome(),
@@ -152,7 +156,11 @@ async fn oci(ui: &Ui, repo: &RepoName, digest: &Digest, page: &mut ArtifactPage)
     if let Some(t) = manifest["artifactType"].as_str().or(manifest["config"]["mediaType"].as_str()) {
         page.fields.push(Field { label: "Artifact type", value: t.to_owned(), title: String::new() });
     }
-    page.fields.push(Field { label: "Size", value: page::size(total), title: format!("{total} bytes with config and layers") });
+    page.fields.push(Field {
+        label: "Size",
+        value: page::size(total),
+        title: format!("{total} bytes with config and layers"),
+    });
     if let Some(subject) = &m.subject {
         page.fields.push(Field { label: "Subject", value: subject.to_string(), title: String::new() });
     }

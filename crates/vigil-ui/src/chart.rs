@@ -11,7 +11,8 @@ const HEIGHT: f64 = 200.0;
 const LEFT: f64 = 48.0;
 const BOTTOM: f64 = 24.0;
 /// Kinds drawn in their own colour; the rest are stacked together as "other".
-const PALETTE: [&str; 9] = ["#3b6fd4", "#d4823b", "#3ba86b", "#c94848", "#8a5cc7", "#4aa8b8", "#b8a23b", "#c75c9e", "#6b7280"];
+const PALETTE: [&str; 9] =
+    ["#3b6fd4", "#d4823b", "#3ba86b", "#c94848", "#8a5cc7", "#4aa8b8", "#b8a23b", "#c75c9e", "#6b7280"];
 const OTHER: &str = "#a3a3a3";
 
 pub struct LegendItem {
@@ -74,9 +75,9 @@ pub fn draw(groups: &[Aggregate], from_ms: i64, to_ms: i64, bucket: Bucket) -> C
         let i = ((at - first) / step).clamp(0, buckets as i64 - 1) as usize;
         let kind = g.key.as_deref().unwrap_or("unknown");
         let rank = kinds.iter().position(|(k, _)| *k == kind).unwrap_or(usize::MAX).min(PALETTE.len());
-        let slot = stacks[i].entry(rank).or_insert_with(|| {
-            (if rank < PALETTE.len() { kind.to_owned() } else { "other".to_owned() }, 0)
-        });
+        let slot = stacks[i]
+            .entry(rank)
+            .or_insert_with(|| (if rank < PALETTE.len() { kind.to_owned() } else { "other".to_owned() }, 0));
         slot.1 += g.count;
     }
     let max = stacks.iter().map(|s| s.values().map(|(_, n)| n).sum::<u64>()).max().unwrap_or(0).max(1);
@@ -126,11 +127,8 @@ pub fn draw(groups: &[Aggregate], from_ms: i64, to_ms: i64, bucket: Bucket) -> C
         );
     }
     svg.push_str("</svg>");
-    let mut legend: Vec<LegendItem> = kinds
-        .iter()
-        .take(PALETTE.len())
-        .map(|(k, n)| LegendItem { key: (*k).to_owned(), count: *n })
-        .collect();
+    let mut legend: Vec<LegendItem> =
+        kinds.iter().take(PALETTE.len()).map(|(k, n)| LegendItem { key: (*k).to_owned(), count: *n }).collect();
     let rest: u64 = kinds.iter().skip(PALETTE.len()).map(|(_, n)| n).sum();
     if rest > 0 {
         legend.push(LegendItem { key: "other".into(), count: rest });

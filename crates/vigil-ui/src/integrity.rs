@@ -61,7 +61,9 @@ pub async fn page(State(ui): State<Ui>, Query(q): Query<SeqQuery>, parts: Parts)
                 note: latest.map(|c| c.note.clone()),
             }
         }
-        None => IntegrityPage { chrome, enabled: false, origin: String::new(), key: String::new(), size: 0, note: None },
+        None => {
+            IntegrityPage { chrome, enabled: false, origin: String::new(), key: String::new(), size: 0, note: None }
+        }
     };
     page::render(StatusCode::OK, &page)
 }
@@ -116,9 +118,11 @@ async fn readable(ui: &Ui, viewer: &Viewer, seq: &str) -> Result<(u64, Vec<u8>),
         )
     };
     let Ok(n) = seq.parse::<u64>() else { return Err(missing()) };
-    let records = ui.journal().journal(n, 1).await.map_err(|e| {
-        page::error(StatusCode::INTERNAL_SERVER_ERROR, Some(chrome()), &e.to_string())
-    })?;
+    let records = ui
+        .journal()
+        .journal(n, 1)
+        .await
+        .map_err(|e| page::error(StatusCode::INTERNAL_SERVER_ERROR, Some(chrome()), &e.to_string()))?;
     let Some(record) = records.into_iter().next().filter(|r| r.seq == n) else { return Err(missing()) };
     if !may_read(ui, viewer, &EventView::parse_lenient(&record.bytes)).await {
         return Err(missing());
@@ -184,7 +188,11 @@ pub async fn receipt(State(ui): State<Ui>, Path(seq): Path<String>, parts: Parts
         return page::error(StatusCode::NOT_FOUND, Some(chrome()), "the verifiable log is off (audit.tlog.enabled)");
     };
     let Some(c) = i.checkpoint().filter(|c| c.checkpoint.size >= seq) else {
-        return page::error(StatusCode::NOT_FOUND, Some(chrome()), "this event is not in a signed checkpoint yet; retry in a few seconds");
+        return page::error(
+            StatusCode::NOT_FOUND,
+            Some(chrome()),
+            "this event is not in a signed checkpoint yet; retry in a few seconds",
+        );
     };
     let size = c.checkpoint.size;
     let proof = match i.off_runtime(move |i| i.inclusion_proof(seq - 1, size)).await {

@@ -7,11 +7,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::extract::rejection::FormRejection;
 use axum::Form;
 use vigil_api::audit_query::{self, Format};
 use vigil_api::log_export::{self, ExportLevel};
@@ -41,6 +41,7 @@ const FIELDS: [(&str, &str); 8] = [
 
 /// A filter as the page got it: the values to show again in the form and to keep in links, and the checked
 /// filter (with the default range filled in).
+#[derive(Debug)]
 struct Request {
     values: BTreeMap<String, String>,
     filter: EventFilter,
@@ -170,6 +171,12 @@ fn row(seq: u64, bytes: &[u8]) -> Row {
     if target.is_empty() && !e.artifact.is_empty() {
         target.push_str(&e.artifact);
     }
+    if target.is_empty() {
+        // Page views and API reads name no artifact: their path says what was looked at.
+        if let Some(r) = &e.request {
+            target.push_str(&r.path);
+        }
+    }
     let mut description = format!("{} {}", e.kind, target.trim());
     if let Some(reason) = &e.reason {
         description.push_str(&format!(" ({reason})"));
@@ -266,7 +273,8 @@ async fn fill(
     let (older_than, newer_than) = (token("cursor")?, token("newer")?);
     let mut entries = match newer_than {
         Some(after) => {
-            let mut e = ui.journal().query_entries(&filter, Order::OldestFirst { after }, PAGE + 1).await.map_err(internal)?;
+            let mut e =
+                ui.journal().query_entries(&filter, Order::OldestFirst { after }, PAGE + 1).await.map_err(internal)?;
             let has_newer = e.len() > PAGE as usize;
             e.truncate(PAGE as usize);
             e.reverse();
@@ -298,21 +306,27 @@ async fn fill(
     Ok(())
 }
 
-/// What the page shows, in words: whose events, as narrowed by the viewer's rights.
+/// What the page shows, in words: whose events, as narrowed by the viewer's rights (a filter over a namespace the
+/// viewer does not administer reads only their own events in it, as the API does).
 fn heading(f: &EventFilter, viewer: &Viewer) -> String {
-    match (&f.repository, &f.namespace, &f.user_name) {
-        (Some(r), _, _) => format!("Usage logs of repository {r}"),
-        (None, Some(n), _) => format!("Usage logs of namespace {n}"),
-        (None, None, Some(u)) if *u == viewer.principal.name => "Your usage logs".to_owned(),
-        (None, None, Some(u)) => format!("Usage logs of user {u}"),
-        (None, None, None) => "Usage logs of the whole registry".to_owned(),
+    let within = match (&f.repository, &f.namespace) {
+        (Some(r), _) => format!(" of repository {r}"),
+        (None, Some(n)) => format!(" of namespace {n}"),
+        (None, None) => String::new(),
+    };
+    match &f.user_name {
+        Some(u) if *u == viewer.principal.name => format!("Your usage logs{}", within.replacen(" of ", " in ", 1)),
+        Some(u) => format!("Usage logs of user {u}{}", within.replacen(" of ", " in ", 1)),
+        None if within.is_empty() => "Usage logs of the whole registry".to_owned(),
+        None => format!("Usage logs{within}"),
     }
 }
 
 /// The viewer and their checked filter, for the downloads and the live tail.
 async fn checked(ui: &Ui, parts: &Parts, q: &HashMap<String, String>) -> Result<(Viewer, EventFilter), Response> {
     let viewer = ui.viewer(parts).await?;
-    let req = request(q).map_err(|e| page::error(StatusCode::BAD_REQUEST, Some(viewer.chrome("Usage logs", "logs")), &e))?;
+    let req =
+        request(q).map_err(|e| page::error(StatusCode::BAD_REQUEST, Some(viewer.chrome("Usage logs", "logs")), &e))?;
     match audit_query::authorize(&ui.0.logs, &viewer.principal, req.filter).await {
         Ok(f) => Ok((viewer, f)),
         Err(e) => Err(page::error(e.0, Some(viewer.chrome("Usage logs", "logs")), &e.1)),
@@ -376,7 +390,11 @@ struct ExportedPage {
 }
 
 /// Quay's export (`POST …/exportlogs`) from the page's form: the same checks and job, its answer shown as a page.
-pub async fn quay_export(State(ui): State<Ui>, parts: Parts, form: Result<Form<ExportForm>, FormRejection>) -> Response {
+pub async fn quay_export(
+    State(ui): State<Ui>,
+    parts: Parts,
+    form: Result<Form<ExportForm>, FormRejection>,
+) -> Response {
     let viewer = match ui.viewer(&parts).await {
         Ok(v) => v,
         Err(to_login) => return to_login,
@@ -388,7 +406,7 @@ pub async fn quay_export(State(ui): State<Ui>, parts: Parts, form: Result<Form<E
             return page::error(StatusCode::BAD_REQUEST, Some(viewer.chrome("Export", "logs")), &message);
         }
     };
-    if let Err(refused) = ui.check_form(&viewer, &parts, form.csrf.as_deref()) {
+    if let Some(refused) = ui.refuse_form(&viewer, &parts, form.csrf.as_deref()) {
         return refused;
     }
     let name = form.name.as_deref().unwrap_or_default();

@@ -65,7 +65,8 @@ pub async fn list(State(ui): State<Ui>, Query(q): Query<ListQuery>, parts: Parts
         Ok(all) => all,
         Err(e) => return page::error(StatusCode::INTERNAL_SERVER_ERROR, Some(chrome), &e.to_string()),
     };
-    let readable: Vec<_> = all.into_iter().filter(|r| access.allows(&viewer.principal, &r.name, Action::Pull)).collect();
+    let readable: Vec<_> =
+        all.into_iter().filter(|r| access.allows(&viewer.principal, &r.name, Action::Pull)).collect();
     let needle = q.q.as_deref().unwrap_or_default().trim().to_lowercase();
     let rows = readable
         .iter()
@@ -175,7 +176,9 @@ pub async fn readable(ui: &Ui, viewer: &Viewer, name: &str) -> Result<vigil_stor
     match ui.content().repository(&repo).await {
         Ok(Some(info)) => Ok(info),
         Ok(None) => Err(missing()),
-        Err(e) => Err(page::error(StatusCode::INTERNAL_SERVER_ERROR, Some(viewer.chrome("Error", "repos")), &e.to_string())),
+        Err(e) => {
+            Err(page::error(StatusCode::INTERNAL_SERVER_ERROR, Some(viewer.chrome("Error", "repos")), &e.to_string()))
+        }
     }
 }
 
@@ -183,7 +186,8 @@ async fn overview(ui: &Ui, viewer: &Viewer, repo: vigil_store::RepositoryInfo, a
     let name = repo.name.to_string();
     let chrome = viewer.chrome(name.clone(), "repos");
     let oci = repo.format == Format::Oci;
-    let rows = if oci { tags(ui, &repo.name, after.as_deref()).await } else { files(ui, &repo.name, after.as_deref()).await };
+    let rows =
+        if oci { tags(ui, &repo.name, after.as_deref()).await } else { files(ui, &repo.name, after.as_deref()).await };
     let mut rows = match rows {
         Ok(rows) => rows,
         Err(e) => return page::error(StatusCode::INTERNAL_SERVER_ERROR, Some(chrome), &e),

@@ -96,19 +96,18 @@ impl Ui {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// Refuses a state-changing form whose CSRF token is not this session's, or that another site posted.
-    pub fn check_form(&self, viewer: &Viewer, parts: &Parts, presented: Option<&str>) -> Result<(), Response> {
+    /// The refusal of a state-changing form whose CSRF token is not this session's, or that another site posted;
+    /// `None` when the form may proceed.
+    pub fn refuse_form(&self, viewer: &Viewer, parts: &Parts, presented: Option<&str>) -> Option<Response> {
         let expected = self.csrf_for(&viewer.token_id);
         let matches = presented.is_some_and(|p| vigil_auth::secret::ct_eq(p.as_bytes(), expected.as_bytes()));
-        if !matches || !same_origin(parts) {
-            return Err(csrf_refused(Some(viewer.chrome("Refused", ""))));
-        }
-        Ok(())
+        (!matches || !same_origin(parts)).then(|| csrf_refused(Some(viewer.chrome("Refused", ""))))
     }
 
     fn session_cookie(&self, value: &str, max_age: u64) -> HeaderValue {
         let secure = if self.0.secure_cookies { "; Secure" } else { "" };
-        let cookie = format!("{SESSION_COOKIE}={value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+        let cookie =
+            format!("{SESSION_COOKIE}={value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
         HeaderValue::from_str(&cookie).expect("a cookie of token characters")
     }
 
@@ -163,7 +162,8 @@ impl Ui {
         scope.set_user(principal.audit_user());
         let name = format!("ui session {}", vigil_core::time::rfc3339_ms(vigil_store::now_ms()));
         let actor = Actor::request_as(&scope, ops::LOGIN, 303);
-        let issued = match self.0.logs.admin.directory.open_session(&principal.name, &name, SESSION_DAYS, &actor).await {
+        let issued = match self.0.logs.admin.directory.open_session(&principal.name, &name, SESSION_DAYS, &actor).await
+        {
             Ok(issued) => issued,
             Err(e) => return page::error(StatusCode::SERVICE_UNAVAILABLE, None, &format!("could not sign in: {e}")),
         };
@@ -177,7 +177,7 @@ impl Ui {
 
     /// `POST /ui/logout`: revokes the session's token and forgets the cookie.
     pub async fn logout(&self, parts: &Parts, viewer: &Viewer, csrf: Option<&str>) -> Response {
-        if let Err(refused) = self.check_form(viewer, parts, csrf) {
+        if let Some(refused) = self.refuse_form(viewer, parts, csrf) {
             return refused;
         }
         let actor = Actor::request_as(&RequestScope::of(parts), ops::LOGOUT, 303);

@@ -38,8 +38,8 @@ const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(600);
 /// How long shutdown waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// The application: every protocol's router (OCI's first), vigil's own APIs, probes, and the layers around all
-/// of them.
+/// The application: every protocol's router (OCI's first) and the UI's, vigil's own APIs, probes, and the layers
+/// around all of them.
 pub fn app(
     protocols: Vec<Router>,
     admin: AdminState,
@@ -48,7 +48,6 @@ pub fn app(
     integrity: Option<Integrity>,
     metrics: Option<PrometheusHandle>,
     audit: Arc<HttpAudit>,
-    ui: Option<vigil_ui::Ui>,
 ) -> Router {
     let journal = audit.recorder.store().clone();
     let mut app = Router::new()
@@ -66,9 +65,6 @@ pub fn app(
         .merge(log_export::router(exports.clone()));
     if let Some(integrity) = integrity {
         app = app.merge(tlog_api::router(TlogState { admin, integrity, journal }));
-    }
-    if let Some(ui) = ui {
-        app = app.merge(vigil_ui::router(ui));
     }
     for protocol in protocols {
         app = app.merge(protocol);
@@ -208,12 +204,12 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     let exports =
         Exports::new(&config.audit.export, &config.data_dir, base_url, logs.clone(), audit.layer.recorder.clone())
             .context("starting log exports")?;
-    let routers = protocols.into_iter().map(|p| p.router).collect();
-    let ui = config.ui.enabled.then(|| {
-        vigil_ui::Ui::new(logs.clone(), audit.integrity.clone(), exports.clone(), config.tls.cert.is_some())
-    });
-    let integrity = audit.integrity.clone();
-    let app = app(routers, admin, logs, exports, integrity, Some(metrics), audit.layer.clone(), ui);
+    let mut routers: Vec<Router> = protocols.into_iter().map(|p| p.router).collect();
+    if config.ui.enabled {
+        let ui = vigil_ui::Ui::new(logs.clone(), audit.integrity.clone(), exports.clone(), config.tls.cert.is_some());
+        routers.push(vigil_ui::router(ui));
+    }
+    let app = app(routers, admin, logs, exports, audit.integrity.clone(), Some(metrics), audit.layer.clone());
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
     let handle = axum_server::Handle::new();
