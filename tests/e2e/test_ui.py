@@ -68,6 +68,7 @@ def test_the_web_ui_in_chromium(vigil, containers_env, seeded):
         "VIEWER_PASSWORD": VIEWER_PASSWORD,
         "LAYOUT": str(seeded["layout"]),
         "XSS_AGENT": XSS_AGENT,
+        "BINARY": str(vigil.binary),
     })
     if os.environ.get("VIGIL_UI_SCREENSHOTS"):
         env["SCREENSHOT_DIR"] = os.environ["VIGIL_UI_SCREENSHOTS"]

@@ -67,6 +67,7 @@
     outcome.className = "outcome outcome-" + String(e.outcome).replace(/[^a-z_]/g, "");
     outcome.textContent = e.outcome;
     const result = cell("", outcome);
+    result.className = "result";
     result.appendChild(document.createTextNode(" " + ((e.response && e.response.status) || "")));
     tr.appendChild(result);
     return tr;

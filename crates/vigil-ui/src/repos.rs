@@ -150,11 +150,15 @@ pub async fn repository(
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    match sub {
+    // The view belongs to the repository's log: who looked at what is audit data too.
+    let target = vigil_audit::Target::repo(&repo.name);
+    let mut resp = match sub {
         None => overview(&ui, &viewer, repo, q.after).await,
         Some("artifact") => artifact::page(&ui, &viewer, repo, q.digest, q.path).await,
         Some(_) => page::error(StatusCode::NOT_FOUND, Some(viewer.chrome("Not found", "repos")), "no such page"),
-    }
+    };
+    resp.extensions_mut().insert(vigil_audit::AuditTarget(target));
+    resp
 }
 
 /// The repository `name` if the viewer may pull from it; the same 404 whether it is missing or not theirs.
