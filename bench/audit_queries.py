@@ -9,7 +9,9 @@ the query index built. Measured over HTTP on 127.0.0.1 from one keep-alive clien
 - a changefeed page: `GET /v2/_trust/changefeed?change_id=…&records=100` at random positions, globally and for one
   repository;
 - NDJSON export: `GET /api/v1/audit/events` with `Accept: application/x-ndjson`, one user's events and a tenth of
-  the log by time, read to the end.
+  the log by time, read to the end;
+- the web UI's usage-logs page (a signed-in browser session: table of 50, the chart from aggregates): filtered to
+  one repository and one day, and over the data set's 31 days for the whole log (the chart's widest range).
 
 Latencies are client-side wall times (request sent to last byte read), so they include Python's own overhead.
 """
@@ -64,6 +66,40 @@ class Api:
         return lines, time.perf_counter() - t
 
 
+class UiSession:
+    """A signed-in web UI session, as a browser holds it: sign-in form, CSRF cookie, session cookie."""
+
+    def __init__(self, port: int, password: str, fail):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        self.conn.request("GET", "/ui/login")
+        resp = self.conn.getresponse()
+        page = resp.read().decode()
+        csrf_cookie = re.search(r"vigil_login_csrf=([0-9a-f]+)", resp.getheader("set-cookie") or "")
+        csrf_field = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+        if not (csrf_cookie and csrf_field):
+            raise fail("the UI's sign-in form has no CSRF token")
+        form = urllib.parse.urlencode({"username": "admin", "password": password, "csrf": csrf_field.group(1),
+                                       "next": "/ui/"})
+        self.conn.request("POST", "/ui/login", body=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"vigil_login_csrf={csrf_cookie.group(1)}"})
+        resp = self.conn.getresponse()
+        resp.read()
+        session = re.search(r"vigil_session=(vgt_[A-Za-z0-9_]+)", " ".join(resp.headers.get_all("set-cookie") or []))
+        if resp.status != 303 or not session:
+            raise fail(f"signing in to the UI answered {resp.status} without a session")
+        self.cookie = f"vigil_session={session.group(1)}"
+
+    def page(self, path: str, fail) -> tuple[bytes, float]:
+        t = time.perf_counter()
+        self.conn.request("GET", path, headers={"Cookie": self.cookie, "Accept": "text/html"})
+        resp = self.conn.getresponse()
+        body = resp.read()
+        elapsed = time.perf_counter() - t
+        if resp.status != 200:
+            raise fail(f"GET {path} answered {resp.status}: {body[:300]!r}")
+        return body, elapsed
+
+
 def rfc3339(epoch_s: float) -> str:
     return datetime.datetime.fromtimestamp(epoch_s, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -110,7 +146,9 @@ def start_server(vigil_bin: str, data: Path, fail) -> tuple[subprocess.Popen, in
 def run(vigil_bin: str, data: Path, cfg: dict, log, fail) -> dict:
     proc, port, password = start_server(vigil_bin, data, fail)
     try:
-        return measure(Api(port, password), cfg, log, fail)
+        out = measure(Api(port, password), cfg, log, fail)
+        ui_pages(UiSession(port, password, fail), out, cfg, log, fail)
+        return out
     finally:
         proc.terminate()
         try:
@@ -202,6 +240,32 @@ def measure(api: Api, cfg: dict, log, fail) -> dict:
     return out
 
 
+def ui_pages(ui: UiSession, out: dict, cfg: dict, log, fail) -> None:
+    """The usage-logs page at the data set's scale: one repository and day, and 31 days of the whole log."""
+    rnd = random.Random(11)
+    t0 = parse_ts(out["first_ts"])
+    day = t0 - t0 % DAY_S
+    for name, reps, path in (
+        ("ui_logs_filtered", cfg["query_pages"], lambda: "/ui/logs?repository=bench/app{r}&from={f}&to={t}".format(
+            r=rnd.randrange(100), f=urllib.parse.quote(rfc3339(d := day + rnd.randrange(31) * DAY_S)),
+            t=urllib.parse.quote(rfc3339(d + DAY_S)))),
+        ("ui_logs_31d", max(cfg["aggregate_reps"] * 4, 10), lambda: "/ui/logs?from={f}&to={t}".format(
+            f=urllib.parse.quote(rfc3339(day)), t=urllib.parse.quote(rfc3339(day + 31 * DAY_S)))),
+    ):
+        samples, rows = [], 0
+        for _ in range(reps):
+            body, elapsed = ui.page(path(), fail)
+            if b'id="chart"' not in body:
+                raise fail(f"{name}: the page has no chart")
+            samples.append(elapsed)
+            rows = body.count(b"<tr data-seq=")
+        out[name] = {**latency(samples), "rows": rows}
+        log(f"  {name}: p99 {out[name]['p99_ms']:.1f} ms ({rows} rows)")
+    for key, goal in (("ui_logs_filtered", "UI logs page, one repository and day, with chart: p99 < 300 ms"),
+                      ("ui_logs_31d", "UI logs page, 31 days of the whole log, with chart: p99 < 300 ms")):
+        out["targets"].append({"goal": goal, "value": out[key]["p99_ms"], "met": out[key]["p99_ms"] < 300})
+
+
 def markdown(aq: dict) -> list[str]:
     """The section of `docs/benchmarks.md`."""
     L = ["## Audit queries at scale", ""]
@@ -221,6 +285,12 @@ def markdown(aq: dict) -> list[str]:
         ("changefeed page of 100", "changefeed_page", "`/v2/_trust/changefeed` at random `change_id`s"),
         ("repository changefeed page of 100", "repo_changefeed_page", "`/v2/<name>/_trust/changefeed`"),
     ]
+    if "ui_logs_filtered" in aq:
+        rows += [
+            ("UI logs page, one repository and day", "ui_logs_filtered",
+             "`/ui/logs?repository=…&from=…&to=…` signed in: 50 rows and the chart, rendered HTML"),
+            ("UI logs page, 31 days, whole log", "ui_logs_31d", "`/ui/logs?from=…&to=…`: the chart over 31 days"),
+        ]
     for label, key, note in rows:
         f = aq[key]
         L.append(f"| {label} | {f['n']} | {f['median_ms']:.2f} | {f['p99_ms']:.2f} | {f['max_ms']:.2f} | {note} |")
