@@ -224,6 +224,17 @@ test("exports download the filtered events as NDJSON and CSV", async () => {
   const [csv] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
   const text = await readFile(await csv.path(), "utf8");
   assert.ok(text.startsWith("seq,ts,kind,action,operation,outcome,status,user,repository"));
+  // Quay's export from the page's form: it reaches the API's checks, which refuse a callback outside
+  // audit.export.callback_allowlist (empty on this server) with their reason.
+  await page.click("#quay-export summary");
+  await page.fill("#callback_url", "https://not-allowlisted.example/hook");
+  const [answer] = await Promise.all([page.waitForNavigation(), page.click("#quay-export button[type=submit]")]);
+  assert.equal(answer.status(), 400);
+  assert.match(await page.textContent("#error"), /not-allowlisted\.example|allow/);
+  const forged = await admin.request.post(`${URL_}/ui/logs/exportlogs`, {
+    form: { level: "user", callback_url: "https://not-allowlisted.example/hook" }, maxRedirects: 0,
+  });
+  assert.equal(forged.status(), 403, "no CSRF token, no export");
 });
 
 test("the live tail shows an image pushed by skopeo during the test", async () => {
