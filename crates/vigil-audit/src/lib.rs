@@ -21,6 +21,7 @@ pub mod recorder;
 pub mod retention;
 pub mod scope;
 pub mod settings;
+pub mod shape;
 pub mod sink;
 pub mod view;
 

@@ -60,6 +60,14 @@ pub enum Format {
     Native,
     /// Exactly NORA's six fields.
     Nora,
+    /// CloudEvents 1.0 (JSON), the entry as `data`.
+    Cloudevents,
+    /// The Elastic Common Schema.
+    Ecs,
+    /// OCSF 1.1: Authentication (3002) for logins, API Activity (6003) for the rest.
+    Ocsf,
+    /// Alibaba Cloud ACR's instance audit fields.
+    Acr,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use vigil_store::{JournalRecord, MetadataStore, SinkMark};
 
 use crate::filter::dropped;
-use crate::settings::{Format, Guarantee, SinkSpec, SinkType};
+use crate::settings::{Guarantee, SinkSpec, SinkType};
 use crate::view::EventView;
 use file::RotatingFile;
 
@@ -112,20 +112,16 @@ impl SinkWriter {
         let mut out = Vec::new();
         let mut n = 0;
         for r in records.iter().filter(|r| r.seq > self.through) {
-            let needs_view = !self.spec.filters.is_empty() || self.spec.format == Format::Nora;
+            let needs_view = !self.spec.filters.is_empty() || crate::shape::needs_view(self.spec.format);
             if needs_view {
                 let view = EventView::parse(&r.bytes).map_err(|e| format!("record {}: {e}", r.seq))?;
                 if dropped(&self.spec.filters, &view) {
                     continue;
                 }
-                if self.spec.format == Format::Nora {
-                    out.extend_from_slice(&view.nora_line());
-                    out.push(b'\n');
-                    n += 1;
-                    continue;
-                }
+                out.extend_from_slice(&crate::shape::render(self.spec.format, &r.bytes, &view));
+            } else {
+                out.extend_from_slice(&r.bytes);
             }
-            out.extend_from_slice(&r.bytes);
             out.push(b'\n');
             n += 1;
         }
