@@ -16,6 +16,7 @@ mod follow;
 pub mod indexer;
 pub mod integrity;
 pub mod layer;
+pub mod network_sink;
 pub mod ratelimit;
 pub mod recorder;
 pub mod retention;

@@ -49,6 +49,21 @@ pub enum Guarantee {
 pub enum SinkType {
     File,
     Stderr,
+    /// RFC 5424 over TCP (`tcp://`, RFC 6587 octet counting), TLS (`tls://`, RFC 5425) or UDP (`udp://`, lossy).
+    Syslog,
+    /// CloudEvents over HTTP(S), one per request or batched.
+    Webhook,
+    /// NATS JetStream, acknowledged, with a message id per event.
+    Nats,
+    /// OpenTelemetry logs over OTLP/HTTP (protobuf).
+    Otlp,
+}
+
+impl SinkType {
+    /// Whether the sink sends over the network (followed by `vigil-forward`, not written here).
+    pub fn is_network(self) -> bool {
+        !matches!(self, SinkType::File | SinkType::Stderr)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -286,6 +301,68 @@ pub struct SinkSettings {
     pub rotate_max_files: Option<usize>,
     #[serde(default, rename = "filter")]
     pub filters: Vec<FilterSettings>,
+    /// Network sinks: where to send (`tcp://`, `tls://`, `udp://`, `http(s)://`, `nats://`).
+    pub url: Option<String>,
+    /// NATS: the subject events are published on.
+    pub subject: Option<String>,
+    /// NATS: the JetStream stream that must capture `subject` (created when missing).
+    pub stream: Option<String>,
+    /// Webhook: extra request headers.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Network sinks: how long one delivery may take, such as `"10s"` (default).
+    pub timeout: Option<String>,
+    /// Network sinks: events per delivery (default 100; a webhook in `structured` mode sends one).
+    pub batch_size: Option<usize>,
+    /// Webhook: `batch` (default, `application/cloudevents-batch+json`) or `structured` (one event per request).
+    pub content_mode: Option<String>,
+    /// Webhook: the key of the `X-Vigil-Signature` HMAC-SHA256 header, or a file holding it.
+    pub hmac_secret: Option<String>,
+    pub hmac_secret_file: Option<PathBuf>,
+    /// TLS (syslog `tls://`, `https://`): a PEM file of CAs to trust instead of the system's, and a client
+    /// certificate and key to present.
+    pub ca_file: Option<PathBuf>,
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    /// Network sinks: events the sink may fall behind the journal before it warns (`audit_sink_lagging`) and,
+    /// enforced, before requests are refused (default 10000).
+    pub max_lag: Option<u64>,
+    /// Syslog: the facility (default `authpriv`) and APP-NAME (default `vigil`).
+    pub facility: Option<String>,
+    pub app_name: Option<String>,
+}
+
+impl SinkSettings {
+    /// A sink of `kind` with nothing else set (for code that builds settings).
+    pub fn of(kind: SinkType) -> SinkSettings {
+        SinkSettings {
+            name: String::new(),
+            kind,
+            delivery_guarantee: None,
+            format: Format::Native,
+            path: None,
+            mode: None,
+            rotate_bytes: None,
+            rotate_duration: None,
+            rotate_max_files: None,
+            filters: Vec::new(),
+            url: None,
+            subject: None,
+            stream: None,
+            headers: Default::default(),
+            timeout: None,
+            batch_size: None,
+            content_mode: None,
+            hmac_secret: None,
+            hmac_secret_file: None,
+            ca_file: None,
+            client_cert_file: None,
+            client_key_file: None,
+            max_lag: None,
+            facility: None,
+            app_name: None,
+        }
+    }
 }
 
 /// A sink with every default resolved and every value checked.
@@ -301,6 +378,8 @@ pub struct SinkSpec {
     pub rotate_duration: Option<Duration>,
     pub rotate_max_files: usize,
     pub filters: Vec<crate::filter::Filter>,
+    /// Network sinks: where and how to send.
+    pub network: Option<crate::network_sink::NetworkSpec>,
 }
 
 /// Parses `"90s"`, `"30m"`, `"24h"`, `"7d"`.
@@ -376,6 +455,7 @@ impl AuditSettings {
                 rotate_duration: None,
                 rotate_max_files: 0,
                 filters: global.clone(),
+                network: None,
             });
         }
         if matches!(mode, LogMode::Stdout | LogMode::Both) {
@@ -390,6 +470,7 @@ impl AuditSettings {
                 rotate_duration: None,
                 rotate_max_files: 0,
                 filters: global.clone(),
+                network: None,
             });
         }
         let configured = if self.enabled { &self.sinks[..] } else { &[] };
@@ -408,11 +489,11 @@ impl AuditSettings {
                 (SinkType::File, Some(p)) if p.is_absolute() => Some(p.clone()),
                 (SinkType::File, Some(p)) => Some(data_dir.join(p)),
                 (SinkType::File, None) => Some(data_dir.join(format!("audit-{}.jsonl", s.name))),
-                (SinkType::Stderr, Some(_)) => {
-                    return Err(format!("audit sink {:?}: stderr sinks take no path", s.name))
-                }
-                (SinkType::Stderr, None) => None,
+                (_, Some(_)) => return Err(format!("audit sink {:?}: only file sinks take a path", s.name)),
+                (_, None) => None,
             };
+            let network = crate::network_sink::NetworkSpec::resolve(s, data_dir)
+                .map_err(|e| format!("audit sink {:?}: {e}", s.name))?;
             let mut filters = global.clone();
             for f in &s.filters {
                 filters.push(f.compile().map_err(|e| format!("audit sink {:?}: {e}", s.name))?);
@@ -428,6 +509,7 @@ impl AuditSettings {
                 rotate_duration: s.rotate_duration.as_deref().map(parse_duration).transpose()?,
                 rotate_max_files: s.rotate_max_files.unwrap_or(0),
                 filters,
+                network,
             });
         }
         let mut paths: Vec<_> = specs.iter().filter_map(|s| s.path.as_ref()).collect();
@@ -476,6 +558,7 @@ mod tests {
             rotate_duration: None,
             rotate_max_files: None,
             filters: Vec::new(),
+            ..SinkSettings::of(SinkType::Stderr)
         });
         assert_eq!(s.resolve(dir).unwrap().len(), 1, "explicit sinks run whatever the mode");
         s.mode = Some(LogMode::File);

@@ -204,6 +204,9 @@ operations! {
     /// The disk holding the data directory went below `storage.min_free_bytes` (`storage_low`) or back above it
     /// (`storage_recovered`).
     WatchStorage => read(VIGIL, "storage", "storage_low", AUTHENTICATED);
+    /// A forwarding sink (syslog, webhook, NATS) fell behind the journal by more than its bound
+    /// (`audit_sink_lagging`) or caught up again (`audit_sink_recovered`).
+    WatchAuditSink => read(VIGIL, "audit_sink", "audit_sink_lagging", AUTHENTICATED);
     /// Requests without credentials refused by the per-network rate limit: one summarising event per network and
     /// interval, with the count (the refused requests are not journaled one by one).
     RateLimit => read(VIGIL, "rate_limit", "rate_limited", AUTHENTICATED);

@@ -28,6 +28,8 @@ const AUDIT_CONFIG_KEY: &str = "audit_config";
 pub struct Audit {
     pub layer: Arc<HttpAudit>,
     pub sinks: Sinks,
+    /// The network sinks (syslog, webhooks, NATS), for `/ready`.
+    pub forwarding: Arc<vigil_forward::Running>,
     /// `None` when `audit.tlog.enabled` is false.
     pub integrity: Option<Integrity>,
 }
@@ -41,12 +43,22 @@ pub async fn start(
     storage: Arc<vigil_store::watermark::Watermark>,
 ) -> anyhow::Result<Audit> {
     let specs = config.audit.resolve(&config.data_dir).map_err(anyhow::Error::msg)?;
-    let sinks = vigil_audit::sink::start(stores.meta.clone(), specs).await.map_err(anyhow::Error::msg)?;
+    // A webhook may only go where an export callback may (`audit.export.callback_allowlist`).
+    let allowlist = vigil_api::callback_allowlist::Allowlist::parse(&config.audit.export.callback_allowlist)
+        .map_err(|e| anyhow::anyhow!("audit.export.callback_allowlist: {e}"))?;
+    let allow_webhook = |url: &str| {
+        allowlist.check(url).map_err(|e| format!("{e} (webhook sinks follow the export callback allowlist)"))
+    };
+    let forwarding =
+        vigil_forward::Forwarding::prepare(&stores.meta, &specs, &allow_webhook).map_err(anyhow::Error::msg)?;
+    let sinks =
+        vigil_audit::sink::start(stores.meta.clone(), specs, forwarding.gates()).await.map_err(anyhow::Error::msg)?;
     let recorder = Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
     // The tree is checked against its last checkpoint before this start journals anything, so a refused start
     // leaves the journal as it found it.
     let integrity = if config.audit.tlog.enabled { Some(recover_integrity(config, stores).await?) } else { None };
     record_configuration(config, stores, &recorder).await?;
+    let forwarding = Arc::new(forwarding.start(stores.meta.clone(), recorder.clone()).await.map_err(anyhow::Error::msg)?);
     tokio::spawn(vigil_audit::indexer::run(stores.meta.clone()));
     if let Some(integrity) = &integrity {
         let interval = config.audit.tlog.interval().map_err(anyhow::Error::msg)?;
@@ -69,7 +81,7 @@ pub async fn start(
     if let Some(limit) = anonymous_limit {
         tokio::spawn(vigil_audit::ratelimit::summarize(limit, layer.recorder.clone(), RATE_LIMIT_SUMMARY));
     }
-    Ok(Audit { layer, sinks, integrity })
+    Ok(Audit { layer, sinks, forwarding, integrity })
 }
 
 /// Rebuilds the Merkle tree up to the last signed checkpoint, refusing to start if the journal contradicts it.

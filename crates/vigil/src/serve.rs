@@ -46,7 +46,7 @@ pub fn app(
     logs: LogsState,
     exports: Arc<Exports>,
     integrity: Option<Integrity>,
-    metrics: Option<PrometheusHandle>,
+    probes: Probes,
     audit: Arc<HttpAudit>,
 ) -> Router {
     let journal = audit.recorder.store().clone();
@@ -55,8 +55,8 @@ pub fn app(
         .route(
             "/ready",
             get({
-                let (journal, storage) = (journal.clone(), audit.storage.clone());
-                move || ready(journal.clone(), storage.clone())
+                let (journal, storage, forwarding) = (journal.clone(), audit.storage.clone(), probes.forwarding);
+                move || ready(journal.clone(), storage.clone(), forwarding.clone())
             }),
         )
         .merge(admin_api::router(admin.clone()))
@@ -69,7 +69,7 @@ pub fn app(
     for protocol in protocols {
         app = app.merge(protocol);
     }
-    if let Some(handle) = metrics {
+    if let Some(handle) = probes.metrics {
         app = app.route("/metrics", get(move || std::future::ready(handle.render())));
     }
     app.fallback(|| async { (StatusCode::NOT_FOUND, "not found").into_response() })
@@ -77,6 +77,12 @@ pub fn app(
         .layer(axum::Extension(exports))
         .layer(axum::middleware::from_fn_with_state(audit, vigil_audit::layer::middleware))
         .layer(axum::middleware::from_fn(telemetry::track))
+}
+
+/// What the probes report besides the journal: metrics and the forwarding sinks.
+pub struct Probes {
+    pub metrics: Option<PrometheusHandle>,
+    pub forwarding: Option<Arc<vigil_forward::Running>>,
 }
 
 /// The formats served, each one protocol crate mounted under its prefix (OCI first): the only place that names
@@ -103,13 +109,26 @@ fn protocols(config: &Config, stores: &Stores, auth: &Arc<Authenticator>, regist
 
 /// Readiness: fails while the journal (or an enforced sink) cannot be written, or the disk is below its
 /// watermark. `/health` stays a liveness check.
-async fn ready(journal: Arc<dyn MetadataStore>, storage: Option<Arc<Watermark>>) -> Response {
+async fn ready(
+    journal: Arc<dyn MetadataStore>,
+    storage: Option<Arc<Watermark>>,
+    forwarding: Option<Arc<vigil_forward::Running>>,
+) -> Response {
     if let Some((w, free)) = storage.as_ref().and_then(|w| w.low().map(|free| (w, free))) {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", w.describe(free))).into_response();
     }
+    // One line per forwarding sink: how far it delivered, how far behind it is, and its last failure.
+    let sinks: String = forwarding
+        .iter()
+        .flat_map(|f| f.status())
+        .map(|s| {
+            let failure = s.failure.map(|f| format!(", failing: {f}")).unwrap_or_default();
+            format!("sink {}: delivered through {}, lag {}, retries {}{failure}\n", s.name, s.delivered, s.lag, s.retries)
+        })
+        .collect();
     match journal.journal_ready().await {
-        Ok(()) => "ready\n".into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response(),
+        Ok(()) => format!("ready\n{sinks}").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n{sinks}")).into_response(),
     }
 }
 
@@ -209,7 +228,8 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
         let ui = vigil_ui::Ui::new(logs.clone(), audit.integrity.clone(), exports.clone(), config.tls.cert.is_some());
         routers.push(vigil_ui::router(ui));
     }
-    let app = app(routers, admin, logs, exports, audit.integrity.clone(), Some(metrics), audit.layer.clone());
+    let probes = Probes { metrics: Some(metrics), forwarding: Some(audit.forwarding.clone()) };
+    let app = app(routers, admin, logs, exports, audit.integrity.clone(), probes, audit.layer.clone());
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
     let handle = axum_server::Handle::new();

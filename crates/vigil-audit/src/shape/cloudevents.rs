@@ -12,8 +12,9 @@ pub const EVENT_TYPE_PREFIX: &str = "dev.vigil.audit.";
 /// `source` of every event: this prefix and the node (`/vigil/registry-1`).
 pub const SOURCE_PREFIX: &str = "/vigil/";
 
-pub fn event(bytes: &[u8], view: &EventView) -> Value {
-    let data = std::str::from_utf8(bytes)
+/// The CloudEvent of `view` with `data` (JSON bytes: the journal entry, or the event in another shape) as its data.
+pub fn event(data: &[u8], view: &EventView) -> Value {
+    let data = std::str::from_utf8(data)
         .ok()
         .and_then(|s| RawValue::from_string(s.to_owned()).ok())
         .map(|raw| serde_json::to_value(raw).unwrap_or(Value::Null))

@@ -27,6 +27,12 @@ pub fn render(format: Format, bytes: &[u8], view: &EventView) -> Vec<u8> {
     serde_json::to_vec(&value).expect("JSON values always serialize")
 }
 
+/// The CloudEvent of `view` whose `data` is `data` (JSON: the journal entry, or the event in another shape), as
+/// bytes: what webhooks send whatever their sink's format.
+pub fn cloudevent(view: &EventView, data: &[u8]) -> Vec<u8> {
+    serde_json::to_vec(&cloudevents::event(data, view)).expect("JSON values always serialize")
+}
+
 /// Whether `format` needs the entry parsed (the native shape is the bytes themselves).
 pub fn needs_view(format: Format) -> bool {
     format != Format::Native

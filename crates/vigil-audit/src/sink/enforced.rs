@@ -1,13 +1,15 @@
 //! Enforced sinks as the journal's commit participant: all-or-nothing with the journal.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use vigil_store::{CommitParticipant, JournalRecord, SinkMark};
 
-use super::SinkWriter;
+use super::{SinkGate, SinkWriter};
 
 pub struct EnforcedSinks {
     state: Mutex<State>,
+    /// Enforced network sinks: each may refuse new commits while it is too far behind.
+    gates: Vec<Arc<dyn SinkGate>>,
 }
 
 struct State {
@@ -17,8 +19,12 @@ struct State {
 }
 
 impl EnforcedSinks {
-    pub fn new(sinks: Vec<SinkWriter>) -> Self {
-        EnforcedSinks { state: Mutex::new(State { sinks, pending: None }) }
+    pub fn new(sinks: Vec<SinkWriter>, gates: Vec<Arc<dyn SinkGate>>) -> Self {
+        EnforcedSinks { state: Mutex::new(State { sinks, pending: None }), gates }
+    }
+
+    fn gates_open(&self) -> Result<(), String> {
+        self.gates.iter().try_for_each(|g| g.check())
     }
 }
 
@@ -38,10 +44,12 @@ impl State {
 impl CommitParticipant for EnforcedSinks {
     fn through(&self) -> u64 {
         let st = self.state.lock().expect("sink lock");
-        st.sinks.iter().map(|s| s.through).min().unwrap_or(0)
+        // With network gates only, nothing is written here: no records are wanted.
+        st.sinks.iter().map(|s| s.through).min().unwrap_or(u64::MAX)
     }
 
     fn prepare(&self, records: &[JournalRecord]) -> Result<Vec<SinkMark>, String> {
+        self.gates_open()?;
         let mut st = self.state.lock().expect("sink lock");
         st.undo();
         let Some(last) = records.last().map(|r| r.seq) else { return Ok(Vec::new()) };
@@ -85,6 +93,7 @@ impl CommitParticipant for EnforcedSinks {
     }
 
     fn probe(&self) -> Result<(), String> {
+        self.gates_open()?;
         let mut st = self.state.lock().expect("sink lock");
         for sink in &mut st.sinks {
             sink.out.write_durably(b"").map_err(|e| format!("audit sink {:?}: {e}", sink.spec.name))?;

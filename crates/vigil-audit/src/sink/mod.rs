@@ -145,15 +145,26 @@ pub struct Sinks {
     _followers: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Opens every sink, reconciles enforced files with the journal, registers the enforced ones with the store
-/// and starts a follower for each best-effort one.
-pub async fn start(store: Arc<dyn MetadataStore>, specs: Vec<SinkSpec>) -> Result<Sinks, String> {
+/// An enforced network sink's say in every commit (`vigil-forward` implements it): while the sink is too far
+/// behind the journal, `check` fails and new events cannot commit, so their requests are refused with 503.
+pub trait SinkGate: Send + Sync + 'static {
+    fn check(&self) -> Result<(), String>;
+}
+
+/// Opens every file and stderr sink (network sinks are `vigil-forward`'s), reconciles enforced files with the
+/// journal, registers the enforced ones and the network sinks' `gates` with the store, and starts a follower for
+/// each best-effort one.
+pub async fn start(
+    store: Arc<dyn MetadataStore>,
+    specs: Vec<SinkSpec>,
+    gates: Vec<Arc<dyn SinkGate>>,
+) -> Result<Sinks, String> {
     let marks = store.sink_marks().await.map_err(|e| e.to_string())?;
     let head = store.journal_head().await.map_err(|e| e.to_string())?;
     let mut enforced = Vec::new();
     let mut followers = Vec::new();
     let mut names = Vec::new();
-    for spec in specs {
+    for spec in specs.into_iter().filter(|s| !s.kind.is_network()) {
         names.push(spec.name.clone());
         let mut out = Output::open(&spec).map_err(|e| format!("audit sink {:?}: {e}", spec.name))?;
         let path = out.path();
@@ -175,8 +186,8 @@ pub async fn start(store: Arc<dyn MetadataStore>, specs: Vec<SinkSpec>) -> Resul
             Guarantee::BestEffort => followers.push(tokio::spawn(follower::run(store.clone(), writer))),
         }
     }
-    if !enforced.is_empty() {
-        store.set_commit_participant(Arc::new(enforced::EnforcedSinks::new(enforced)));
+    if !enforced.is_empty() || !gates.is_empty() {
+        store.set_commit_participant(Arc::new(enforced::EnforcedSinks::new(enforced, gates)));
     }
     Ok(Sinks { names, _followers: followers })
 }
