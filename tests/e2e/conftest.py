@@ -98,7 +98,7 @@ def start_vigil(base: Path, extra_env: dict | None = None, config: str | None = 
     ``VIGIL_*`` variables and, when given, a ``vigil.toml`` in its working directory. Stop it with `stop_vigil`."""
     binary = _vigil_bin()
     data_dir, work_dir = base / "data", base / "cwd"
-    work_dir.mkdir()
+    work_dir.mkdir(parents=True, exist_ok=True)
     log_path = base / "vigil.log"
     if config is not None:
         (work_dir / "vigil.toml").write_text(config)

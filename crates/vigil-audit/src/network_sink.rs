@@ -38,8 +38,29 @@ pub struct NetworkSpec {
 }
 
 const FACILITIES: [&str; 24] = [
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv", "ftp", "ntp",
-    "security", "console", "solaris-cron", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+    "kern",
+    "user",
+    "mail",
+    "daemon",
+    "auth",
+    "syslog",
+    "lpr",
+    "news",
+    "uucp",
+    "cron",
+    "authpriv",
+    "ftp",
+    "ntp",
+    "security",
+    "console",
+    "solaris-cron",
+    "local0",
+    "local1",
+    "local2",
+    "local3",
+    "local4",
+    "local5",
+    "local6",
     "local7",
 ];
 
@@ -62,9 +83,10 @@ impl NetworkSpec {
             return Ok(None);
         }
         let url = s.url.clone().ok_or("a network sink needs `url`")?;
-        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).ok_or_else(|| {
-            format!("`url` {url:?} has no scheme (such as tcp://, tls://, https://, nats://)")
-        })?;
+        let scheme = url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .ok_or_else(|| format!("`url` {url:?} has no scheme (such as tcp://, tls://, https://, nats://)"))?;
         let allowed: &[&str] = match s.kind {
             SinkType::Syslog => &["tcp", "tls", "udp"],
             SinkType::Webhook | SinkType::Otlp => &["http", "https"],
@@ -113,9 +135,11 @@ impl NetworkSpec {
         }
         let facility = match s.facility.as_deref() {
             None => 10,
-            Some(f) => FACILITIES.iter().position(|x| *x == f).ok_or_else(|| {
-                format!("`facility` {f:?} is not one of {}", FACILITIES.join(", "))
-            })? as u8,
+            Some(f) => FACILITIES
+                .iter()
+                .position(|x| *x == f)
+                .ok_or_else(|| format!("`facility` {f:?} is not one of {}", FACILITIES.join(", ")))?
+                as u8,
         };
         let app_name = s.app_name.clone().unwrap_or_else(|| "vigil".into());
         if app_name.is_empty() || app_name.len() > 48 || !app_name.bytes().all(|b| (33..=126).contains(&b)) {
@@ -170,7 +194,9 @@ mod tests {
         let spec = NetworkSpec::resolve(&sink(SinkType::Syslog, "tls://siem:6514"), d).unwrap().unwrap();
         assert_eq!((spec.scheme.as_str(), spec.facility, spec.batch_size), ("tls", 10, 100));
         assert!(NetworkSpec::resolve(&sink(SinkType::Syslog, "https://x"), d).unwrap_err().contains("tcp://"));
-        assert!(NetworkSpec::resolve(&sink(SinkType::Nats, "nats://127.0.0.1:4222"), d).unwrap_err().contains("subject"));
+        assert!(NetworkSpec::resolve(&sink(SinkType::Nats, "nats://127.0.0.1:4222"), d)
+            .unwrap_err()
+            .contains("subject"));
         let mut hook = sink(SinkType::Webhook, "https://hooks.example.com/vigil");
         hook.content_mode = Some("structured".into());
         hook.batch_size = Some(50);

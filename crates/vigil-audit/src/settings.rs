@@ -79,7 +79,7 @@ pub enum Format {
     Cloudevents,
     /// The Elastic Common Schema.
     Ecs,
-    /// OCSF 1.1: Authentication (3002) for logins, API Activity (6003) for the rest.
+    /// OCSF 1.4: Authentication (3002) for logins, API Activity (6003) for the rest.
     Ocsf,
     /// Alibaba Cloud ACR's instance audit fields.
     Acr,

@@ -32,6 +32,8 @@ pub struct Follower {
     pub health: Arc<Health>,
     pub store: Arc<dyn MetadataStore>,
     pub recorder: Arc<Recorder>,
+    /// Whether the sink has said it is behind (and not yet that it caught up).
+    pub lagging: bool,
 }
 
 /// Where a sink resumes: after the seq its mark holds (the same name and destination), or at the journal's head
@@ -54,11 +56,9 @@ fn backoff(attempt: u32) -> Duration {
 impl Follower {
     pub async fn run(mut self) {
         let name = self.spec.name.clone();
-        let threshold = self.lag_threshold();
         let mut through = self.health.delivered();
         let mut head = self.store.watch_head();
         let (mut last_mark, mut marked) = (Instant::now(), through);
-        let mut lagging = false;
         loop {
             let records = match self.store.journal(through + 1, STEP).await {
                 Ok(r) => r,
@@ -68,16 +68,7 @@ impl Follower {
                     continue;
                 }
             };
-            let lag = self.health.lag();
-            if !lagging && lag > threshold {
-                lagging = true;
-                tracing::warn!(sink = name, lag, max_lag = self.health.max_lag, "audit sink is falling behind");
-                self.record_lag("audit_sink_lagging", lag).await;
-            } else if lagging && lag <= threshold / 2 {
-                lagging = false;
-                tracing::info!(sink = name, lag, "audit sink caught up");
-                self.record_lag("audit_sink_recovered", lag).await;
-            }
+            self.check_lag().await;
             if records.is_empty() {
                 if through > marked {
                     marked = self.save_mark(through).await.unwrap_or(marked);
@@ -107,6 +98,35 @@ impl Follower {
                 marked = self.save_mark(through).await.unwrap_or(marked);
                 last_mark = Instant::now();
             }
+        }
+    }
+
+    /// Waits `pause` before a retry, saying that the sink is behind as soon as new commits take it past its
+    /// threshold (an enforced sink must say so before it starts refusing them).
+    async fn wait_checking_lag(&mut self, pause: Duration) {
+        let until = tokio::time::Instant::now() + pause;
+        let mut head = self.store.watch_head();
+        loop {
+            self.check_lag().await;
+            match tokio::time::timeout_at(until, head.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) | Err(_) => return,
+            }
+        }
+    }
+
+    /// Says once (log and event) that the sink fell behind by more than its threshold, and once that it caught up
+    /// (at half the threshold, so a sink hovering at the bound does not flap).
+    async fn check_lag(&mut self) {
+        let (lag, threshold) = (self.health.lag(), self.lag_threshold());
+        if !self.lagging && lag > threshold {
+            self.lagging = true;
+            tracing::warn!(sink = self.spec.name, lag, max_lag = self.health.max_lag, "audit sink is falling behind");
+            self.record_lag("audit_sink_lagging", lag).await;
+        } else if self.lagging && lag <= threshold / 2 {
+            self.lagging = false;
+            tracing::info!(sink = self.spec.name, lag, "audit sink caught up");
+            self.record_lag("audit_sink_recovered", lag).await;
         }
     }
 
@@ -151,7 +171,7 @@ impl Follower {
                     }
                     metrics::counter!("vigil_audit_sink_retries_total", "sink" => name.clone()).increment(1);
                     self.health.failed(e);
-                    tokio::time::sleep(backoff(attempt)).await;
+                    self.wait_checking_lag(backoff(attempt)).await;
                     attempt = attempt.saturating_add(1);
                 }
             }

@@ -41,9 +41,10 @@ use health::Health;
 
 impl Forwarding {
     /// Builds a transport for every network sink among `specs` (TLS configurations, clients, URLs), so a bad
-    /// certificate file is a start-up error. `allow_webhook` checks a webhook's destination (the binary passes
-    /// the export callback allowlist's rules).
-    pub fn prepare(
+    /// certificate file is a start-up error, and finds where each resumes: after its stored cursor, or, for a
+    /// new sink, at the journal's head now, before this start journals anything (as a new file sink does).
+    /// `allow_webhook` checks a webhook's destination (the binary passes the export callback allowlist's rules).
+    pub async fn prepare(
         store: &Arc<dyn MetadataStore>,
         specs: &[SinkSpec],
         allow_webhook: &dyn Fn(&str) -> Result<reqwest::Url, String>,
@@ -63,6 +64,7 @@ impl Forwarding {
                 SinkType::File | SinkType::Stderr => continue,
             };
             let health = Health::new(spec.name.clone(), net.max_lag, store.watch_head());
+            health.set_delivered(follower::resume_point(&**store, &spec.name, &net.url).await.map_err(err)?);
             sinks.push(Prepared { spec: spec.clone(), url: net.url.clone(), transport, health });
         }
         Ok(Forwarding { sinks })
@@ -77,12 +79,11 @@ impl Forwarding {
             .collect()
     }
 
-    /// Starts every sink from its stored cursor (a new sink from the journal's head).
-    pub async fn start(self, store: Arc<dyn MetadataStore>, recorder: Arc<Recorder>) -> Result<Running, String> {
+    /// Starts every sink from where `prepare` found it resumes.
+    pub fn start(self, store: Arc<dyn MetadataStore>, recorder: Arc<Recorder>) -> Running {
         let mut health = Vec::new();
         for s in self.sinks {
-            let through = follower::resume_point(&*store, &s.spec.name, &s.url).await?;
-            s.health.set_delivered(through);
+            let through = s.health.delivered();
             tracing::info!(sink = s.spec.name, url = s.url, through, "forwarding the audit trail");
             health.push(s.health.clone());
             let f = follower::Follower {
@@ -92,10 +93,11 @@ impl Forwarding {
                 health: s.health,
                 store: store.clone(),
                 recorder: recorder.clone(),
+                lagging: false,
             };
             tokio::spawn(f.run());
         }
-        Ok(Running { health })
+        Running { health }
     }
 
     pub fn names(&self) -> Vec<String> {

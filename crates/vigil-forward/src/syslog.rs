@@ -8,13 +8,16 @@
 //! event in the sink's format. The SD-ID uses the enterprise number RFC 5612 reserves for documentation, as
 //! vigil has none of its own.
 //!
-//! Syslog has no acknowledgements: over TCP and TLS a batch counts as delivered once the kernel took it, so
-//! events in flight when the receiver dies can be lost (a broken connection is noticed on the next write, and
-//! that batch is sent again on a new one).
+//! Syslog has no acknowledgements: over TCP and TLS a batch counts as delivered once the kernel took it. Before
+//! each batch the connection is checked for a receiver that closed it (a restart), and a broken connection is
+//! replaced and the batch sent again; events written just before the receiver died without closing can still
+//! be lost. Use a webhook or NATS where every event must be acknowledged.
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_rustls::TlsConnector;
 use vigil_audit::network_sink::NetworkSpec;
@@ -122,6 +125,17 @@ fn param(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace(']', "\\]")
 }
 
+/// Whether the receiver closed the connection since the last batch: a syslog receiver never sends data, so a
+/// read that ends at once means it is gone (a restarted rsyslog, say). Checked before each batch, so events are
+/// not written into a connection that can no longer deliver them.
+async fn peer_closed<R: AsyncRead + Unpin>(r: &mut R) -> bool {
+    let mut buf = [0u8; 256];
+    match tokio::time::timeout(Duration::from_millis(1), r.read(&mut buf)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => true,
+        Ok(Ok(_)) | Err(_) => false,
+    }
+}
+
 async fn write_frames<W: AsyncWrite + Unpin>(w: &mut W, frames: &[Vec<u8>]) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(frames.iter().map(|f| f.len() + 8).sum());
     for f in frames {
@@ -135,6 +149,15 @@ async fn write_frames<W: AsyncWrite + Unpin>(w: &mut W, frames: &[Vec<u8>]) -> s
 #[async_trait::async_trait]
 impl Transport for Syslog {
     async fn send(&mut self, batch: &[Message]) -> Result<(), String> {
+        let closed = match self.conn.as_mut() {
+            Some(Conn::Tcp(s)) => peer_closed(s).await,
+            Some(Conn::Tls(s)) => peer_closed(s).await,
+            Some(Conn::Udp(_)) | None => false,
+        };
+        if closed {
+            tracing::info!(addr = self.addr, "the syslog receiver closed the connection; reconnecting");
+            self.conn = None;
+        }
         if self.conn.is_none() {
             self.conn = Some(self.connect().await?);
         }

@@ -50,15 +50,16 @@ pub async fn start(
         allowlist.check(url).map_err(|e| format!("{e} (webhook sinks follow the export callback allowlist)"))
     };
     let forwarding =
-        vigil_forward::Forwarding::prepare(&stores.meta, &specs, &allow_webhook).map_err(anyhow::Error::msg)?;
-    let sinks =
+        vigil_forward::Forwarding::prepare(&stores.meta, &specs, &allow_webhook).await.map_err(anyhow::Error::msg)?;
+    let mut sinks =
         vigil_audit::sink::start(stores.meta.clone(), specs, forwarding.gates()).await.map_err(anyhow::Error::msg)?;
+    sinks.names.extend(forwarding.names());
     let recorder = Arc::new(Recorder::new(stores.meta.clone(), &config.audit));
     // The tree is checked against its last checkpoint before this start journals anything, so a refused start
     // leaves the journal as it found it.
     let integrity = if config.audit.tlog.enabled { Some(recover_integrity(config, stores).await?) } else { None };
     record_configuration(config, stores, &recorder).await?;
-    let forwarding = Arc::new(forwarding.start(stores.meta.clone(), recorder.clone()).await.map_err(anyhow::Error::msg)?);
+    let forwarding = Arc::new(forwarding.start(stores.meta.clone(), recorder.clone()));
     tokio::spawn(vigil_audit::indexer::run(stores.meta.clone()));
     if let Some(integrity) = &integrity {
         let interval = config.audit.tlog.interval().map_err(anyhow::Error::msg)?;

@@ -123,7 +123,10 @@ async fn ready(
         .flat_map(|f| f.status())
         .map(|s| {
             let failure = s.failure.map(|f| format!(", failing: {f}")).unwrap_or_default();
-            format!("sink {}: delivered through {}, lag {}, retries {}{failure}\n", s.name, s.delivered, s.lag, s.retries)
+            format!(
+                "sink {}: delivered through {}, lag {}, retries {}{failure}\n",
+                s.name, s.delivered, s.lag, s.retries
+            )
         })
         .collect();
     match journal.journal_ready().await {

@@ -1,5 +1,5 @@
 //! The shapes an event is written in for the tools that read it, besides the journal's own (`native`) and
-//! NORA's six fields: CloudEvents 1.0, the Elastic Common Schema, OCSF 1.1 and Alibaba Cloud ACR's instance audit
+//! NORA's six fields: CloudEvents 1.0, the Elastic Common Schema, OCSF 1.4 and Alibaba Cloud ACR's instance audit
 //! fields. Every shape is made from the journal entry alone (the same bytes the Merkle tree holds), carries the
 //! entry's `seq` so a consumer can put events in order and drop duplicates, and is documented with a real line in
 //! `docs/forwarding.md`.

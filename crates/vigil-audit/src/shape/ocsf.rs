@@ -1,4 +1,4 @@
-//! OCSF 1.1: logins as Authentication (class 3002, Identity & Access Management), everything else as API
+//! OCSF 1.4: logins as Authentication (class 3002, Identity & Access Management), everything else as API
 //! Activity (class 6003, Application Activity). Both carry `metadata.product`, the actor, the source endpoint,
 //! the HTTP request and response, the resource acted on and the status; the event's seq is
 //! `metadata.sequence` and its id `metadata.uid`.
@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use crate::view::EventView;
 
-const OCSF_VERSION: &str = "1.1.0";
+const OCSF_VERSION: &str = "1.4.0";
 
 fn is_login(view: &EventView) -> bool {
     matches!(view.kind.as_ref(), "login_success" | "login_failure") || view.action == "logout"
@@ -91,16 +91,13 @@ pub fn event(view: &EventView) -> Value {
             "log_name": "audit",
             "log_provider": view.node,
         },
-        "actor": { "user": user(view), "app_name": "vigil" },
+        "actor": { "user": user(view) },
         "api": {
             "operation": view.operation,
             "service": { "name": view.registry },
         },
         "unmapped": { "nora_action": view.action, "kind": view.kind, "detail": view.detail, "actor": view.actor },
     });
-    if login {
-        e["user"] = user(view);
-    }
     if let Some(reason) = &view.reason {
         e["status_detail"] = Value::String(reason.to_string());
     }
@@ -116,7 +113,15 @@ pub fn event(view: &EventView) -> Value {
         e["src_endpoint"] = Value::Object(endpoint);
         let mut url = json!({ "path": r.path, "url_string": r.path });
         if let Some(host) = &r.host {
-            url["hostname"] = Value::String(host.to_string());
+            // OCSF's hostname is the name alone; a port goes beside it.
+            let (name, port) = match host.rsplit_once(':') {
+                Some((h, p)) if !h.contains(':') || h.ends_with(']') => (h, p.parse::<u16>().ok()),
+                _ => (host.as_ref(), None),
+            };
+            url["hostname"] = Value::String(name.trim_start_matches('[').trim_end_matches(']').to_owned());
+            if let Some(port) = port {
+                url["port"] = json!(port);
+            }
         }
         e["http_request"] = json!({ "http_method": r.method, "url": url });
         if let Some(ua) = &r.user_agent {
@@ -171,6 +176,16 @@ pub fn event(view: &EventView) -> Value {
             resource.insert("version".into(), Value::String(v.to_string()));
         }
         e["resources"] = Value::Array(vec![Value::Object(resource)]);
+    }
+    if login {
+        e["user"] = user(view);
+        // The service logged into (OCSF wants it or the destination endpoint): the registry protocol.
+        e["service"] = json!({ "name": format!("vigil {}", view.registry), "uid": view.node });
+        // Authentication has no `api` or `resources` (OCSF 1.4).
+        if let Some(o) = e.as_object_mut() {
+            o.remove("api");
+            o.remove("resources");
+        }
     }
     e
 }
