@@ -462,6 +462,8 @@ def test_file_sinks_in_ocsf_ecs_acr_and_cloudevents(tmp_path):
         assert classes == {3002, 6003}, classes
         failed = [e for e in lines("ocsf") if e["class_uid"] == 3002 and e["status_id"] == 2]
         assert failed and failed[0]["user"]["name"] == "nobody" and failed[0]["src_endpoint"]["ip"] == "127.0.0.1"
+        missing = [e for e in lines("ocsf") if e.get("api", {}).get("operation") == "GetManifest"]
+        assert missing and missing[0]["status_id"] == 2 and missing[0]["http_response"]["code"] == 404, missing
         ecs = lines("ecs")
         assert all(e["event"]["kind"] == "event" and "@timestamp" in e for e in ecs)
         assert any(e["event"]["category"] == ["authentication"] and e["event"]["outcome"] == "failure" for e in ecs)

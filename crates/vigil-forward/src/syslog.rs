@@ -88,7 +88,7 @@ impl Syslog {
     /// One RFC 5424 message.
     fn format(&self, m: &Message) -> Vec<u8> {
         let severity = match m.outcome.as_str() {
-            "success" => 6,
+            "success" | "pending" => 6,
             "denied" => 4,
             _ => 3,
         };

@@ -24,7 +24,7 @@ pub fn event(view: &EventView) -> Value {
     let (category, kind_type) = categorize(view);
     let outcome = match view.outcome.as_ref() {
         "success" => "success",
-        "denied" | "failure" | "error" => "failure",
+        "denied" | "failed" => "failure",
         _ => "unknown",
     };
     let mut doc = json!({

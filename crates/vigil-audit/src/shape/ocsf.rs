@@ -30,7 +30,7 @@ fn api_activity(view: &EventView) -> (u32, &'static str) {
 fn status(view: &EventView) -> (u32, &'static str) {
     match view.outcome.as_ref() {
         "success" => (1, "Success"),
-        "denied" | "failure" | "error" => (2, "Failure"),
+        "denied" | "failed" => (2, "Failure"),
         _ => (0, "Unknown"),
     }
 }
