@@ -119,7 +119,7 @@ class Receiver:
                     receiver.fail -= 1 if failing else 0
                     if not failing:
                         receiver.accepted.append({"headers": dict(self.headers), "body": body})
-                self.send_response(500 if failing else 202)
+                self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -476,3 +476,61 @@ def test_file_sinks_in_ocsf_ecs_acr_and_cloudevents(tmp_path):
         assert all(c["data"]["seq"] == int(c["sequence"]) for c in ce)
     finally:
         stop_vigil(server)
+
+
+# --- OTLP ---------------------------------------------------------------------------------------------------
+
+
+class OtlpReceiver(Receiver):
+    """An OTLP/HTTP logs receiver that decodes each request with the upstream protobuf definitions
+    (opentelemetry-proto from PyPI) and answers an ExportLogsServiceResponse."""
+
+    def records(self) -> list:
+        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+
+        out = []
+        with self.lock:
+            for r in self.accepted:
+                req = logs_service_pb2.ExportLogsServiceRequest.FromString(r["body"])
+                for rl in req.resource_logs:
+                    resource = {a.key: a.value.string_value for a in rl.resource.attributes}
+                    for sl in rl.scope_logs:
+                        for rec in sl.log_records:
+                            out.append((resource, sl.scope.name, rec))
+        return out
+
+    def seqs(self) -> list[int]:
+        return [next(a.value.int_value for a in rec.attributes if a.key == "vigil.seq") for _, _, rec in self.records()]
+
+
+def test_otlp_logs_decoded_with_the_upstream_protobuf_definitions(tmp_path):
+    receiver = OtlpReceiver()
+    receiver.fail = 2
+    receiver.start()
+    sink = (f'[[audit.sink]]\nname = "otel"\ntype = "otlp"\nurl = "http://127.0.0.1:{receiver.port}/v1/logs"\n'
+            'delivery_guarantee = "best-effort"\nbatch_size = 10\n')
+    server = start_vigil(tmp_path / "v", config=config(sink))
+    try:
+        requests(server, 12)
+        get(f"{server.url}/v2/", auth="Basic bm9ib2R5Ondyb25n")  # a failed login
+        wait_for(lambda: set(file_seqs(server)) <= set(receiver.seqs()), "the OTLP receiver to hold every event")
+        assert receiver.seqs() == sorted(receiver.seqs())
+        assert all({k.lower(): v for k, v in r["headers"].items()}["content-type"] == "application/x-protobuf"
+                   for r in receiver.accepted)
+        by_kind = {}
+        for resource, scope, rec in receiver.records():
+            attrs = {a.key: (a.value.int_value if a.value.HasField("int_value") else a.value.string_value)
+                     for a in rec.attributes}
+            assert resource["service.name"] == "vigil" and scope == "vigil.audit"
+            assert rec.time_unix_nano > 1_700_000_000 * 10**9
+            body = json.loads(rec.body.string_value)
+            assert body["seq"] == attrs["vigil.seq"] and body["id"] == attrs["vigil.event_id"]
+            by_kind.setdefault(attrs["vigil.kind"], (rec, attrs))
+        rec, attrs = by_kind["login_failure"]
+        assert (rec.severity_text, rec.severity_number) == ("WARN", 13)
+        assert attrs["client.address"] == "127.0.0.1" and attrs["http.response.status_code"] == 401
+        assert attrs["user.name"] == "nobody" and attrs["url.path"] == "/v2/"
+        assert by_kind["login_success"][0].severity_text == "INFO"
+    finally:
+        stop_vigil(server)
+        receiver.stop()

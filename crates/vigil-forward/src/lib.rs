@@ -1,5 +1,5 @@
-//! Forwarding the audit trail over the network: syslog (RFC 5424 over TCP, TLS or UDP), CloudEvents webhooks and
-//! NATS JetStream, in any of the audit shapes (`native`, `nora`, `cloudevents`, `ecs`, `ocsf`, `acr`).
+//! Forwarding the audit trail over the network: syslog (RFC 5424 over TCP, TLS or UDP), CloudEvents webhooks,
+//! NATS JetStream and OpenTelemetry logs (OTLP/HTTP), in any of the audit shapes (`native`, `nora`, `cloudevents`, `ecs`, `ocsf`, `acr`).
 //!
 //! Every forwarding sink follows the journal by its own durable cursor ([`follower`]): at-least-once across
 //! restarts, outages and crashes, in seq order, the seq in every message. A best-effort sink never slows a
@@ -11,6 +11,7 @@ mod follower;
 pub mod health;
 mod message;
 mod nats;
+mod otlp;
 mod syslog;
 mod tls;
 mod webhook;
@@ -60,7 +61,10 @@ impl Forwarding {
                     Box::new(webhook::Webhook::new(net, url).map_err(err)?)
                 }
                 SinkType::Nats => Box::new(nats::Nats::new(net)),
-                SinkType::Otlp => return Err(err("the otlp sink type is not available in this build".into())),
+                SinkType::Otlp => {
+                    let url = reqwest::Url::parse(&net.url).map_err(|e| err(format!("`url`: {e}")))?;
+                    Box::new(otlp::Otlp::new(net, url).map_err(err)?)
+                }
                 SinkType::File | SinkType::Stderr => continue,
             };
             let health = Health::new(spec.name.clone(), net.max_lag, store.watch_head());

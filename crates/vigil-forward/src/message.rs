@@ -13,6 +13,10 @@ pub struct Message {
     pub kind: String,
     pub outcome: String,
     pub node: String,
+    /// The event's time in milliseconds.
+    pub ts_ms: i64,
+    /// What OTLP sends as attributes: OpenTelemetry's names where they have one, `vigil.*` otherwise.
+    pub attributes: Vec<(String, serde_json::Value)>,
     /// The event in the sink's format.
     pub body: Vec<u8>,
     /// The event as a CloudEvent whose `data` is `body` (webhooks).
@@ -30,10 +34,47 @@ impl Message {
             kind: view.kind.to_string(),
             outcome: view.outcome.to_string(),
             node: view.node.to_string(),
+            ts_ms: vigil_core::time::parse_rfc3339(&view.ts).unwrap_or(0),
+            attributes: attributes(view),
             cloudevent: vigil_audit::shape::cloudevent(view, data),
             body,
         }
     }
+}
+
+/// The event's fields under OpenTelemetry's semantic-convention names where there is one.
+fn attributes(view: &EventView) -> Vec<(String, serde_json::Value)> {
+    use serde_json::Value;
+    let mut out: Vec<(String, Value)> = Vec::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            out.push((k.to_owned(), v));
+        }
+    };
+    let s = |v: &str| Some(Value::String(v.to_owned()));
+    put("vigil.operation", s(&view.operation));
+    put("vigil.action", s(&view.action));
+    put("vigil.registry", s(&view.registry));
+    put("vigil.artifact", Some(&view.artifact).filter(|a| !a.is_empty()).and_then(|a| s(a)));
+    if let Some(u) = &view.user {
+        put("user.name", s(&u.name));
+        put("user.id", u.id.as_deref().and_then(s));
+        put("vigil.credential", s(&u.credential));
+    }
+    if let Some(r) = &view.request {
+        put("client.address", r.remote_addr.as_deref().and_then(s));
+        put("http.request.method", s(&r.method));
+        put("url.path", s(&r.path));
+        put("user_agent.original", r.user_agent.as_deref().and_then(s));
+        put("vigil.request_id", r.id.as_deref().and_then(s));
+    }
+    put("http.response.status_code", view.status().map(|c| Value::from(i64::from(c))));
+    let t = view.target_view();
+    put("vigil.repository", t.repository.as_deref().and_then(s));
+    put("vigil.tag", t.tag.as_deref().and_then(s));
+    put("vigil.digest", t.digest.as_deref().and_then(s));
+    put("vigil.reason", view.reason.as_deref().and_then(s));
+    out
 }
 
 /// A way to a receiver. `send` returns once the receiver acknowledged every message (as far as the protocol

@@ -196,6 +196,8 @@ mod tests {
             kind: "push_repo".into(),
             outcome: "denied".into(),
             node: "reg 1".into(),
+            ts_ms: 0,
+            attributes: Vec::new(),
             body: b"{\"x\":1}".to_vec(),
             cloudevent: Vec::new(),
         }

@@ -17,32 +17,36 @@ pub struct Webhook {
     secret: Option<Vec<u8>>,
 }
 
+/// An HTTP client for a sink: its timeout, headers, CAs and client certificate; no redirects.
+pub fn client(spec: &NetworkSpec) -> Result<reqwest::Client, String> {
+    let mut headers = HeaderMap::new();
+    for (k, v) in &spec.headers {
+        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header {k:?}: {e}"))?;
+        let value = HeaderValue::from_str(v).map_err(|e| format!("header {k:?}: {e}"))?;
+        headers.insert(name, value);
+    }
+    let mut builder = reqwest::Client::builder()
+        .timeout(spec.timeout)
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")));
+    if let Some(ca) = &spec.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| format!("reading {}: {e}", ca.display()))?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", ca.display()))?;
+        builder = builder.tls_built_in_root_certs(false).add_root_certificate(cert);
+    }
+    if let (Some(c), Some(k)) = (&spec.client_cert_file, &spec.client_key_file) {
+        let mut pem = std::fs::read(c).map_err(|e| format!("reading {}: {e}", c.display()))?;
+        pem.extend(std::fs::read(k).map_err(|e| format!("reading {}: {e}", k.display()))?);
+        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| format!("client certificate: {e}"))?;
+        builder = builder.identity(identity);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
 impl Webhook {
     pub fn new(spec: &NetworkSpec, url: reqwest::Url) -> Result<Webhook, String> {
-        let mut headers = HeaderMap::new();
-        for (k, v) in &spec.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header {k:?}: {e}"))?;
-            let value = HeaderValue::from_str(v).map_err(|e| format!("header {k:?}: {e}"))?;
-            headers.insert(name, value);
-        }
-        let mut builder = reqwest::Client::builder()
-            .timeout(spec.timeout)
-            .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("vigil/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca) = &spec.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| format!("reading {}: {e}", ca.display()))?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| format!("{}: {e}", ca.display()))?;
-            builder = builder.tls_built_in_root_certs(false).add_root_certificate(cert);
-        }
-        if let (Some(c), Some(k)) = (&spec.client_cert_file, &spec.client_key_file) {
-            let mut pem = std::fs::read(c).map_err(|e| format!("reading {}: {e}", c.display()))?;
-            pem.extend(std::fs::read(k).map_err(|e| format!("reading {}: {e}", k.display()))?);
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| format!("client certificate: {e}"))?;
-            builder = builder.identity(identity);
-        }
-        let client = builder.build().map_err(|e| e.to_string())?;
-        Ok(Webhook { client, url, mode: spec.content_mode, secret: spec.hmac_secret.clone() })
+        Ok(Webhook { client: client(spec)?, url, mode: spec.content_mode, secret: spec.hmac_secret.clone() })
     }
 }
 
