@@ -39,6 +39,7 @@ pub struct TlogState {
 pub fn router(st: TlogState) -> Router {
     Router::new()
         .route("/audit/checkpoint", get(checkpoint))
+        .route("/audit/checkpoint/cosigned", get(cosigned))
         .route("/audit/key", get(key))
         .route("/audit/tile/{*rest}", get(tile))
         .route("/api/v1/audit/proof/inclusion", get(inclusion))
@@ -59,6 +60,15 @@ async fn checkpoint(State(st): State<TlogState>) -> ApiResult<Response> {
         ApiError(StatusCode::SERVICE_UNAVAILABLE, "the first checkpoint has not been signed yet".into())
     })?;
     Ok(text(c.note.clone(), "no-cache"))
+}
+
+/// The newest checkpoint witnesses cosigned: the log's signature and their cosignature lines (C2SP
+/// tlog-cosignature), for verifiers that require a quorum of witnesses.
+async fn cosigned(State(st): State<TlogState>) -> ApiResult<Response> {
+    let note = st.integrity.cosigned().ok_or_else(|| {
+        ApiError(StatusCode::NOT_FOUND, "no witness has cosigned a checkpoint of this log since it started".into())
+    })?;
+    Ok(text(note.to_string(), "no-cache"))
 }
 
 async fn key(State(st): State<TlogState>) -> Response {

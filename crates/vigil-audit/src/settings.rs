@@ -242,6 +242,17 @@ pub struct TlogSettings {
     pub checkpoint_state: Option<PathBuf>,
     /// Least time between two signed checkpoints, such as `"1s"`.
     pub checkpoint_interval: String,
+    /// Witnesses asked to cosign every new checkpoint (C2SP tlog-witness).
+    #[serde(rename = "witness")]
+    pub witnesses: Vec<WitnessTarget>,
+}
+
+/// A witness of this log: its submission prefix and its cosignature key (`name+id+base64(0x04 || key)`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessTarget {
+    pub url: String,
+    pub key: String,
 }
 
 impl Default for TlogSettings {
@@ -252,6 +263,7 @@ impl Default for TlogSettings {
             signing_key_file: None,
             checkpoint_state: None,
             checkpoint_interval: "1s".into(),
+            witnesses: Vec::new(),
         }
     }
 }

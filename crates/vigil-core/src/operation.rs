@@ -207,6 +207,10 @@ operations! {
     /// A forwarding sink (syslog, webhook, NATS) fell behind the journal by more than its bound
     /// (`audit_sink_lagging`) or caught up again (`audit_sink_recovered`).
     WatchAuditSink => read(VIGIL, "audit_sink", "audit_sink_lagging", AUTHENTICATED);
+    /// `POST /witness/add-checkpoint`: another log asking this server, as its witness, to cosign a checkpoint
+    /// (C2SP tlog-witness; the checkpoint's signature is the credential). Also the log's own record of a witness
+    /// refusing its checkpoint (`witness_refused`).
+    WitnessCheckpoint => read(VIGIL, "witness", "witness_cosign", Requirement::None);
     /// Requests without credentials refused by the per-network rate limit: one summarising event per network and
     /// interval, with the count (the refused requests are not journaled one by one).
     RateLimit => read(VIGIL, "rate_limit", "rate_limited", AUTHENTICATED);

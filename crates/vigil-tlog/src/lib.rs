@@ -16,6 +16,7 @@
 
 pub mod accumulator;
 pub mod checkpoint;
+pub mod cosignature;
 pub mod hash;
 pub mod note;
 pub mod proof;

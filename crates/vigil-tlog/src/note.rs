@@ -27,16 +27,21 @@ pub enum NoteError {
 }
 
 fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
+    key_id_of(name, ALG_ED25519, public)
+}
+
+/// A key's id: `SHA-256(name || "\n" || algorithm || public key)[:4]` (signed-note; cosignatures use 0x04).
+pub(crate) fn key_id_of(name: &str, alg: u8, public: &[u8; 32]) -> [u8; 4] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
     h.update(b"\n");
-    h.update([ALG_ED25519]);
+    h.update([alg]);
     h.update(public);
     let d = h.finalize();
     [d[0], d[1], d[2], d[3]]
 }
 
-fn check_name(name: &str) -> Result<(), NoteError> {
+pub(crate) fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.chars().any(|c| c == '+' || c.is_whitespace() || c.is_control()) {
         return Err(NoteError::Key(format!("key name `{name}` must be non-empty, without `+` or spaces")));
     }
@@ -97,12 +102,17 @@ impl SignerKey {
     }
 }
 
-fn hex_id(id: &[u8; 4]) -> String {
+pub(crate) fn hex_id(id: &[u8; 4]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `name+hexid+base64(alg || key)` → (name, hexid, key bytes without the algorithm byte).
 fn split_key(s: &str) -> Result<(&str, &str, Vec<u8>), NoteError> {
+    split_key_of(s, ALG_ED25519)
+}
+
+/// `name+id+base64(alg || material)`, checked for the algorithm byte `alg`.
+pub(crate) fn split_key_of(s: &str, alg: u8) -> Result<(&str, &str, Vec<u8>), NoteError> {
     let mut parts = s.splitn(3, '+');
     let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(NoteError::Key("expected name+id+key".into()));
@@ -113,8 +123,8 @@ fn split_key(s: &str) -> Result<(&str, &str, Vec<u8>), NoteError> {
     }
     let raw = B64.decode(b64).map_err(|_| NoteError::Key("the key is not base64".into()))?;
     match raw.split_first() {
-        Some((&ALG_ED25519, key)) => Ok((name, id, key.to_vec())),
-        _ => Err(NoteError::Key("only Ed25519 keys (algorithm 0x01) are supported".into())),
+        Some((&a, key)) if a == alg => Ok((name, id, key.to_vec())),
+        _ => Err(NoteError::Key(format!("expected a key of algorithm {alg:#04x}"))),
     }
 }
 

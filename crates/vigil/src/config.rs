@@ -25,6 +25,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub http: HttpSection,
     pub ui: UiSection,
+    pub witness: WitnessSection,
     pub storage: StorageSection,
     pub registry: RegistrySection,
     pub gc: GcSection,
@@ -104,6 +105,28 @@ impl Default for HttpSection {
     }
 }
 
+/// vigil as a witness of other logs (C2SP tlog-witness at `/witness/add-checkpoint`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WitnessSection {
+    pub enabled: bool,
+    /// The witness's key name, such as `witness.example/vigil`. Unset: `<node>/vigil-witness`.
+    pub name: Option<String>,
+    /// The witness's Ed25519 cosigning key (`PRIVATE+KEY+…`). Unset: `{data_dir}/witness.key`, made on first use.
+    pub key_file: Option<PathBuf>,
+    /// The logs it witnesses.
+    #[serde(rename = "log")]
+    pub logs: Vec<WitnessedLog>,
+}
+
+/// A log this server witnesses: its checkpoint key and, when it differs from the key's name, its origin.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessedLog {
+    pub key: String,
+    pub origin: Option<String>,
+}
+
 /// The web UI at `/ui/`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -167,6 +190,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             http: HttpSection::default(),
             ui: UiSection::default(),
+            witness: WitnessSection::default(),
             storage: StorageSection::default(),
             registry: RegistrySection::default(),
             gc: GcSection::default(),

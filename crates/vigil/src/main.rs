@@ -14,6 +14,7 @@ mod repo_cli;
 mod serve;
 mod telemetry;
 mod verify;
+mod witness;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -92,6 +93,9 @@ enum Command {
     /// Python package indexes: yank or restore a release (PEP 592).
     #[command(subcommand)]
     Pypi(pypi_cli::PypiCmd),
+    /// This server as a witness of other logs.
+    #[command(subcommand)]
+    Witness(witness::WitnessCmd),
     /// Allow (or with --private, stop) anonymous pulls of a repository (`ns/app`) or a namespace (`ns`).
     Visibility {
         target: String,
@@ -176,6 +180,7 @@ fn main() -> anyhow::Result<()> {
             Command::Audit(cmd) => audit_cli::run(&config, cmd).await,
             Command::Repo(cmd) => repo_cli::run(&open_stores(&config).await?, cmd).await,
             Command::Pypi(cmd) => pypi_cli::run(&open_stores(&config).await?, cmd).await,
+            Command::Witness(cmd) => witness::run(&config, cmd),
             Command::Visibility { target, private } => {
                 identity::visibility(&open_stores(&config).await?, &target, !private).await
             }

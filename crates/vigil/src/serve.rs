@@ -227,6 +227,12 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
         Exports::new(&config.audit.export, &config.data_dir, base_url, logs.clone(), audit.layer.recorder.clone())
             .context("starting log exports")?;
     let mut routers: Vec<Router> = protocols.into_iter().map(|p| p.router).collect();
+    if let Some(witness) = crate::witness::service(&config)? {
+        routers.push(witness);
+    }
+    if let Some(integrity) = &audit.integrity {
+        crate::witness::spawn_submitter(&config, integrity, audit.layer.recorder.clone())?;
+    }
     if config.ui.enabled {
         let ui = vigil_ui::Ui::new(logs.clone(), audit.integrity.clone(), exports.clone(), config.tls.cert.is_some());
         routers.push(vigil_ui::router(ui));

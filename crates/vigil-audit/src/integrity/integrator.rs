@@ -70,6 +70,7 @@ pub async fn recover(
         verifier,
         tree: RwLock::new(tree),
         latest: RwLock::new(last.clone().map(Arc::new)),
+        cosigned: RwLock::new(None),
         state_path,
     });
     let integrity = Integrity { shared };

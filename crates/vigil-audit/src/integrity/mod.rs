@@ -35,6 +35,9 @@ struct Shared {
     verifier: VerifierKey,
     tree: RwLock<TileStore>,
     latest: RwLock<Option<Arc<SignedCheckpoint>>>,
+    /// The newest checkpoint witnesses cosigned, with their cosignature lines (not persisted: witnesses are asked
+    /// again after a restart).
+    cosigned: RwLock<Option<Arc<String>>>,
     state_path: PathBuf,
 }
 
@@ -55,6 +58,20 @@ impl Integrity {
     /// The latest signed checkpoint.
     pub fn checkpoint(&self) -> Option<Arc<SignedCheckpoint>> {
         self.shared.latest.read().expect("checkpoint lock").clone()
+    }
+
+    /// The newest checkpoint that witnesses cosigned, with the log's signature and their cosignatures.
+    pub fn cosigned(&self) -> Option<Arc<String>> {
+        self.shared.cosigned.read().expect("cosigned lock").clone()
+    }
+
+    /// Keeps `note` (a checkpoint of this log with cosignature lines appended) when it is newer than the one held.
+    pub fn set_cosigned(&self, size: u64, note: String) {
+        let mut held = self.shared.cosigned.write().expect("cosigned lock");
+        let held_size = held.as_ref().and_then(|n| n.lines().nth(1).and_then(|l| l.parse::<u64>().ok()));
+        if held_size.is_none_or(|h| h <= size) {
+            *held = Some(Arc::new(note));
+        }
     }
 
     /// Leaves integrated so far (may be ahead of the latest checkpoint).

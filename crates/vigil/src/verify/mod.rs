@@ -44,6 +44,13 @@ pub struct VerifyArgs {
     /// Do not check the journal table (only the tree, the checkpoints and the given files).
     #[arg(long)]
     pub no_journal: bool,
+    /// With `--url`: a witness's cosignature key (`name+id+base64`) whose cosignature the log's witnessed
+    /// checkpoint must carry. Repeatable.
+    #[arg(long = "witness-key")]
+    pub witness_keys: Vec<String>,
+    /// How many of the `--witness-key`s must have cosigned (default: all of them).
+    #[arg(long)]
+    pub witness_quorum: Option<usize>,
 }
 
 /// What verification found: problems make the command fail; facts make the summary.
@@ -103,6 +110,8 @@ pub async fn run(config: &Config, args: VerifyArgs) -> anyhow::Result<()> {
     }
     if let Some(url) = &args.url {
         remote::run(url, pinned, &args, &mut report).await?;
+    } else if !args.witness_keys.is_empty() {
+        anyhow::bail!("--witness-key checks the witnessed checkpoint a server serves: give --url");
     } else {
         local::run(config, pinned, &args, &mut report).await?;
     }

@@ -10,6 +10,7 @@ use vigil_tlog::{Checkpoint, Hash, VerifierKey};
 
 use super::tree::Checkpoints;
 use super::{checkpoint_note, progress, Report, VerifyArgs};
+use vigil_tlog::cosignature::CosignatureKey;
 
 /// Tiles fetched at once.
 const PARALLEL: usize = 8;
@@ -47,6 +48,11 @@ pub async fn run(url: &str, pinned: Option<VerifierKey>, args: &VerifyArgs, repo
     for path in &args.checkpoints {
         let note = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         checkpoints.add(&key, &note, &format!("pinned checkpoint {}", path.display()), report);
+    }
+    if !args.witness_keys.is_empty() {
+        let cosigned = get_text(&client, &format!("{base}/audit/checkpoint/cosigned")).await?;
+        witnessed(&key, &cosigned, args, report)?;
+        checkpoints.add(&key, &cosigned, "the witnessed checkpoint", report);
     }
 
     let size = latest.size;
@@ -94,6 +100,41 @@ pub async fn run(url: &str, pinned: Option<VerifierKey>, args: &VerifyArgs, repo
         }
     }
     checkpoints.check_against(leaves.as_slice(), size, report);
+    Ok(())
+}
+
+/// Checks that `note`, the log's witnessed checkpoint, carries valid cosignatures from at least the quorum of the
+/// pinned witness keys (its root is checked against the tree with the other checkpoints).
+fn witnessed(key: &VerifierKey, note: &str, args: &VerifyArgs, report: &mut Report) -> anyhow::Result<()> {
+    let keys: Vec<CosignatureKey> = args
+        .witness_keys
+        .iter()
+        .map(|k| CosignatureKey::parse(k).map_err(|e| anyhow::anyhow!("--witness-key {k:?}: {e}")))
+        .collect::<anyhow::Result<_>>()?;
+    let quorum = args.witness_quorum.unwrap_or(keys.len());
+    if quorum == 0 || quorum > keys.len() {
+        anyhow::bail!("--witness-quorum must be between 1 and the number of --witness-key ({})", keys.len());
+    }
+    if let Err(e) = key.open(note) {
+        report.problem(format!("the witnessed checkpoint: the log's signature is invalid: {e}"));
+        return Ok(());
+    }
+    let size = note.lines().nth(1).unwrap_or("?");
+    let mut good = Vec::new();
+    for k in &keys {
+        match k.verify(note) {
+            Ok(t) => good.push(format!("{} at {}", k.name(), vigil_core::time::rfc3339_ms(t as i64 * 1000))),
+            Err(e) => report.info(format!("witness {}: {e}", k.name())),
+        }
+    }
+    if good.len() >= quorum {
+        report.info(format!("witnessed: checkpoint of size {size} cosigned by {} of {} ({})", good.len(), keys.len(), good.join(", ")));
+    } else {
+        report.problem(format!(
+            "the witnessed checkpoint of size {size} has {} valid cosignatures of the {quorum} required",
+            good.len()
+        ));
+    }
     Ok(())
 }
 
