@@ -93,7 +93,8 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def start_vigil(base: Path, extra_env: dict | None = None, config: str | None = None) -> Vigil:
+def start_vigil(base: Path, extra_env: dict | None = None, config: str | None = None,
+                listen: str = "127.0.0.1:0") -> Vigil:
     """Starts `vigil serve` on 127.0.0.1 and a free port with a fresh data directory under `base`, the given extra
     ``VIGIL_*`` variables and, when given, a ``vigil.toml`` in its working directory. Stop it with `stop_vigil`."""
     binary = _vigil_bin()
@@ -112,7 +113,7 @@ def start_vigil(base: Path, extra_env: dict | None = None, config: str | None = 
 
     log = open(log_path, "wb")
     process = subprocess.Popen(
-        [str(binary), "serve", "--listen", "127.0.0.1:0"],
+        [str(binary), "serve", "--listen", listen],
         cwd=work_dir,
         env=env,
         stdin=subprocess.DEVNULL,

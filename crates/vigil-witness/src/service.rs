@@ -46,8 +46,9 @@ impl Witness {
     /// unless given), remembering what it cosigned in `state_path`.
     pub fn open(cosigner: Cosigner, logs: Vec<(String, VerifierKey)>, state_path: PathBuf) -> Result<Witness, String> {
         let state = match std::fs::read(&state_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("witness state {}: {e}", state_path.display()))?,
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| format!("witness state {}: {e}", state_path.display()))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(format!("reading {}: {e}", state_path.display())),
         };
@@ -83,7 +84,10 @@ impl Witness {
             return text(StatusCode::BAD_REQUEST, "the request is not UTF-8\n".into());
         };
         let Some((head, note)) = body.split_once("\n\n") else {
-            return text(StatusCode::BAD_REQUEST, "expected the old size, the proof, a blank line, the checkpoint\n".into());
+            return text(
+                StatusCode::BAD_REQUEST,
+                "expected the old size, the proof, a blank line, the checkpoint\n".into(),
+            );
         };
         let mut lines = head.split('\n');
         let old = match lines.next().and_then(|l| l.strip_prefix("old ")).map(str::parse::<u64>) {
@@ -102,7 +106,10 @@ impl Witness {
             return text(StatusCode::NOT_FOUND, format!("this witness does not witness {origin:?}\n"));
         };
         let Some(signed) = keys.iter().find_map(|k| k.open(note).ok()) else {
-            return text(StatusCode::FORBIDDEN, "no key this witness trusts for the log signed the checkpoint\n".into());
+            return text(
+                StatusCode::FORBIDDEN,
+                "no key this witness trusts for the log signed the checkpoint\n".into(),
+            );
         };
         let checkpoint = match Checkpoint::parse(signed) {
             Ok(c) => c,

@@ -39,10 +39,18 @@ enum Outcome {
     Refused(u16, String),
 }
 
-async fn submit(client: &reqwest::Client, integrity: &Integrity, st: &State, size: u64, note: &str) -> Result<Outcome, String> {
+async fn submit(
+    client: &reqwest::Client,
+    integrity: &Integrity,
+    st: &State,
+    size: u64,
+    note: &str,
+) -> Result<Outcome, String> {
     let old = st.cosigned;
     if old > size {
-        return Ok(Outcome::Refused(400, format!("the witness cosigned size {old}, beyond this log's {size}")));
+        // Not sent: no proof can lead from a larger tree to a smaller one.
+        let why = format!("the witness cosigned size {old}, beyond this log's {size} (a fork, or a log put back)");
+        return Ok(Outcome::Refused(0, why));
     }
     let proof = if old == 0 {
         Vec::new()
@@ -80,7 +88,8 @@ pub async fn run(integrity: Integrity, targets: Vec<Target>, recorder: std::sync
             return;
         }
     };
-    let mut states: Vec<State> = targets.into_iter().map(|target| State { target, cosigned: 0, refused: None }).collect();
+    let mut states: Vec<State> =
+        targets.into_iter().map(|target| State { target, cosigned: 0, refused: None }).collect();
     let (mut submitted, mut retry_at) = (0u64, tokio::time::Instant::now());
     loop {
         tokio::time::sleep(POLL).await;
@@ -117,17 +126,28 @@ pub async fn run(integrity: Integrity, targets: Vec<Target>, recorder: std::sync
                 }
                 Ok(Outcome::Conflict(n)) => {
                     all_done = false;
-                    tracing::warn!(witness = st.target.url, recorded = n, "the witness keeps a size this log cannot prove from");
+                    tracing::warn!(
+                        witness = st.target.url,
+                        recorded = n,
+                        "the witness keeps a size this log cannot prove from"
+                    );
                 }
                 Ok(Outcome::Refused(code, why)) => {
                     if st.refused != Some((size, code)) {
                         st.refused = Some((size, code));
-                        tracing::error!(witness = st.target.url, status = code, why = why.trim(), size, "a witness refused this log's checkpoint");
+                        tracing::error!(
+                            witness = st.target.url,
+                            status = code,
+                            why = why.trim(),
+                            size,
+                            "a witness refused this log's checkpoint"
+                        );
+                        let answered = if code == 0 { "was not asked".to_owned() } else { format!("answered {code}") };
                         let event = recorder
                             .background(Origin::System, Operation::WitnessCheckpoint, UserRef::system("system"))
                             .kind("witness_refused")
                             .artifact(st.target.key.name())
-                            .detail(format!("{} answered {code} for size {size}: {}", st.target.url, why.trim()));
+                            .detail(format!("{} {answered} for size {size}: {}", st.target.url, why.trim()));
                         if let Err(e) = recorder.record(event).await {
                             tracing::warn!(error = %e, "recording the witness's refusal failed");
                         }

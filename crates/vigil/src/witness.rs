@@ -74,10 +74,15 @@ pub fn service(config: &Config) -> anyhow::Result<Option<axum::Router>> {
 }
 
 /// Starts asking the configured witnesses to cosign this log's checkpoints.
-pub fn spawn_submitter(config: &Config, integrity: &Integrity, recorder: Arc<vigil_audit::Recorder>) -> anyhow::Result<()> {
+pub fn spawn_submitter(
+    config: &Config,
+    integrity: &Integrity,
+    recorder: Arc<vigil_audit::Recorder>,
+) -> anyhow::Result<()> {
     let mut targets = Vec::new();
     for w in &config.audit.tlog.witnesses {
-        let key = CosignatureKey::parse(&w.key).map_err(|e| anyhow::anyhow!("audit.tlog.witness key {:?}: {e}", w.key))?;
+        let key =
+            CosignatureKey::parse(&w.key).map_err(|e| anyhow::anyhow!("audit.tlog.witness key {:?}: {e}", w.key))?;
         if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
             anyhow::bail!("audit.tlog.witness url {:?} must be http:// or https://", w.url);
         }

@@ -128,7 +128,12 @@ fn witnessed(key: &VerifierKey, note: &str, args: &VerifyArgs, report: &mut Repo
         }
     }
     if good.len() >= quorum {
-        report.info(format!("witnessed: checkpoint of size {size} cosigned by {} of {} ({})", good.len(), keys.len(), good.join(", ")));
+        report.info(format!(
+            "witnessed: checkpoint of size {size} cosigned by {} of {} ({})",
+            good.len(),
+            keys.len(),
+            good.join(", ")
+        ));
     } else {
         report.problem(format!(
             "the witnessed checkpoint of size {size} has {} valid cosignatures of the {quorum} required",
