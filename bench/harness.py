@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import audit_queries
+import forwarding
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -1184,6 +1185,8 @@ def write_md(path: Path, doc: dict, figs: list[Figure], regs: list[Registry], sv
     aq = doc.get("audit_queries")
     if aq:
         L.extend(audit_queries.markdown(aq))
+    if doc.get("forwarding"):
+        L.extend(forwarding.markdown(doc["forwarding"]))
     L.append("## Targets (from the benchmark issue; goals, not tests)")
     L.append("")
     L.append("| Variant | Goal | This run | Met |")
@@ -1413,6 +1416,14 @@ def main() -> int:
         except (BenchError, subprocess.TimeoutExpired) as e:
             errors.append({"registry": "vigil", "round": 0, "workload": "audit verification", "error": str(e)})
             log(f"audit verification: FAILED: {e}")
+    forwarding_doc = None
+    if not interrupted and any(r.kind == "vigil" for r in regs):
+        try:
+            log("forwarding: each network sink against a receiver on 127.0.0.1")
+            forwarding_doc = forwarding.run(args.vigil_bin, cfg, run_wrk, log, BenchError)
+        except (BenchError, subprocess.TimeoutExpired) as e:
+            errors.append({"registry": "vigil", "round": 0, "workload": "forwarding", "error": str(e)})
+            log(f"forwarding: FAILED: {e}")
     medians, ratios = compute(results, figs, regs)
     doc = {
         "schema": 1, "mode": mode, "command": args.command, "date": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -1425,6 +1436,7 @@ def main() -> int:
     doc["variant_ratios"] = variant_ratios(medians, figs, regs)
     doc["audit_verification"] = audit_verify
     doc["audit_queries"] = audit_query
+    doc["forwarding"] = forwarding_doc
     doc["targets"] = targets(medians, ratios, regs)
     json_path, md_path, svg_path = out_dir / "benchmarks.json", out_dir / "benchmarks.md", out_dir / "benchmarks.svg"
     json_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
