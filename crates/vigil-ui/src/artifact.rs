@@ -64,13 +64,6 @@ pub fn total_size(manifest: &[u8]) -> u64 {
     own + v["config"]["size"].as_u64().unwrap_or(0) + sizes("layers")
 }
 
-fn pretty(bytes: &[u8]) -> String {
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_default(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
-}
-
 pub async fn page(
     ui: &Ui,
     viewer: &Viewer,
@@ -179,7 +172,7 @@ async fn oci(ui: &Ui, repo: &RepoName, digest: &Digest, page: &mut ArtifactPage)
         });
     }
     page.document_label = "Manifest";
-    page.document = pretty(&m.content);
+    page.document = page::pretty_json(&m.content);
     Ok(true)
 }
 
@@ -198,7 +191,7 @@ async fn file(ui: &Ui, repo: &RepoName, path: &str, page: &mut ArtifactPage) -> 
         page.fields.push(Field { label: "Package", value: format!("{package} {version}"), title: String::new() });
         let versions = content.versions(repo, package).await.map_err(|e| e.to_string())?;
         if let Some(v) = versions.iter().find(|v| &v.version == version) {
-            page.document = pretty(v.metadata.as_bytes());
+            page.document = page::pretty_json(v.metadata.as_bytes());
         }
     }
     Ok(Some(a.digest.to_string()))

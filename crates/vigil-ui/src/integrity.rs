@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
@@ -33,11 +32,7 @@ pub struct SeqQuery {
     seq: Option<String>,
 }
 
-pub async fn page(State(ui): State<Ui>, Query(q): Query<SeqQuery>, parts: Parts) -> Response {
-    let viewer = match ui.viewer(&parts).await {
-        Ok(v) => v,
-        Err(to_login) => return to_login,
-    };
+pub async fn page(State(ui): State<Ui>, Query(q): Query<SeqQuery>, viewer: Viewer) -> Response {
     if let Some(seq) = q.seq.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         return match seq.trim_start_matches('#').parse::<u64>() {
             Ok(seq) => Redirect::to(&format!("/ui/event/{seq}")).into_response(),
@@ -130,21 +125,14 @@ async fn readable(ui: &Ui, viewer: &Viewer, seq: &str) -> Result<(u64, Vec<u8>),
     Ok((n, record.bytes))
 }
 
-pub async fn event(State(ui): State<Ui>, Path(seq): Path<String>, parts: Parts) -> Response {
-    let viewer = match ui.viewer(&parts).await {
-        Ok(v) => v,
-        Err(to_login) => return to_login,
-    };
+pub async fn event(State(ui): State<Ui>, Path(seq): Path<String>, viewer: Viewer) -> Response {
     let (seq, bytes) = match readable(&ui, &viewer, &seq).await {
         Ok(v) => v,
         Err(resp) => return resp,
     };
     let e = EventView::parse_lenient(&bytes);
     let when = When::at(vigil_core::time::parse_rfc3339(&e.ts).unwrap_or(0));
-    let json = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_default();
+    let json = page::pretty_json(&bytes);
     let mut proof = None;
     if let Some(i) = &ui.0.integrity {
         if let Some(c) = i.checkpoint().filter(|c| c.checkpoint.size >= seq) {
@@ -174,11 +162,7 @@ pub async fn event(State(ui): State<Ui>, Path(seq): Path<String>, parts: Parts) 
 
 /// The event's C2SP tlog-proof receipt against the latest checkpoint, as a download (the same text as
 /// `/api/v1/audit/receipt/<seq>`).
-pub async fn receipt(State(ui): State<Ui>, Path(seq): Path<String>, parts: Parts) -> Response {
-    let viewer = match ui.viewer(&parts).await {
-        Ok(v) => v,
-        Err(to_login) => return to_login,
-    };
+pub async fn receipt(State(ui): State<Ui>, Path(seq): Path<String>, viewer: Viewer) -> Response {
     let (seq, entry) = match readable(&ui, &viewer, &seq).await {
         Ok(v) => v,
         Err(resp) => return resp,

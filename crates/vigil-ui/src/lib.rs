@@ -32,6 +32,7 @@ use vigil_api::quay_logs::LogsState;
 use vigil_audit::integrity::Integrity;
 use vigil_store::{ContentStore, MetadataStore};
 
+use session::Viewer;
 pub use session::{SESSION_COOKIE, SESSION_DAYS};
 
 /// What the UI reads through: the same state the audit and admin APIs hold.
@@ -154,11 +155,12 @@ struct CsrfForm {
     csrf: Option<String>,
 }
 
-async fn logout(State(ui): State<Ui>, parts: Parts, form: Result<Form<CsrfForm>, FormRejection>) -> Response {
-    let viewer = match ui.viewer(&parts).await {
-        Ok(v) => v,
-        Err(to_login) => return to_login,
-    };
+async fn logout(
+    State(ui): State<Ui>,
+    viewer: Viewer,
+    parts: Parts,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
     ui.logout(&parts, &viewer, form.as_ref().ok().and_then(|f| f.csrf.as_deref())).await
 }
 

@@ -181,10 +181,7 @@ fn row(seq: u64, bytes: &[u8]) -> Row {
     if let Some(reason) = &e.reason {
         description.push_str(&format!(" ({reason})"));
     }
-    let json = serde_json::from_slice::<serde_json::Value>(bytes)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned());
+    let json = page::pretty_json(bytes);
     Row {
         seq,
         when: When::at(vigil_core::time::parse_rfc3339(&e.ts).unwrap_or(0)),
@@ -200,11 +197,7 @@ fn row(seq: u64, bytes: &[u8]) -> Row {
     }
 }
 
-pub async fn page(State(ui): State<Ui>, Query(q): Query<HashMap<String, String>>, parts: Parts) -> Response {
-    let viewer = match ui.viewer(&parts).await {
-        Ok(v) => v,
-        Err(to_login) => return to_login,
-    };
+pub async fn page(State(ui): State<Ui>, Query(q): Query<HashMap<String, String>>, viewer: Viewer) -> Response {
     let mut page = LogsPage {
         chrome: viewer.chrome("Usage logs", "logs"),
         fields: Vec::new(),
@@ -392,13 +385,10 @@ struct ExportedPage {
 /// Quay's export (`POST …/exportlogs`) from the page's form: the same checks and job, its answer shown as a page.
 pub async fn quay_export(
     State(ui): State<Ui>,
+    viewer: Viewer,
     parts: Parts,
     form: Result<Form<ExportForm>, FormRejection>,
 ) -> Response {
-    let viewer = match ui.viewer(&parts).await {
-        Ok(v) => v,
-        Err(to_login) => return to_login,
-    };
     let form = match form {
         Ok(Form(form)) => form,
         Err(e) => {

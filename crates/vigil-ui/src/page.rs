@@ -66,6 +66,14 @@ pub fn error(status: StatusCode, chrome: Option<Chrome>, message: &str) -> Respo
     resp
 }
 
+/// JSON bytes indented for reading (the bytes as text when they are not JSON).
+pub fn pretty_json(bytes: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
 /// A value for a query string (RFC 3986 unreserved characters kept, everything else percent-encoded).
 pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

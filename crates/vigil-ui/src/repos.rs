@@ -3,7 +3,6 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -44,11 +43,7 @@ struct ReposPage {
     total_readable: usize,
 }
 
-pub async fn list(State(ui): State<Ui>, Query(q): Query<ListQuery>, parts: Parts) -> Response {
-    let viewer = match ui.viewer(&parts).await {
-        Ok(v) => v,
-        Err(to_login) => return to_login,
-    };
+pub async fn list(State(ui): State<Ui>, Query(q): Query<ListQuery>, viewer: Viewer) -> Response {
     let chrome = viewer.chrome("Repositories", "repos");
     let format = match q.format.as_deref().filter(|f| !f.is_empty()) {
         Some(f) => match f.parse::<Format>() {
@@ -136,12 +131,8 @@ pub async fn repository(
     State(ui): State<Ui>,
     Path(path): Path<String>,
     Query(q): Query<RepoQuery>,
-    parts: Parts,
+    viewer: Viewer,
 ) -> Response {
-    let viewer = match ui.viewer(&parts).await {
-        Ok(v) => v,
-        Err(to_login) => return to_login,
-    };
     let (name, sub) = match path.split_once("/-/") {
         Some((name, sub)) => (name, Some(sub)),
         None => (path.trim_end_matches('/'), None),

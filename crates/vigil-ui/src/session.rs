@@ -50,6 +50,15 @@ impl Viewer {
     }
 }
 
+/// A handler that takes a `Viewer` sends a browser without a live session to sign in.
+impl axum::extract::FromRequestParts<Ui> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, ui: &Ui) -> Result<Viewer, Response> {
+        ui.viewer(parts).await
+    }
+}
+
 /// The value of cookie `name`, from every `Cookie` header.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
