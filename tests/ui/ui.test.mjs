@@ -136,7 +136,8 @@ test("repositories across formats, with search", async () => {
   await page.press("#q", "Enter");
   await page.waitForURL(/q=files/);
   const filtered = await page.$$eval("#repos tbody tr td:first-child", (tds) => tds.map((t) => t.textContent.trim()));
-  assert.deepEqual(filtered, ["uiteam/files"]);
+  assert.ok(filtered.includes("uiteam/files") && filtered.every((n) => n.includes("files")), filtered.join(","));
+  assert.ok(!filtered.includes("uiteam/app"));
   await page.goto(`${URL_}/ui/?q=nothing-matches-this`);
   assert.match(await page.textContent("#empty"), /No repository you can read matches/);
 });
@@ -295,8 +296,10 @@ test("a user sees only what they may read", async () => {
   const ctx = await context();
   const page = await ctx.newPage();
   await signIn(page, VIEWER);
+  // Their own repository, and public ones (other tests on this server make some); never the team's.
   const names = await page.$$eval("#repos tbody tr td:first-child", (tds) => tds.map((t) => t.textContent.trim()));
-  assert.deepEqual(names, [`${VIEWER.user}/mine`]);
+  assert.ok(names.includes(`${VIEWER.user}/mine`), names.join(","));
+  assert.ok(!names.some((n) => n.startsWith("uiteam/")), names.join(","));
   let resp = await page.goto(`${URL_}/ui/repo/uiteam/app`);
   assert.equal(resp.status(), 404, "the same answer as for a missing repository");
   // A namespace they do not administer shows only their own events in it, as the API narrows it.
