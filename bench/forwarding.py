@@ -12,7 +12,6 @@ Receivers: a CloudEvents HTTP receiver and an OTLP/HTTP receiver (Python, counti
 syslog receiver counting RFC 5424 frames, and the NATS JetStream server on 127.0.0.1:4222 (a stream of its own).
 """
 
-import base64
 import json
 import os
 import re
@@ -20,13 +19,11 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import tempfile
 from pathlib import Path
 
 PASSWORD = "bench-forwarding-pass"
-AUTH = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
 
 
 def free_port() -> int:
@@ -36,20 +33,26 @@ def free_port() -> int:
 
 
 class Counter:
+    """The newest seq a receiver acknowledged: events arrive in seq order, so every older one is there too."""
+
     def __init__(self):
         self.n = 0
         self.lock = threading.Lock()
 
-    def add(self, k: int):
+    def add(self, seqs):
         with self.lock:
-            self.n += k
+            self.n = max([self.n, *seqs])
+
+
+SEQ = re.compile(rb'"seq":(\d+)')
 
 
 class HttpReceiver:
-    """Counts events in each acknowledged request by a marker each event carries once."""
+    """Keeps the newest seq of each acknowledged request (the native event carries `"seq":N`, in a CloudEvent's
+    data or an OTLP record's body)."""
 
-    def __init__(self, marker: bytes):
-        self.port, self.count, marker_ = free_port(), Counter(), marker
+    def __init__(self):
+        self.port, self.count = free_port(), Counter()
         count = self.count
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,7 +60,7 @@ class HttpReceiver:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                count.add(body.count(marker_))
+                count.add(int(m) for m in SEQ.findall(body))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -77,9 +80,10 @@ class HttpReceiver:
 
 
 class SyslogReceiver:
-    """A TCP syslog receiver counting RFC 5424 messages by their structured-data element."""
+    """A TCP syslog receiver keeping the newest seq of the RFC 5424 messages' structured data."""
 
-    MARK = b"[vigil@32473 "
+    SEQ = re.compile(rb'\[vigil@32473 seq="(\d+)"')
+    MARK = b'[vigil@32473 seq="18446744073709551615"'
 
     def __init__(self):
         self.port, self.count = free_port(), Counter()
@@ -104,10 +108,9 @@ class SyslogReceiver:
             if not data:
                 return
             buf = tail + data
-            self.count.add(buf.count(self.MARK))
-            # A marker split between two reads is counted in the next; the kept bytes are too few to hold a whole
-            # one, so none is counted twice.
-            tail = buf[-(len(self.MARK) - 1):]
+            self.count.add(int(m) for m in self.SEQ.findall(buf))
+            # A structured-data element split between two reads is read whole from the next buffer.
+            tail = buf[-len(self.MARK):]
 
     def delivered(self) -> int:
         return self.count.n
@@ -130,16 +133,20 @@ class NatsReceiver:
     def delivered(self) -> int:
         import nats
 
-        async def count():
+        async def newest():
             nc = await nats.connect("nats://127.0.0.1:4222")
             try:
-                return (await nc.jetstream().stream_info(self.stream)).state.messages
+                js = nc.jetstream()
+                info = await js.stream_info(self.stream)
+                if not info.state.messages:
+                    return 0
+                return int((await js.get_msg(self.stream, info.state.last_seq)).headers["Vigil-Seq"])
             except Exception:
                 return 0
             finally:
                 await nc.close()
 
-        return self._run(count())
+        return self._run(newest())
 
     def stop(self):
         import nats
@@ -176,8 +183,8 @@ def sink_config(kind: str, rx) -> tuple[str, str]:
 
 def receiver(kind: str):
     return {
-        "webhook": lambda: HttpReceiver(b'"specversion"'),
-        "otlp": lambda: HttpReceiver(b"vigil.seq"),
+        "webhook": HttpReceiver,
+        "otlp": HttpReceiver,
         "syslog": SyslogReceiver,
         "nats": NatsReceiver,
         "none": lambda: None,
@@ -207,18 +214,22 @@ def start(vigil_bin: str, work: Path, toml: str, fail):
             raise fail(f"vigil with the forwarding config did not start: {line}")
 
 
-def head(port: int) -> int:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/audit/events?limit=1",
-                                 headers={"Authorization": AUTH})
-    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=30) as r:
-        return json.loads(r.read())["events"][0]["seq"]
+def last_seq(path: Path) -> int:
+    """The seq of the last line of a native JSONL sink."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(f.tell() - 65536, 0))
+        lines = [line for line in f.read().split(b"\n") if line.strip()]
+    return json.loads(lines[-1])["seq"]
 
 
 def measure(vigil_bin: str, kind: str, cfg: dict, run_wrk, fail) -> dict:
     rx = receiver(kind)
     work = Path(tempfile.mkdtemp(prefix=f"vigil-bench-fwd-{kind}."))
     sink, allow = sink_config(kind, rx)
-    proc, port = start(vigil_bin, work, allow + sink, fail)
+    # The default enforced file sink, named, since configured sinks replace the default one.
+    file_sink = '[[audit.sink]]\nname = "file"\ntype = "file"\npath = "audit.jsonl"\n\n' if sink else ""
+    proc, port = start(vigil_bin, work, allow + file_sink + sink, fail)
     try:
         # An API token, as CI clients send one: no password hashing, and no login throttle on parallel requests.
         token = subprocess.run([vigil_bin, "token", "create", "--user", "admin", "--name", "bench"], cwd=work / "cwd",
@@ -226,25 +237,27 @@ def measure(vigil_bin: str, kind: str, cfg: dict, run_wrk, fail) -> dict:
         bearer = {"Authorization": f"Bearer {token}"}
         # Let the sink connect before the load.
         run_wrk(port, "/v2/", {**cfg, "wrk_seconds": 1}, bearer)
-        start_head = head(port)
-        before = rx.delivered() if rx else 0
         t0 = time.monotonic()
+        first = rx.delivered() if rx else 0
         res = run_wrk(port, "/v2/", cfg, bearer)
         out = {"rps": res["rps"], "requests": res["requests"]}
         if rx is None:
             return out
-        end_head = head(port)
-        behind = (end_head - start_head) - (rx.delivered() - before)
-        # Every event journaled since the warm-up (requests and the server's own) must reach the receiver.
-        want = before + (end_head - start_head)
+        # The enforced file sink holds every committed event the moment it commits: its last line is the journal's
+        # head when the load stopped. Events arrive in seq order, so once the receiver holds that seq it holds all.
+        end = last_seq(work / "data" / "audit.jsonl")
+        at_end = rx.delivered()
+        seen = [(time.monotonic(), at_end)]
         deadline = time.monotonic() + 300
-        while rx.delivered() < want:
+        while seen[-1][1] < end:
             if time.monotonic() > deadline:
-                raise fail(f"{kind}: the receiver got {rx.delivered() - before} of {end_head - start_head} events")
-            time.sleep(0.05)
-        elapsed = time.monotonic() - t0
-        out.update({"events": end_head - start_head, "delivered_per_s": (end_head - start_head) / elapsed,
-                    "behind_at_end": max(behind, 0), "drained_s": elapsed - cfg["wrk_seconds"]})
+                raise fail(f"{kind}: the receiver holds events up to seq {seen[-1][1]}, not {end}")
+            time.sleep(0.02)
+            seen.append((time.monotonic(), rx.delivered()))
+        done = next(t for t, n in seen if n >= end)
+        elapsed = done - t0
+        out.update({"events": end - first, "delivered_per_s": (end - first) / elapsed,
+                    "behind_at_end": max(end - at_end, 0), "drained_s": max(elapsed - cfg["wrk_seconds"], 0.0)})
         return out
     finally:
         proc.terminate()
