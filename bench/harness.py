@@ -38,6 +38,7 @@ from pathlib import Path
 
 import audit_queries
 import forwarding
+import soak
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -1187,6 +1188,8 @@ def write_md(path: Path, doc: dict, figs: list[Figure], regs: list[Registry], sv
         L.extend(audit_queries.markdown(aq))
     if doc.get("forwarding"):
         L.extend(forwarding.markdown(doc["forwarding"]))
+    if doc.get("soak"):
+        L.extend(soak.markdown(doc["soak"]))
     L.append("## Targets (from the benchmark issue; goals, not tests)")
     L.append("")
     L.append("| Variant | Goal | This run | Met |")
@@ -1424,6 +1427,18 @@ def main() -> int:
         except (BenchError, subprocess.TimeoutExpired) as e:
             errors.append({"registry": "vigil", "round": 0, "workload": "forwarding", "error": str(e)})
             log(f"forwarding: FAILED: {e}")
+    soak_doc = None
+    if not interrupted and any(r.kind == "vigil" for r in regs):
+        seconds = 600 if mode == "full" else 60
+        log(f"soak: 64 clients for {seconds} s")
+        try:
+            soak_doc = soak.run(args.vigil_bin, seconds, log=log)
+            for check, ok in soak_doc["checks"].items():
+                if not ok:
+                    errors.append({"registry": "vigil", "round": 0, "workload": "soak", "error": f"failed: {check}"})
+        except (OSError, subprocess.SubprocessError, SystemExit) as e:
+            errors.append({"registry": "vigil", "round": 0, "workload": "soak", "error": str(e)})
+            log(f"soak: FAILED: {e}")
     medians, ratios = compute(results, figs, regs)
     doc = {
         "schema": 1, "mode": mode, "command": args.command, "date": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -1437,6 +1452,7 @@ def main() -> int:
     doc["audit_verification"] = audit_verify
     doc["audit_queries"] = audit_query
     doc["forwarding"] = forwarding_doc
+    doc["soak"] = soak_doc
     doc["targets"] = targets(medians, ratios, regs)
     json_path, md_path, svg_path = out_dir / "benchmarks.json", out_dir / "benchmarks.md", out_dir / "benchmarks.svg"
     json_path.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
