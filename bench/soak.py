@@ -174,9 +174,10 @@ def run(vigil_bin: str, seconds: int, clients: int = 64, log=print) -> dict:
         errors = [e for t in threads for e in t.errors]
         # Every answered request's event committed before its answer (enforced): the file already holds them all.
         seen = journal_agents(work / "data" / "audit.jsonl")
+        sent_set = set(sent)
         missing = [a for a in sent if seen[a] == 0]
         twice = [a for a, n in seen.items() if n > 1]
-        unknown = [a for a in seen if a not in set(sent)]
+        unknown = [a for a in seen if a not in sent_set]
         steady = [kib for t, kib in samples if t >= seconds * 0.1]
         third = max(len(steady) // 3, 1)
         first, last = statistics.median(steady[:third] or [0]), statistics.median(steady[-third:] or [0])
