@@ -28,7 +28,7 @@ const AUDIT_CONFIG_KEY: &str = "audit_config";
 pub struct Audit {
     pub layer: Arc<HttpAudit>,
     pub sinks: Sinks,
-    /// The network sinks (syslog, webhooks, NATS), for `/ready`.
+    /// The network sinks (syslog, webhooks, NATS, OTLP), for `/ready`.
     pub forwarding: Arc<vigil_forward::Running>,
     /// `None` when `audit.tlog.enabled` is false.
     pub integrity: Option<Integrity>,

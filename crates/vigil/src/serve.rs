@@ -108,7 +108,7 @@ fn protocols(config: &Config, stores: &Stores, auth: &Arc<Authenticator>, regist
 }
 
 /// Readiness: fails while the journal (or an enforced sink) cannot be written, or the disk is below its
-/// watermark. `/health` stays a liveness check.
+/// watermark; lists each forwarding sink's progress either way. `/health` stays a liveness check.
 async fn ready(
     journal: Arc<dyn MetadataStore>,
     storage: Option<Arc<Watermark>>,
