@@ -25,10 +25,11 @@ import random
 import re
 import statistics
 import subprocess
-import threading
 import time
 import urllib.parse
 from pathlib import Path
+
+import vigil_process
 
 DAY_S = 86_400
 
@@ -125,21 +126,8 @@ def start_server(vigil_bin: str, data: Path, fail) -> tuple[subprocess.Popen, in
     password = pw_file.read_text().strip()
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", ""), "VIGIL_DATA_DIR": str(data),
            "VIGIL_ADMIN_PASSWORD": password, "VIGIL_AUDIT_LOG": "off", "RUST_LOG": "warn"}
-    proc = subprocess.Popen([vigil_bin, "serve", "--listen", "127.0.0.1:0"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    port, seen = 0, []
-    deadline = time.monotonic() + 300  # the start checks every tile of the tree against its parent
-    while not port:
-        line = proc.stderr.readline()
-        if not line:
-            raise fail(f"vigil exited before listening on the query data set: {''.join(seen[-10:])}")
-        seen.append(line)
-        if m := re.search(r"vigil listening on http://127\.0\.0\.1:(\d+)", line):
-            port = int(m.group(1))
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise fail("vigil did not start on the query data set within 300 s")
-    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
+    # The start checks every tile of the tree against its parent: a large data set takes a while.
+    proc, port = vigil_process.serve(vigil_bin, env, fail, timeout=300, what="vigil on the query data set")
     return proc, port, password
 
 
@@ -150,11 +138,7 @@ def run(vigil_bin: str, data: Path, cfg: dict, log, fail) -> dict:
         ui_pages(UiSession(port, password, fail), out, cfg, log, fail)
         return out
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        vigil_process.stop(proc)
 
 
 def measure(api: Api, cfg: dict, log, fail) -> dict:

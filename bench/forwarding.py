@@ -23,13 +23,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import tempfile
 from pathlib import Path
 
+import vigil_process
+
 PASSWORD = "bench-forwarding-pass"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Counter:
@@ -52,7 +48,7 @@ class HttpReceiver:
     data or an OTLP record's body)."""
 
     def __init__(self):
-        self.port, self.count = free_port(), Counter()
+        self.port, self.count = vigil_process.free_port(), Counter()
         count = self.count
 
         class Handler(BaseHTTPRequestHandler):
@@ -86,7 +82,7 @@ class SyslogReceiver:
     MARK = b'[vigil@32473 seq="18446744073709551615"'
 
     def __init__(self):
-        self.port, self.count = free_port(), Counter()
+        self.port, self.count = vigil_process.free_port(), Counter()
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", self.port))
@@ -200,18 +196,8 @@ def server_env(work: Path) -> dict:
 def start(vigil_bin: str, work: Path, toml: str, fail):
     (work / "cwd").mkdir(parents=True)
     (work / "cwd" / "vigil.toml").write_text(toml)
-    env = server_env(work)
-    proc = subprocess.Popen([vigil_bin, "serve", "--listen", "127.0.0.1:0"], cwd=work / "cwd", env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while True:
-        line = proc.stderr.readline()
-        if m := re.search(r"vigil listening on http://127\.0\.0\.1:(\d+)", line):
-            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-            return proc, int(m.group(1))
-        if not line or time.monotonic() > deadline:
-            proc.kill()
-            raise fail(f"vigil with the forwarding config did not start: {line}")
+    return vigil_process.serve(vigil_bin, server_env(work), fail, cwd=work / "cwd",
+                               what="vigil with the forwarding config")
 
 
 def last_seq(path: Path) -> int:
@@ -260,11 +246,7 @@ def measure(vigil_bin: str, kind: str, cfg: dict, run_wrk, fail) -> dict:
                     "behind_at_end": max(end - at_end, 0), "drained_s": max(elapsed - cfg["wrk_seconds"], 0.0)})
         return out
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        vigil_process.stop(proc)
         if rx is not None:
             rx.stop()
 

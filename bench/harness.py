@@ -25,7 +25,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from pathlib import Path
 import audit_queries
 import forwarding
 import soak
+from vigil_process import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -321,12 +321,6 @@ def _die_with_parent() -> None:  # runs in the child before exec: servers die if
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

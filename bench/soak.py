@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import random
-import re
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+
+import vigil_process
 
 ADMIN_PASSWORD = "soak-admin-password"
 USER, USER_PASSWORD = "soaker", "soak-user-password"
@@ -47,18 +48,10 @@ def start(vigil_bin: str, work: Path):
            # journaled), which the soak counts as it counts every other answer.
            "VIGIL_AUTH__MAX_FAILURES_PER_USER": "1000000", "VIGIL_AUTH__MAX_FAILURES_PER_IP": "1000000"}
     (work / "cwd").mkdir(parents=True)
-    proc = subprocess.Popen([vigil_bin, "serve", "--listen", "127.0.0.1:0"], cwd=work / "cwd", env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    while True:
-        line = proc.stderr.readline()
-        if m := re.search(r"vigil listening on http://127\.0\.0\.1:(\d+)", line):
-            threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-            break
-        if not line:
-            raise SystemExit(f"vigil exited before listening: {line}")
+    proc, port = vigil_process.serve(vigil_bin, env, SystemExit, cwd=work / "cwd")
     subprocess.run([vigil_bin, "user", "add", USER, "--password-stdin"], input=USER_PASSWORD + "\n", text=True,
                    env=env, cwd=work / "cwd", check=True, capture_output=True, timeout=60)
-    return proc, int(m.group(1))
+    return proc, port
 
 
 def rss_kib(pid: int) -> int:
@@ -199,11 +192,7 @@ def run(vigil_bin: str, seconds: int, clients: int = 64, log=print) -> dict:
             f"{last / 1024:.0f} MiB (peak {out['rss_peak_mib']:.0f})")
         return out
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        vigil_process.stop(proc)
 
 
 def markdown(s: dict) -> list[str]:
