@@ -82,7 +82,7 @@ impl Follower {
             for r in &records {
                 match EventView::parse(&r.bytes) {
                     Ok(view) if !dropped(&self.spec.filters, &view) => {
-                        messages.push(Message::new(self.spec.format, &r.bytes, &view))
+                        messages.push(Message::new(self.spec.kind, self.spec.format, &r.bytes, &view))
                     }
                     Ok(_) => {}
                     Err(e) => tracing::error!(sink = name, seq = r.seq, error = %e, "a journal entry is not an event"),

@@ -1,7 +1,7 @@
 //! One event as a forwarding sink sends it: the body in the sink's format, and what a transport's own envelope
 //! needs (syslog's header, a NATS message id, a CloudEvent's attributes).
 
-use vigil_audit::settings::Format;
+use vigil_audit::settings::{Format, SinkType};
 use vigil_audit::view::EventView;
 
 pub struct Message {
@@ -15,18 +15,26 @@ pub struct Message {
     pub node: String,
     /// The event's time in milliseconds.
     pub ts_ms: i64,
-    /// What OTLP sends as attributes: OpenTelemetry's names where they have one, `vigil.*` otherwise.
+    /// What OTLP sends as attributes: OpenTelemetry's names where they have one, `vigil.*` otherwise (empty for
+    /// other sinks).
     pub attributes: Vec<(String, serde_json::Value)>,
     /// The event in the sink's format.
     pub body: Vec<u8>,
-    /// The event as a CloudEvent whose `data` is `body` (webhooks).
+    /// The event as a CloudEvent whose `data` is `body` (webhooks; empty for other sinks).
     pub cloudevent: Vec<u8>,
 }
 
 impl Message {
-    pub fn new(format: Format, bytes: &[u8], view: &EventView) -> Message {
+    /// The message a sink of type `sink` sends: only a webhook's needs the CloudEvent envelope, only OTLP's the
+    /// attributes.
+    pub fn new(sink: SinkType, format: Format, bytes: &[u8], view: &EventView) -> Message {
         let body = vigil_audit::shape::render(format, bytes, view);
-        let data = if format == Format::Cloudevents { bytes } else { &body[..] };
+        let cloudevent = if sink == SinkType::Webhook {
+            let data = if format == Format::Cloudevents { bytes } else { &body[..] };
+            vigil_audit::shape::cloudevent(view, data)
+        } else {
+            Vec::new()
+        };
         Message {
             seq: view.seq,
             id: view.id.to_string(),
@@ -35,8 +43,8 @@ impl Message {
             outcome: view.outcome.to_string(),
             node: view.node.to_string(),
             ts_ms: vigil_core::time::parse_rfc3339(&view.ts).unwrap_or(0),
-            attributes: attributes(view),
-            cloudevent: vigil_audit::shape::cloudevent(view, data),
+            attributes: if sink == SinkType::Otlp { attributes(view) } else { Vec::new() },
+            cloudevent,
             body,
         }
     }

@@ -15,8 +15,7 @@
 
 use std::sync::Arc;
 
-use std::time::Duration;
-
+use futures_util::FutureExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio_rustls::TlsConnector;
@@ -126,14 +125,12 @@ fn param(s: &str) -> String {
 }
 
 /// Whether the receiver closed the connection since the last batch: a syslog receiver never sends data, so a
-/// read that ends at once means it is gone (a restarted rsyslog, say). Checked before each batch, so events are
-/// not written into a connection that can no longer deliver them.
-async fn peer_closed<R: AsyncRead + Unpin>(r: &mut R) -> bool {
+/// read that is ready and ends at once means it is gone (a restarted rsyslog, say). One poll, without waiting: a
+/// live connection has nothing to read. Checked before each batch, so events are not written into a connection
+/// that can no longer deliver them.
+fn peer_closed<R: AsyncRead + Unpin>(r: &mut R) -> bool {
     let mut buf = [0u8; 256];
-    match tokio::time::timeout(Duration::from_millis(1), r.read(&mut buf)).await {
-        Ok(Ok(0)) | Ok(Err(_)) => true,
-        Ok(Ok(_)) | Err(_) => false,
-    }
+    matches!(r.read(&mut buf).now_or_never(), Some(Ok(0)) | Some(Err(_)))
 }
 
 async fn write_frames<W: AsyncWrite + Unpin>(w: &mut W, frames: &[Vec<u8>]) -> std::io::Result<()> {
@@ -150,8 +147,8 @@ async fn write_frames<W: AsyncWrite + Unpin>(w: &mut W, frames: &[Vec<u8>]) -> s
 impl Transport for Syslog {
     async fn send(&mut self, batch: &[Message]) -> Result<(), String> {
         let closed = match self.conn.as_mut() {
-            Some(Conn::Tcp(s)) => peer_closed(s).await,
-            Some(Conn::Tls(s)) => peer_closed(s).await,
+            Some(Conn::Tcp(s)) => peer_closed(s),
+            Some(Conn::Tls(s)) => peer_closed(s),
             Some(Conn::Udp(_)) | None => false,
         };
         if closed {
