@@ -238,11 +238,10 @@ async fn event(State(st): State<TlogState>, Path(seq): Path<String>, parts: Part
 /// A C2SP tlog-proof receipt for the event at `seq` against the latest checkpoint.
 async fn receipt(State(st): State<TlogState>, Path(seq): Path<String>, parts: Parts) -> ApiResult<Response> {
     let (seq, entry) = readable_event(&st, &parts, &seq).await?;
-    let c = st.integrity.checkpoint().filter(|c| c.checkpoint.size >= seq).ok_or_else(|| {
+    let (c, proof) = st.integrity.proof_in_latest(seq).await.ok_or_else(|| {
         ApiError(StatusCode::NOT_FOUND, format!("event {seq} is not in a signed checkpoint yet; retry in a second"))
     })?;
-    let size = c.checkpoint.size;
-    let proof = st.integrity.off_runtime(move |i| i.inclusion_proof(seq - 1, size)).await.map_err(bad)?;
+    let proof = proof.map_err(bad)?;
     let receipt = Receipt { entry, index: seq - 1, proof, checkpoint: c.note.clone() };
     Ok(text(receipt.to_text(), "no-store"))
 }

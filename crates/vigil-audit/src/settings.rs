@@ -559,19 +559,7 @@ mod tests {
         assert_eq!(s.resolve(dir).unwrap()[1].kind, SinkType::Stderr);
         s.mode = Some(LogMode::Off);
         assert!(s.resolve(dir).unwrap().is_empty());
-        s.sinks.push(SinkSettings {
-            name: "own".into(),
-            kind: SinkType::Stderr,
-            delivery_guarantee: None,
-            format: Format::Nora,
-            path: None,
-            mode: None,
-            rotate_bytes: None,
-            rotate_duration: None,
-            rotate_max_files: None,
-            filters: Vec::new(),
-            ..SinkSettings::of(SinkType::Stderr)
-        });
+        s.sinks.push(SinkSettings { name: "own".into(), format: Format::Nora, ..SinkSettings::of(SinkType::Stderr) });
         assert_eq!(s.resolve(dir).unwrap().len(), 1, "explicit sinks run whatever the mode");
         s.mode = Some(LogMode::File);
         assert_eq!(s.resolve(dir).unwrap().len(), 2, "an explicit mode's sink runs beside them");

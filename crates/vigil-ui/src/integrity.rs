@@ -135,17 +135,14 @@ pub async fn event(State(ui): State<Ui>, Path(seq): Path<String>, viewer: Viewer
     let json = page::pretty_json(&bytes);
     let mut proof = None;
     if let Some(i) = &ui.0.integrity {
-        if let Some(c) = i.checkpoint().filter(|c| c.checkpoint.size >= seq) {
-            let size = c.checkpoint.size;
-            if let Ok(hashes) = i.off_runtime(move |i| i.inclusion_proof(seq - 1, size)).await {
-                proof = Some(ProofData {
-                    index: seq - 1,
-                    size,
-                    hashes: hashes.iter().map(to_base64).collect::<Vec<_>>().join(" "),
-                    note: c.note.clone(),
-                    key: i.verifier_key(),
-                });
-            }
+        if let Some((c, Ok(hashes))) = i.proof_in_latest(seq).await {
+            proof = Some(ProofData {
+                index: seq - 1,
+                size: c.checkpoint.size,
+                hashes: hashes.iter().map(to_base64).collect::<Vec<_>>().join(" "),
+                note: c.note.clone(),
+                key: i.verifier_key(),
+            });
         }
     }
     let page = EventPage {
@@ -171,15 +168,14 @@ pub async fn receipt(State(ui): State<Ui>, Path(seq): Path<String>, viewer: View
     let Some(i) = &ui.0.integrity else {
         return page::error(StatusCode::NOT_FOUND, Some(chrome()), "the verifiable log is off (audit.tlog.enabled)");
     };
-    let Some(c) = i.checkpoint().filter(|c| c.checkpoint.size >= seq) else {
+    let Some((c, proof)) = i.proof_in_latest(seq).await else {
         return page::error(
             StatusCode::NOT_FOUND,
             Some(chrome()),
             "this event is not in a signed checkpoint yet; retry in a few seconds",
         );
     };
-    let size = c.checkpoint.size;
-    let proof = match i.off_runtime(move |i| i.inclusion_proof(seq - 1, size)).await {
+    let proof = match proof {
         Ok(p) => p,
         Err(e) => return page::error(StatusCode::INTERNAL_SERVER_ERROR, Some(chrome()), &e.to_string()),
     };

@@ -37,7 +37,7 @@ struct Shared {
     latest: RwLock<Option<Arc<SignedCheckpoint>>>,
     /// The newest checkpoint witnesses cosigned, with their cosignature lines (not persisted: witnesses are asked
     /// again after a restart).
-    cosigned: RwLock<Option<Arc<String>>>,
+    cosigned: RwLock<Option<(u64, Arc<String>)>>,
     state_path: PathBuf,
 }
 
@@ -62,15 +62,14 @@ impl Integrity {
 
     /// The newest checkpoint that witnesses cosigned, with the log's signature and their cosignatures.
     pub fn cosigned(&self) -> Option<Arc<String>> {
-        self.shared.cosigned.read().expect("cosigned lock").clone()
+        self.shared.cosigned.read().expect("cosigned lock").as_ref().map(|(_, note)| note.clone())
     }
 
-    /// Keeps `note` (a checkpoint of this log with cosignature lines appended) when it is newer than the one held.
+    /// Keeps `note` (this log's checkpoint of `size` with cosignature lines appended) unless a larger one is held.
     pub fn set_cosigned(&self, size: u64, note: String) {
         let mut held = self.shared.cosigned.write().expect("cosigned lock");
-        let held_size = held.as_ref().and_then(|n| n.lines().nth(1).and_then(|l| l.parse::<u64>().ok()));
-        if held_size.is_none_or(|h| h <= size) {
-            *held = Some(Arc::new(note));
+        if held.as_ref().is_none_or(|(h, _)| *h <= size) {
+            *held = Some((size, Arc::new(note)));
         }
     }
 
@@ -91,6 +90,15 @@ impl Integrity {
             Ok(value) => value,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
+    }
+
+    /// The latest signed checkpoint, if it holds event `seq`, with the event's inclusion proof against it (leaf
+    /// index `seq - 1`); `None` until a checkpoint covers the event.
+    pub async fn proof_in_latest(&self, seq: u64) -> Option<(Arc<SignedCheckpoint>, Result<Vec<Hash>, ProofError>)> {
+        let c = self.checkpoint().filter(|c| seq >= 1 && c.checkpoint.size >= seq)?;
+        let size = c.checkpoint.size;
+        let proof = self.off_runtime(move |i| i.inclusion_proof(seq - 1, size)).await;
+        Some((c, proof))
     }
 
     /// A hash tile, if the tree has it.
