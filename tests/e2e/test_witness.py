@@ -91,6 +91,10 @@ def test_two_servers_witness_each_other_and_refuse_a_fork(tmp_path):
         assert post(witness, b"old 0\n\n" + forged.encode())[0] == 403, "a checkpoint the log did not sign"
         assert post(witness, b"old 99999999\n\n" + note.encode())[0] == 400, "an old size beyond the new one"
         assert post(witness, b"garbage")[0] == 400
+        # Every submission is one event in the witness's own journal, through the one emission point.
+        cosigns = [e for e in events(b) if e["operation"] == "WitnessCheckpoint" and e["kind"] == "witness_cosign"]
+        statuses = {e["response"]["status"] for e in cosigns}
+        assert {200, 409, 404, 403, 400} <= statuses, statuses
 
         # A fork: A's data directory goes back to an earlier copy and then records other events.
         stop_vigil(a)

@@ -208,6 +208,10 @@ test("usage logs: chart, table, filters, full events and paging that neither ski
   const event = JSON.parse(await page.textContent("#event-rows tr:first-child pre"));
   assert.equal(event.kind, "push_repo");
   assert.ok(event.request.remote_addr && event.user.name);
+  // Page views are audit events too, a repository's pages in that repository's log.
+  await page.goto(`${URL_}/ui/logs?kind=ui_view&repository=uiteam/app`);
+  const views = await page.$$eval("#event-rows tr td:nth-child(5)", (c) => c.map((x) => x.textContent));
+  assert.ok(views.length > 0 && views.every((u) => u === ADMIN.user), views.join(","));
   // A bad date is a clear error, not a silent default.
   await page.goto(`${URL_}/ui/logs?from=yesterday`);
   assert.match(await page.textContent("#logs-error"), /not an RFC 3339 time/);
