@@ -15,3 +15,19 @@ pub mod quay_logs;
 pub mod repo_api;
 pub mod retry;
 pub mod tlog_api;
+
+/// Entry points for the fuzz targets in `fuzz/`, compiled only there (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub mod fuzz {
+    use axum::extract::Query;
+    use axum::http::Uri;
+
+    /// A Quay logs query string (`starttime`, `endtime`, `performer`, `kind`…), as the logs endpoints read it.
+    pub fn quay_logs_query(uri: &Uri) -> bool {
+        let Ok(Query(q)) = Query::<crate::quay_logs::LogsQuery>::try_from_uri(uri) else { return false };
+        let level = crate::quay_logs::Level::User { name: "fuzz".into(), since_ms: 0 };
+        crate::quay_logs::window(&q, 1_700_000_000_000)
+            .and_then(|(start, end)| crate::quay_logs::full_filter(&level, &q, start, end))
+            .is_ok()
+    }
+}

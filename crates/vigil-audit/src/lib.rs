@@ -24,6 +24,7 @@ pub mod scope;
 pub mod settings;
 pub mod shape;
 pub mod sink;
+pub mod tally;
 pub mod view;
 
 pub use event::{EventDraft, Origin, Outcome, RequestInfo, Stage, Target, UserRef};

@@ -13,6 +13,7 @@ use vigil_core::Operation;
 
 use crate::event::{Origin, UserRef};
 use crate::recorder::Recorder;
+use crate::tally::{self, Tally};
 
 /// Networks tracked at most; beyond that the fullest buckets (idle ones) are forgotten first.
 const MAX_NETWORKS: usize = 100_000;
@@ -22,7 +23,7 @@ pub struct RateLimit {
     rate: f64,
     burst: f64,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
-    refused: Mutex<HashMap<IpAddr, u64>>,
+    refused: Arc<Tally<IpAddr>>,
 }
 
 struct Bucket {
@@ -36,7 +37,7 @@ impl RateLimit {
             rate: f64::from(per_second),
             burst: f64::from(burst.max(1)),
             buckets: Mutex::default(),
-            refused: Mutex::default(),
+            refused: Arc::default(),
         }
     }
 
@@ -57,35 +58,28 @@ impl RateLimit {
             return true;
         }
         drop(buckets);
-        *self.refused.lock().expect("rate limit lock").entry(net).or_default() += 1;
+        self.refused.add(net);
         false
-    }
-
-    /// The refusals counted since the last call, per network.
-    fn take_refused(&self) -> HashMap<IpAddr, u64> {
-        std::mem::take(&mut *self.refused.lock().expect("rate limit lock"))
     }
 }
 
 /// Every `interval`, journals one `rate_limited` event per network with refusals in it.
 pub async fn summarize(limit: Arc<RateLimit>, recorder: Arc<Recorder>, interval: Duration) {
-    let mut tick = tokio::time::interval(interval);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
-        for (net, count) in limit.take_refused() {
-            let event = recorder
+    let secs = interval.as_secs();
+    tally::summarize(limit.refused.clone(), recorder, interval, move |recorder, counts| {
+        let event = |net: String, count: u64| {
+            recorder
                 .background(Origin::System, Operation::RateLimit, UserRef::system("system"))
-                .artifact(net.to_string())
+                .artifact(net.clone())
+                .status(429)
                 .detail(format!(
-                    "{count} requests without credentials from {net} refused with 429 in the last {} s",
-                    interval.as_secs()
-                ));
-            if let Err(e) = recorder.record(event).await {
-                tracing::warn!(error = %e, "recording a rate-limit summary failed");
-            }
-        }
-    }
+                    "{count} requests without credentials from {net} refused with 429 in the last {secs} s"
+                ))
+        };
+        let overflow = (counts.overflow > 0).then(|| event("other networks".into(), counts.overflow));
+        counts.by_key.into_iter().map(|(net, count)| event(net.to_string(), count)).chain(overflow).collect()
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -102,8 +96,7 @@ mod tests {
         assert!(!limit.admit(same_net), "the /64 shares the bucket");
         assert!(!limit.admit(a));
         assert!(limit.admit(other), "other networks have their own");
-        let refused = limit.take_refused();
+        let refused: HashMap<_, _> = limit.refused.take().by_key.into_iter().collect();
         assert_eq!(refused.get(&"2001:db8:0:1::".parse::<IpAddr>().unwrap()), Some(&2));
-        assert!(limit.take_refused().is_empty(), "counted once");
     }
 }

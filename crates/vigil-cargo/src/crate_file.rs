@@ -65,7 +65,7 @@ pub fn inspect(
     (Box::pin(tee), check)
 }
 
-fn check(reader: impl Read, root: &str) -> Result<(), String> {
+pub(crate) fn check(reader: impl Read, root: &str) -> Result<(), String> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
     let entries = archive.entries().map_err(|e| format!("the .crate file is not a gzipped tarball: {e}"))?;
     let mut manifest = false;

@@ -18,6 +18,20 @@ pub mod names;
 pub mod ops;
 pub mod route;
 
+/// Entry points for the fuzz targets in `fuzz/`, compiled only there (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub mod fuzz {
+    /// The publish body's JSON metadata, as far as it is checked without the store.
+    pub fn publish_meta(json: &[u8]) -> bool {
+        crate::publish::parse_meta(json).and_then(|(meta, _)| crate::publish::index_deps(&meta)).is_ok()
+    }
+
+    /// A `.crate` file, checked as a gzipped tarball of `<name>-<version>/`.
+    pub fn crate_file(bytes: &[u8], root: &str) -> bool {
+        crate::crate_file::check(bytes, root).is_ok()
+    }
+}
+
 use std::sync::Arc;
 
 use axum::body::Body;

@@ -35,7 +35,7 @@ async fn read_u32(reader: &mut (impl AsyncRead + Unpin), what: &str) -> CargoRes
 }
 
 /// The metadata's dependencies as index entries, each checked.
-fn index_deps(meta: &PublishMeta) -> CargoResult<Vec<IndexDep>> {
+pub(crate) fn index_deps(meta: &PublishMeta) -> CargoResult<Vec<IndexDep>> {
     if meta.deps.len() > MAX_DEPS {
         return Err(bad(format!("a crate has at most {MAX_DEPS} dependencies")));
     }
@@ -71,8 +71,8 @@ fn index_deps(meta: &PublishMeta) -> CargoResult<Vec<IndexDep>> {
     Ok(deps)
 }
 
-/// The metadata, checked against what this registry holds.
-async fn checked_meta(cargo: &Cargo, repo: &RepoName, json: &[u8]) -> CargoResult<(PublishMeta, semver::Version)> {
+/// The metadata as sent, checked on its own: bounded, well-formed, a valid name and version.
+pub(crate) fn parse_meta(json: &[u8]) -> CargoResult<(PublishMeta, semver::Version)> {
     vigil_core::json_depth::check(json).map_err(bad)?;
     let meta: PublishMeta =
         serde_json::from_slice(json).map_err(|e| bad(format!("the publish metadata is not valid: {e}")))?;
@@ -82,6 +82,12 @@ async fn checked_meta(cargo: &Cargo, repo: &RepoName, json: &[u8]) -> CargoResul
     if meta.features.len() > MAX_FEATURES {
         return Err(bad(format!("a crate has at most {MAX_FEATURES} features")));
     }
+    Ok((meta, version))
+}
+
+/// The metadata, checked against what this registry holds.
+async fn checked_meta(cargo: &Cargo, repo: &RepoName, json: &[u8]) -> CargoResult<(PublishMeta, semver::Version)> {
+    let (meta, version) = parse_meta(json)?;
     let existing = cargo.content.versions(repo, &names::key(&meta.name)).await?;
     if let Some(other) = existing.iter().filter_map(Stored::parse).map(|s| s.line.name).find(|n| *n != meta.name) {
         return Err(bad(format!("the crate {other} exists in {repo}; {} is the same name", meta.name)));

@@ -214,6 +214,10 @@ operations! {
     /// Requests without credentials refused by the per-network rate limit: one summarising event per network and
     /// interval, with the count (the refused requests are not journaled one by one).
     RateLimit => read(VIGIL, "rate_limit", "rate_limited", AUTHENTICATED);
+    /// Requests the HTTP layer refused before any handler saw them (a malformed request line or header: 400, a
+    /// header section too large: 431, a URI too long: 414): one summarising event per network, status and
+    /// interval, with the count, since no handler ever journals them.
+    RefuseRequest => read(VIGIL, "http_refused", "http_refused", AUTHENTICATED);
     /// Retention removing expired events from the journal (after archiving them).
     PruneAudit => change(VIGIL, "audit_retention", "audit_retention", AUTHENTICATED);
     /// Anything no protocol could classify (answered 404/405 in the protocol's format; the request's path tells

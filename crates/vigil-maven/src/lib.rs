@@ -15,6 +15,20 @@ mod xml;
 pub mod ops;
 pub mod route;
 
+/// Entry points for the fuzz targets in `fuzz/`, compiled only there (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub mod fuzz {
+    /// An uploaded `maven-metadata.xml` for `group:artifact[:version]`.
+    pub fn metadata(body: &[u8], group: &str, artifact: &str, version: Option<&str>) -> bool {
+        crate::metadata::check_upload(body, group, artifact, version).is_ok()
+    }
+
+    /// Any XML document, with the element texts a POM is read for.
+    pub fn pom_texts(body: &[u8]) -> bool {
+        crate::xml::texts(body, "project", &["project/groupId", "project/parent/groupId", "project/version"]).is_ok()
+    }
+}
+
 use std::sync::Arc;
 
 use axum::body::Body;

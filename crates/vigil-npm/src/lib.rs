@@ -20,6 +20,15 @@ mod user;
 pub mod ops;
 pub mod route;
 
+/// Entry points for the fuzz targets in `fuzz/`, compiled only there (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+pub mod fuzz {
+    /// A publish (`npm publish`) or deprecate document sent for package `name`.
+    pub fn publish_body(body: &[u8], name: &str) -> bool {
+        crate::publish::parse_body(body, name).is_ok()
+    }
+}
+
 use std::sync::Arc;
 
 use axum::body::Body;

@@ -232,7 +232,7 @@ async fn discard(reg: &Registry, id: &str) {
 }
 
 /// Parses `Content-Range: <start>-<end>` (also accepting a `bytes ` prefix and a `/total` suffix).
-fn parse_content_range(v: &str) -> Option<(u64, u64)> {
+pub fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
     let v = v.strip_prefix("bytes ").unwrap_or(v);
     let v = v.split('/').next()?;

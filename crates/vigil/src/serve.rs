@@ -24,7 +24,7 @@ use vigil_store::watermark::{Change, Watermark};
 use vigil_store::MetadataStore;
 
 use crate::config::Config;
-use crate::connections;
+use crate::listener;
 use crate::{audit, gc, telemetry, Stores};
 use vigil_api::admin_api;
 use vigil_api::audit_query;
@@ -35,8 +35,6 @@ use vigil_api::tlog_api::{self, TlogState};
 
 /// How often expired upload sessions are swept.
 const UPLOAD_SWEEP_EVERY: Duration = Duration::from_secs(600);
-/// How long shutdown waits for requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// The application: every protocol's router (OCI's first) and the UI's, vigil's own APIs, probes, and the layers
 /// around all of them.
@@ -241,47 +239,22 @@ pub async fn run(config: Config, stores: Stores) -> anyhow::Result<()> {
     let app = app(routers, admin, logs, exports, audit.integrity.clone(), probes, audit.layer.clone());
     spawn_housekeeping(registry, Arc::new(stores), config.clone());
 
-    let handle = axum_server::Handle::new();
-    let shutdown = handle.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing requests in flight");
-        shutdown.graceful_shutdown(Some(SHUTDOWN_GRACE));
-    });
-    let service =
-        connections::Limited::new(app.into_make_service_with_connect_info::<SocketAddr>(), config.http.max_connections);
-    let header_timeout = Duration::from_secs(config.http.header_read_timeout_secs);
+    let tls = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => Some(listener::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    let server = listener::Listener {
+        listener,
+        max_connections: config.http.max_connections,
+        header_timeout: Duration::from_secs(config.http.header_read_timeout_secs),
+        tls,
+    };
     tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "vigil listening");
     // Tests and scripts that bind port 0 read the real address from this line.
     eprintln!("vigil listening on {scheme}://{addr}");
-    match (&config.tls.cert, &config.tls.key) {
-        (Some(cert), Some(key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
-            let mut server = axum_server::from_tcp_rustls(listener, tls).handle(handle);
-            limit_slow_clients(server.http_builder(), header_timeout);
-            server.serve(service).await?;
-        }
-        _ => {
-            let mut server = axum_server::from_tcp(listener).handle(handle);
-            limit_slow_clients(server.http_builder(), header_timeout);
-            server.serve(service).await?;
-        }
-    }
+    server.serve(app, audit.layer.recorder.clone(), shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// A client must send a request's headers within `timeout` (on a kept-alive connection too, so an idle one is
-/// closed after it): a slowloris client cannot hold a connection open by trickling bytes.
-fn limit_slow_clients(
-    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-    timeout: Duration,
-) {
-    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
-    builder.http2().timer(hyper_util::rt::TokioTimer::new()).keep_alive_interval(timeout).keep_alive_timeout(timeout);
 }
 
 /// An address clients on this machine can reach when the listener is bound to all interfaces.

@@ -288,6 +288,57 @@ async fn oversized_requests_are_refused_and_recorded() {
     }
 }
 
+/// Requests hyper refuses itself, before any handler runs (a malformed request line, a head with more than 100
+/// headers, a URI over 64 KiB), are answered 400 / 431 / 414 and counted: one `http_refused` event per network
+/// and status records how many.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_hyper_refuses_are_summarised() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), &[NO_TREE]);
+    let addr = s.base.strip_prefix("http://").unwrap().to_owned();
+    let send = |raw: Vec<u8>| {
+        let addr = addr.clone();
+        async move {
+            let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+            conn.write_all(&raw).await.unwrap();
+            let mut answer = Vec::new();
+            // hyper answers and closes the connection.
+            let _ = conn.read_to_end(&mut answer).await;
+            String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_owned()
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(send(b"GARBAGE\r\n\r\n".to_vec()).await, "HTTP/1.1 400 Bad Request");
+    }
+    let headers: String = (0..101).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let many = format!("GET /v2/ HTTP/1.1\r\nhost: x\r\n{headers}\r\n");
+    assert_eq!(send(many.into_bytes()).await, "HTTP/1.1 431 Request Header Fields Too Large");
+    let long = format!("GET /v2/{} HTTP/1.1\r\nhost: x\r\n\r\n", "a".repeat(70_000));
+    assert_eq!(send(long.into_bytes()).await, "HTTP/1.1 414 URI Too Long");
+
+    // Summaries are written every 10 s (these may fall into two intervals: the counts add up either way).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+        let mut counted = std::collections::BTreeMap::new();
+        for e in text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()) {
+            if e["kind"] == "http_refused" {
+                assert_eq!(e["artifact"], "127.0.0.1", "{e}");
+                let count: u64 = e["detail"].as_str().unwrap().split(' ').next().unwrap().parse().unwrap();
+                *counted.entry(e["response"]["status"].as_u64().unwrap()).or_insert(0) += count;
+            }
+        }
+        if counted.values().sum::<u64>() >= 4 {
+            assert_eq!(counted, [(400, 2), (414, 1), (431, 1)].into(), "refusals by status");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "http_refused events missing: {counted:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(reqwest::get(format!("{}/health", s.base)).await.unwrap().status(), 200, "the server goes on");
+}
+
 /// The data directory is made private however it was created: it holds the keys and the database.
 #[test]
 fn the_data_directory_is_private() {
@@ -392,9 +443,15 @@ async fn serves_https_with_a_configured_certificate() {
     let s =
         start(dir.path(), &[("VIGIL_TLS__CERT", cert.to_str().unwrap()), ("VIGIL_TLS__KEY", key.to_str().unwrap())]);
     assert!(s.base.starts_with("https://"));
-    let out =
-        Command::new("curl").args(["-s", "-i", "--cacert"]).arg(&cert).arg(format!("{}/v2/", s.base)).output().unwrap();
+    // HTTP/2 by ALPN, as curl offers it.
+    let out = Command::new("curl")
+        .args(["-s", "-i", "--http2", "--cacert"])
+        .arg(&cert)
+        .arg(format!("{}/v2/", s.base))
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HTTP/2 401"), "{text}");
     assert!(text.contains("docker-distribution-api-version: registry/2.0"), "{text}");
 }
 
