@@ -22,10 +22,12 @@ use vigil_core::RepoName;
 use crate::caller::*;
 use crate::log_export::Exports;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewUser {
+pub(crate) struct NewUser {
+    #[schema(pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$", max_length = 64)]
     username: String,
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
     #[serde(default)]
     email: Option<String>,
@@ -36,33 +38,50 @@ struct NewUser {
     adopt_namespace: bool,
 }
 
-#[derive(Deserialize)]
-struct NewOrg {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct NewOrg {
+    #[schema(pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$", max_length = 64)]
     name: String,
     /// Take over a namespace that holds repositories no account owns (global administrators only).
     #[serde(default)]
     adopt_namespace: bool,
 }
 
-#[derive(Deserialize)]
-struct RoleBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct RoleBody {
+    #[schema(value_type = crate::openapi::RoleName)]
     role: String,
 }
 
-#[derive(Deserialize)]
-struct Visibility {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct Visibility {
+    #[schema(value_type = crate::openapi::VisibilityName)]
     visibility: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewToken {
+pub(crate) struct NewToken {
     #[serde(default = "default_token_name")]
+    #[schema(default = "api", min_length = 1, max_length = 128)]
     name: String,
+    /// `<repository, ns/* or *>:<pull,push,delete>`; none: the account's own rights.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::openapi::TokenScope>)]
     scopes: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_days")]
+    #[schema(minimum = 1, maximum = 36500)]
     expires_in_days: Option<u32>,
+}
+
+/// A number of days: an integer, also when written `30.0` (JSON does not tell the two apart).
+fn whole_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    match Option::<f64>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => Ok(Some(n as u32)),
+        Some(n) => Err(D::Error::custom(format!("expires_in_days {n} is not a whole number of days"))),
+    }
 }
 
 fn default_token_name() -> String {
@@ -70,16 +89,12 @@ fn default_token_name() -> String {
 }
 
 fn repo_of(rest: &str, suffix: &str) -> ApiResult<RepoName> {
-    rest.strip_suffix(suffix)
-        .unwrap_or(rest)
-        .trim_end_matches('/')
-        .parse()
-        .map_err(|e: vigil_core::NameError| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
+    api_repo(rest.strip_suffix(suffix).unwrap_or(rest).trim_end_matches('/'))
 }
 
 pub fn router(st: AdminState) -> Router {
     Router::new()
-        .route("/api/v1/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/api/v1/openapi.json", get(|| async { Json(crate::openapi::document()) }))
         .route("/api/v1/user/", get(me))
         .route("/api/v1/user/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/user/tokens/{id}", delete(revoke_token))
@@ -95,7 +110,8 @@ pub fn router(st: AdminState) -> Router {
         )
         .route("/api/v1/organization/{org}/robots/{name}", put(create_org_robot))
         .route("/api/v1/repository", get(crate::repo_api::list).post(crate::repo_api::create))
-        .route("/api/v1/repository/{*rest}", put(repo_put).delete(repo_delete).post(repo_post))
+        // Quay's usage logs add GET to this route (`quay_logs`).
+        .route("/api/v1/repository/{*rest}", put(repo_put).delete(repo_delete).post(repo_post).fallback(repo_other))
         .with_state(st)
 }
 
@@ -126,6 +142,13 @@ async fn delete_user(
     Caller(p, actor): Caller,
 ) -> ApiResult<StatusCode> {
     require_global_admin(&p)?;
+    // So a server never loses its last administrator by a slip: another one deletes you.
+    if name == p.name {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "you cannot delete your own account; another global administrator can".into(),
+        ));
+    }
     st.directory.delete_account(&name, &actor).await?;
     st.auth.invalidate();
     Ok(StatusCode::NO_CONTENT)
@@ -369,42 +392,21 @@ fn permission_path(rest: &str) -> ApiResult<(RepoName, String, String)> {
     Ok((repo, grantee, name.to_owned()))
 }
 
-/// The OpenAPI description of this API.
-pub fn openapi() -> Value {
-    let op = |summary: &str| json!({ "summary": summary, "responses": { "200": { "description": "OK" } } });
-    json!({
-        "openapi": "3.0.3",
-        "info": { "title": "vigil admin API", "version": env!("CARGO_PKG_VERSION") },
-        "components": { "securitySchemes": {
-            "basic": { "type": "http", "scheme": "basic" },
-            "token": { "type": "http", "scheme": "bearer", "description": "an API token (vgt_...)" } } },
-        "security": [{ "basic": [] }, { "token": [] }],
-        "paths": {
-            "/api/v1/user/": { "get": op("The caller's identity") },
-            "/api/v1/user/tokens": { "get": op("List the caller's API tokens"), "post": op("Create an API token {name, scopes[], expires_in_days}; the token is shown once") },
-            "/api/v1/user/tokens/{id}": { "delete": op("Revoke an API token") },
-            "/api/v1/user/robots/{name}": { "put": op("Create robot <user>+<name>; returns its token") },
-            "/api/v1/superuser/users/": { "post": op("Create a user {username, password, is_admin} (global admins)") },
-            "/api/v1/superuser/users/{name}": { "delete": op("Delete a user (global admins)") },
-            "/api/v1/organization/": { "post": op("Create an organization {name}; the caller becomes its admin") },
-            "/api/v1/organization/{org}/members/{member}": { "put": op("Add or change a member {role}"), "delete": op("Remove a member") },
-            "/api/v1/organization/{org}/team/{team}": { "put": op("Create a team {role: read|write|admin or Quay's member|creator|admin}") },
-            "/api/v1/organization/{org}/team/{team}/members/{member}": { "put": op("Add a team member"), "delete": op("Remove a team member") },
-            "/api/v1/organization/{org}/robots/{name}": { "put": op("Create robot <org>+<name>; returns its token") },
-            "/api/v1/repository": { "get": op("Repositories the caller may pull from (?namespace=&format=)"), "post": op("Create a repository {namespace, repository, format: oci|npm|pypi|maven|cargo|raw, visibility, allow_overwrite} (namespace admins)") },
-            "/api/v1/repository/{repo}": { "delete": op("Delete a repository and its content (repository admins)") },
-            "/api/v1/repository/{repo}/permissions/user/{name}": { "put": op("Grant a user or robot a role {role}"), "delete": op("Remove the grant") },
-            "/api/v1/repository/{repo}/permissions/team/{team}": { "put": op("Grant a team a role {role}"), "delete": op("Remove the grant") },
-            "/api/v1/repository/{repo}/changevisibility": { "post": op("Make a repository public or private {visibility}") },
-            "/api/v1/repository/{repo}/logs": { "get": op("Quay usage logs of a repository (repository admins)") },
-            "/api/v1/repository/{repo}/aggregatelogs": { "get": op("Counts per kind per day of a repository's logs") },
-            "/api/v1/repository/{repo}/exportlogs": { "post": op("Export a repository's logs {callback_url}; answers {export_id}") },
-            "/api/v1/organization/{org}/logs": { "get": op("Quay usage logs of an organization (its admins)") },
-            "/api/v1/organization/{org}/aggregatelogs": { "get": op("Counts per kind per day of an organization's logs") },
-            "/api/v1/organization/{org}/exportlogs": { "post": op("Export an organization's logs {callback_url}; answers {export_id}") },
-            "/api/v1/user/logs": { "get": op("The caller's own usage logs") },
-            "/api/v1/user/aggregatelogs": { "get": op("Counts per kind per day of the caller's logs") },
-            "/api/v1/user/exportlogs": { "post": op("Export the caller's logs {callback_url}; answers {export_id}") },
-        }
-    })
+/// The methods `/api/v1/repository/<rest>` answers, by how the path ends: one wildcard route serves every
+/// repository endpoint (a repository name holds `/`), so axum cannot tell them apart for `Allow`.
+fn repository_methods(rest: &str) -> &'static str {
+    let last = rest.rsplit('/').next().unwrap_or_default();
+    match last {
+        "changevisibility" | "exportlogs" => "POST",
+        "logs" | "aggregatelogs" => "GET, HEAD",
+        _ if rest.contains("/permissions/") => "PUT, DELETE",
+        _ => "DELETE",
+    }
+}
+
+/// Any other method on a repository path: 405 with the methods that path has.
+async fn repo_other(Path(rest): Path<String>) -> Response {
+    let allow = repository_methods(&rest);
+    let error = ApiError(StatusCode::METHOD_NOT_ALLOWED, format!("this endpoint answers {allow}"));
+    ([(axum::http::header::ALLOW, allow)], error).into_response()
 }

@@ -90,7 +90,7 @@ pub fn filter(q: &HashMap<String, String>) -> ApiResult<EventFilter> {
     };
     let text = |name: &str| -> ApiResult<Option<String>> {
         match q.get(name).filter(|v| !v.is_empty()) {
-            Some(v) if v.len() > 256 || v.chars().any(char::is_control) => {
+            Some(v) if v.chars().count() > 256 || v.chars().any(char::is_control) => {
                 Err(bad(format!("`{name}` must be at most 256 printable characters")))
             }
             Some(v) => Ok(Some(v.clone())),
@@ -186,7 +186,7 @@ async fn events(
     let p = caller(&st, &parts).await?;
     let f = authorize(&st, &p, filter(&q)?).await?;
     let ascending = match q.get("order").map(String::as_str) {
-        None | Some("desc") => false,
+        None | Some("" | "desc") => false,
         Some("asc") => true,
         Some(o) => return Err(bad(format!("`order` is asc or desc, not {o:?}"))),
     };
@@ -333,7 +333,9 @@ async fn aggregate(
     let p = caller(&st, &parts).await?;
     let f = authorize(&st, &p, filter(&q)?).await?;
     let (mut bucket, mut group) = (None, None);
-    for g in q.get("group_by").map(String::as_str).unwrap_or("day,kind").split(',').map(str::trim) {
+    for g in
+        q.get("group_by").map(String::as_str).filter(|g| !g.is_empty()).unwrap_or("day,kind").split(',').map(str::trim)
+    {
         match g {
             "day" if bucket.is_none() => bucket = Some(Bucket::Day),
             "hour" if bucket.is_none() => bucket = Some(Bucket::Hour),

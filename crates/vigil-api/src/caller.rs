@@ -163,6 +163,18 @@ pub(crate) fn parse_role(s: &str) -> ApiResult<Role> {
     }
 }
 
+/// A repository named in an API path or body: a namespace that is an account's name (at most 64 characters), then
+/// at most 190 more, so every name the API documents fits the 255 a repository name may have.
+pub(crate) fn api_repo(name: &str) -> ApiResult<RepoName> {
+    let bad = |why: String| ApiError(StatusCode::BAD_REQUEST, format!("bad repository name {name:?}: {why}"));
+    let repo: RepoName = name.parse().map_err(|e: vigil_core::NameError| bad(e.to_string()))?;
+    let rest = &repo.as_str()[repo.namespace().len() + 1..];
+    if repo.namespace().chars().count() > 64 || rest.chars().count() > 190 {
+        return Err(bad("the namespace is at most 64 characters and the rest at most 190".into()));
+    }
+    Ok(repo)
+}
+
 pub(crate) fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> ApiResult<T> {
     if bytes.len() > 64 * 1024 {
         return Err(ApiError(StatusCode::PAYLOAD_TOO_LARGE, "request body larger than 64 KiB".into()));

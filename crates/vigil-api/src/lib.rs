@@ -10,6 +10,7 @@ pub mod callback_allowlist;
 pub mod caller;
 pub mod export_mail;
 pub mod log_export;
+pub mod openapi;
 pub mod page_token;
 pub mod quay_logs;
 pub mod repo_api;

@@ -164,9 +164,9 @@ type QueryArg = Result<Query<LogsQuery>, axum::extract::rejection::QueryRejectio
 
 /// The body Quay takes: where to send the result and, as Quay's documentation writes it, the window (which wins over
 /// the query string's when both are given). Any other field is a clear 400.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ExportRequest {
+pub(crate) struct ExportRequest {
     callback_url: Option<String>,
     callback_email: Option<String>,
     starttime: Option<String>,
@@ -205,7 +205,7 @@ async fn org_export(
     body: Bytes,
 ) -> Response {
     let result = async {
-        quay_logs::literal("organization", &org)?;
+        quay_logs::organization(&org)?;
         admin_api::require_namespace_admin(&ex.logs.admin, &p, &org).await?;
         accept(&ex, &p, Level::Organization(org), q, &body).await
     };
@@ -216,7 +216,7 @@ async fn org_export(
 /// `<ns>/<repo>`; the caller is already authenticated).
 pub async fn repo_export(ex: &Arc<Exports>, p: &Principal, name: &str, uri: &Uri, body: &[u8]) -> Response {
     let result = async {
-        let name: RepoName = name.parse().map_err(|e| bad(format!("bad repository name {name}: {e}")))?;
+        let name = crate::caller::api_repo(name)?;
         admin_api::require_repo_admin(&ex.logs.admin, p, &name).await?;
         let q = Query::<LogsQuery>::try_from_uri(uri);
         accept(ex, p, Level::Repository(name), q, body).await

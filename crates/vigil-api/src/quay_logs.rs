@@ -328,6 +328,16 @@ pub(crate) fn literal(what: &str, name: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// An organization's name: one repository name component of at most 64 characters, as every account's.
+pub(crate) fn organization(org: &str) -> ApiResult<()> {
+    if org.contains('/') || org.chars().count() > 64 || format!("{org}/x").parse::<RepoName>().is_err() {
+        return Err(bad(format!(
+            "organization {org:?} is not a name (lowercase letters, digits and separators, at most 64)"
+        )));
+    }
+    Ok(())
+}
+
 /// `GET /api/v1/organization/<org>/logs` and `…/aggregatelogs`.
 async fn org_get(
     State(st): State<LogsState>,
@@ -337,7 +347,7 @@ async fn org_get(
     q: QueryArg,
 ) -> ApiResult<Json<Value>> {
     let report = Report::of_path(&uri)?;
-    literal("organization", &org)?;
+    organization(&org)?;
     admin_api::require_namespace_admin(&st.admin, &p, &org).await?;
     answer(&st, Level::Organization(org), report, q).await
 }
@@ -352,8 +362,7 @@ async fn repo_get(
     let (name, what) = rest.rsplit_once('/').ok_or_else(not_found)?;
     let report = Report::of(what).ok_or_else(not_found)?;
     let (ns, repo) = name.split_once('/').ok_or_else(not_found)?;
-    let name: RepoName =
-        format!("{ns}/{repo}").parse().map_err(|e| bad(format!("bad repository name {ns}/{repo}: {e}")))?;
+    let name = crate::caller::api_repo(&format!("{ns}/{repo}"))?;
     admin_api::require_repo_admin(&st.admin, &p, &name).await?;
     answer(&st, Level::Repository(name), report, q).await
 }

@@ -24,16 +24,22 @@ fn store_error(e: StoreError) -> ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewRepo {
+pub(crate) struct NewRepo {
+    #[schema(pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$", max_length = 64)]
     namespace: String,
+    /// One or more name components separated by `/`.
+    #[schema(pattern = r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$", max_length = 190)]
     repository: String,
     /// vigil's: oci, npm, pypi, maven, cargo, raw.
+    #[schema(value_type = Option<crate::openapi::FormatName>)]
     format: Option<String>,
     /// Quay's: `image` (OCI).
+    #[schema(value_type = Option<crate::openapi::RepoKind>)]
     repo_kind: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<crate::openapi::VisibilityName>)]
     visibility: Option<String>,
     #[serde(default)]
     description: Option<String>,
@@ -58,6 +64,13 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let body: NewRepo = parse(&bytes)?;
     let format = format_of(&body)?;
+    // A namespace is an account's name (at most 64 characters), which leaves 190 for the rest of a name.
+    if body.namespace.contains('/') || body.namespace.chars().count() > 64 {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "`namespace` is one name of at most 64 characters".into()));
+    }
+    if body.repository.chars().count() > 190 {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "`repository` is at most 190 characters".into()));
+    }
     let name: RepoName = format!("{}/{}", body.namespace, body.repository)
         .parse()
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad repository name: {e}")))?;
@@ -91,11 +104,13 @@ pub struct ListQuery {
 pub async fn list(
     State(st): State<AdminState>,
     Caller(p, _): Caller,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
+    let Query(q) = q.map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad query string: {e}")))?;
     let format = q
         .format
         .as_deref()
+        .filter(|f| !f.is_empty())
         .map(|f| f.parse::<Format>().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("unknown format {f:?}"))))
         .transpose()?;
     let access = st.auth.access(&p).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

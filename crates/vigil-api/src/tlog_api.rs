@@ -125,12 +125,19 @@ fn bad(e: ProofError) -> ApiError {
 }
 
 /// The latest checkpoint's size, or `size` when given (any size the tree has).
-fn tree_size(st: &TlogState, size: Option<u64>) -> (u64, Option<String>) {
+fn tree_size(st: &TlogState, size: Option<u64>) -> ApiResult<(u64, Option<String>)> {
     let latest = st.integrity.checkpoint();
     let latest_size = latest.as_ref().map_or(0, |c| c.checkpoint.size);
     let size = size.unwrap_or(latest_size);
+    let tree = st.integrity.tree_size();
+    if size > tree {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("the tree has {tree} entries, not {size} (new events join it within seconds)"),
+        ));
+    }
     let note = latest.filter(|c| c.checkpoint.size == size).map(|c| c.note.clone());
-    (size, note)
+    Ok((size, note))
 }
 
 #[derive(Deserialize)]
@@ -149,7 +156,7 @@ async fn inclusion(State(st): State<TlogState>, parts: Parts) -> ApiResult<Json<
     let Query(q) = Query::<InclusionQuery>::try_from_uri(&parts.uri)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("{e}: `seq` is required")))?;
     let seq = number("seq", &q.seq)?;
-    let (size, note) = tree_size(&st, q.size.as_deref().map(|s| number("size", s)).transpose()?);
+    let (size, note) = tree_size(&st, q.size.as_deref().map(|s| number("size", s)).transpose()?)?;
     if seq == 0 || seq > size {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
@@ -181,7 +188,7 @@ async fn consistency(State(st): State<TlogState>, parts: Parts) -> ApiResult<Jso
     let Query(q) = Query::<ConsistencyQuery>::try_from_uri(&parts.uri)
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("{e}: `from` is required")))?;
     let from = number("from", &q.from)?;
-    let (to, note) = tree_size(&st, q.to.as_deref().map(|s| number("to", s)).transpose()?);
+    let (to, note) = tree_size(&st, q.to.as_deref().map(|s| number("to", s)).transpose()?)?;
     if from > to {
         return Err(ApiError(StatusCode::BAD_REQUEST, format!("`from` ({from}) is larger than `to` ({to})")));
     }

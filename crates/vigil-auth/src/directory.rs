@@ -113,6 +113,9 @@ pub struct Directory {
     adopt: bool,
 }
 
+/// The longest life an API token can be given (a hundred years; no expiry at all is also possible).
+const MAX_TOKEN_DAYS: u32 = 36_500;
+
 /// User and organization names are namespaces: they follow the repository name component grammar.
 fn valid_namespace_name(name: &str) -> DirResult<()> {
     let ok = !name.contains('/') && name.len() <= 64 && name.parse::<RepoName>().is_ok();
@@ -126,7 +129,7 @@ fn valid_namespace_name(name: &str) -> DirResult<()> {
 }
 
 fn valid_password(p: &str) -> DirResult<()> {
-    if p.chars().count() < 8 || p.len() > 1024 {
+    if !(8..=1024).contains(&p.chars().count()) {
         return Err(DirectoryError::Invalid("passwords must be 8 to 1024 characters long".into()));
     }
     Ok(())
@@ -200,7 +203,12 @@ impl Directory {
         if kinds.contains(&a.kind) {
             Ok(a)
         } else {
-            Err(DirectoryError::Invalid(format!("{name:?} is a {}, not a {}", a.kind.as_str(), kinds[0].as_str())))
+            // No account of the kind asked for has this name: not found, as when none has it at all.
+            Err(DirectoryError::NotFound(format!(
+                "{} {name:?} (the name is a {}'s)",
+                kinds[0].as_str(),
+                a.kind.as_str()
+            )))
         }
     }
 
@@ -336,8 +344,11 @@ impl Directory {
         for s in scopes {
             TokenScope::parse(s).map_err(DirectoryError::Invalid)?;
         }
-        if name.is_empty() || name.len() > 128 {
+        if name.is_empty() || name.chars().count() > 128 {
             return Err(DirectoryError::Invalid("token names are 1 to 128 characters".into()));
+        }
+        if expires_in_days.is_some_and(|d| !(1..=MAX_TOKEN_DAYS).contains(&d)) {
+            return Err(DirectoryError::Invalid(format!("expires_in_days is 1 to {MAX_TOKEN_DAYS}")));
         }
         let (id, token, secret_hash) = secret::new_token();
         let expires_at_ms = expires_in_days.map(|d| now_ms() + i64::from(d) * 86_400_000);

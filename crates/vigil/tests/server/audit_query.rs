@@ -575,7 +575,11 @@ async fn aggregates_count_what_the_audit_file_holds() {
     assert_eq!(aggregate(q("user", "pull_repo")).await, group("admin".into(), 3));
     assert_eq!(aggregate(q("user", "login_failure")).await, group(Value::Null, 3));
 
-    for bad in ["kind,action", "minute", "day,hour", "kind,kind", "", "day,,kind"] {
+    // Empty is the default (`day,kind`), as every empty parameter of this API is unset.
+    let (status, body) = get_json(&c, &format!("{base}{AGGREGATE}"), &[("group_by", "")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["groups"].as_array().unwrap().iter().all(|g| g["bucket"].is_string() && g["key"].is_string()));
+    for bad in ["kind,action", "minute", "day,hour", "kind,kind", "day,,kind"] {
         let (status, body) = get_json(&c, &format!("{base}{AGGREGATE}"), &[("group_by", bad)]).await;
         assert_api_error(status, &body, 400, &format!("group_by={bad:?}"));
     }

@@ -445,7 +445,7 @@ async fn admin_api_manages_identity_with_quay_paths() {
     assert_eq!(r.status(), 204);
     assert_eq!(c.get(api("/user/")).header("authorization", &bearer).send().await.unwrap().status(), 401);
     let spec: serde_json::Value = c.get(api("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(spec["openapi"], "3.0.3");
+    assert_eq!(spec["openapi"], "3.1.0");
     assert!(spec["paths"]["/api/v1/organization/{org}/robots/{name}"].is_object());
 }
 
