@@ -122,16 +122,21 @@ pub(crate) enum VisibilityName {
     Private,
 }
 
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub(crate) enum FormatName {
-    Oci,
-    Npm,
-    Pypi,
-    Maven,
-    Cargo,
-    Raw,
+/// A repository's format: the names `vigil_core::Format` has.
+pub(crate) struct FormatName;
+
+impl utoipa::PartialSchema for FormatName {
+    fn schema() -> RefOr<utoipa::openapi::schema::Schema> {
+        use strum::VariantArray;
+        let names = vigil_core::Format::VARIANTS.iter().map(|f| f.as_str());
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(names))
+            .into()
+    }
 }
+
+impl ToSchema for FormatName {}
 
 /// Quay's repository kind; only images (OCI) are Quay's own.
 #[derive(ToSchema)]
