@@ -50,6 +50,9 @@ def test_schemathesis_finds_nothing(tmp_path):
              # The live tail never ends, so every request to it would wait out the timeout; its events are
              # checked in the server suite (`server/audit_query.rs`).
              "--exclude-path", "/api/v1/audit/stream",
+             # Its stateful phase would revoke the very token it runs with (ids come from the token list), and
+             # every later check would see only 401s; revocation is tested in the server and e2e suites.
+             "--exclude-name", "DELETE /api/v1/user/tokens/{id}",
              "--max-examples", "20", "--seed", "20261204", "--workers", "1", "--request-timeout", "10"],
             capture_output=True, text=True, timeout=1200, env={**os.environ, "NO_COLOR": "1"})
         assert run.returncode == 0, f"schemathesis found problems:\n{run.stdout[-20000:]}\n{run.stderr[-4000:]}"

@@ -169,7 +169,7 @@ pub(crate) fn api_repo(name: &str) -> ApiResult<RepoName> {
     let bad = |why: String| ApiError(StatusCode::BAD_REQUEST, format!("bad repository name {name:?}: {why}"));
     let repo: RepoName = name.parse().map_err(|e: vigil_core::NameError| bad(e.to_string()))?;
     let rest = &repo.as_str()[repo.namespace().len() + 1..];
-    if repo.namespace().chars().count() > 64 || rest.chars().count() > 190 {
+    if repo.namespace().len() > vigil_core::name::MAX_ACCOUNT_NAME_LEN || rest.len() > 190 {
         return Err(bad("the namespace is at most 64 characters and the rest at most 190".into()));
     }
     Ok(repo)

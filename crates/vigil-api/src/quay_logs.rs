@@ -330,7 +330,7 @@ pub(crate) fn literal(what: &str, name: &str) -> ApiResult<()> {
 
 /// An organization's name: one repository name component of at most 64 characters, as every account's.
 pub(crate) fn organization(org: &str) -> ApiResult<()> {
-    if org.contains('/') || org.chars().count() > 64 || format!("{org}/x").parse::<RepoName>().is_err() {
+    if !vigil_core::name::is_account_name(org) {
         return Err(bad(format!(
             "organization {org:?} is not a name (lowercase letters, digits and separators, at most 64)"
         )));

@@ -64,16 +64,11 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let body: NewRepo = parse(&bytes)?;
     let format = format_of(&body)?;
-    // A namespace is an account's name (at most 64 characters), which leaves 190 for the rest of a name.
-    if body.namespace.contains('/') || body.namespace.chars().count() > 64 {
+    // A namespace is an account's name; `api_repo` bounds the rest of the name.
+    if !vigil_core::name::is_account_name(&body.namespace) {
         return Err(ApiError(StatusCode::BAD_REQUEST, "`namespace` is one name of at most 64 characters".into()));
     }
-    if body.repository.chars().count() > 190 {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "`repository` is at most 190 characters".into()));
-    }
-    let name: RepoName = format!("{}/{}", body.namespace, body.repository)
-        .parse()
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("bad repository name: {e}")))?;
+    let name = crate::caller::api_repo(&format!("{}/{}", body.namespace, body.repository))?;
     let public = match body.visibility.as_deref() {
         None | Some("private") => false,
         Some("public") => true,

@@ -118,8 +118,7 @@ const MAX_TOKEN_DAYS: u32 = 36_500;
 
 /// User and organization names are namespaces: they follow the repository name component grammar.
 fn valid_namespace_name(name: &str) -> DirResult<()> {
-    let ok = !name.contains('/') && name.len() <= 64 && name.parse::<RepoName>().is_ok();
-    if ok {
+    if vigil_core::name::is_account_name(name) {
         Ok(())
     } else {
         Err(DirectoryError::Invalid(format!(

@@ -31,6 +31,14 @@ impl RepoName {
     }
 }
 
+/// Longest name of an account (user, organization, team), which is also the namespace it owns.
+pub const MAX_ACCOUNT_NAME_LEN: usize = 64;
+
+/// Whether `name` can name an account and so a namespace: one name component of at most 64 characters.
+pub fn is_account_name(name: &str) -> bool {
+    name.len() <= MAX_ACCOUNT_NAME_LEN && component_ok(name)
+}
+
 fn component_ok(c: &str) -> bool {
     let b = c.as_bytes();
     let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
